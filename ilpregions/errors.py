@@ -1,0 +1,63 @@
+"""Exceptions shared by the library and the CLI.
+
+The CLI maps :class:`InputError` (and subclasses) to exit code 2 with one
+line on stderr; everything here carries a message that names the offending
+file or field, so no traceback is ever needed to find the mistake.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+EXIT_OK = 0
+EXIT_DISAGREE = 1
+EXIT_BAD_INPUT = 2
+EXIT_PARTIAL = 3
+
+
+class ILPRegionsError(Exception):
+    """Base class of every error raised on purpose by ilpregions."""
+
+
+class InputError(ILPRegionsError, ValueError):
+    """Bad user input: a spec, a t-vector, a backend name, an option."""
+
+
+class SpecError(InputError):
+    """An architecture spec is malformed; ``field`` names where."""
+
+    def __init__(self, field: str, message: str, source: str | None = None):
+        self.field = field
+        self.message = message
+        self.source = source
+        where = f"{source}: " if source else ""
+        at = f"{field}: " if field else ""
+        super().__init__(f"{where}{at}{message}")
+
+    def with_source(self, source: str) -> "SpecError":
+        return SpecError(self.field, self.message, source)
+
+
+class UnknownBackendError(InputError):
+    """A backend name is not one we know; the message lists the valid ones."""
+
+    def __init__(self, name: str, valid: list[str], task: str = "count"):
+        self.name = name
+        self.valid = sorted(valid)
+        super().__init__(
+            f"unknown {task} backend {name!r}; valid backends: {', '.join(self.valid)}"
+        )
+
+
+class BackendUnavailableError(ILPRegionsError):
+    """A known backend whose optional dependency is not installed."""
+
+
+class TooLargeError(InputError):
+    """The instance is beyond what the chosen method can handle."""
+
+
+def did_you_mean(word: str, choices) -> str:
+    """Return ``" (did you mean 'x'?)"`` for a close match, else ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
