@@ -64,3 +64,23 @@ class EnumerationOutcome:
     complete: bool
     solutions: int | None = None
     details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One named bound on R_N.
+
+    ``kind`` is "lower", "upper" or "exact". A bound whose assumptions fail is
+    kept with ``applicable=False``, ``value=None`` and the ``reason``.
+    """
+
+    name: str
+    kind: str
+    value: int | None
+    applicable: bool = True
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind,
+                "value": None if self.value is None else decimal_string(self.value),
+                "applicable": self.applicable, "reason": self.reason}
