@@ -18,8 +18,8 @@ Examples
 (4, (4, 4, 4, 4), 9)
 >>> inst.fields[0]
 (0, 1, 3, 4)
->>> inst.coverage([0, 3])
-8
+>>> inst.coverage([0, 1]), inst.coverage([0, 3])
+(6, 7)
 """
 
 from __future__ import annotations

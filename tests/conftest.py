@@ -23,7 +23,7 @@ TIED_CASES = _load("tied.json")
 
 
 def case_id(case: dict) -> str:
-    extra = "".join(f"-{k[0]}{case[k]}" for k in ("stride", "padding", "dilation") if k in case)
+    extra = "".join(f"-{k[:3]}{case[k]}" for k in ("stride", "padding", "dilation") if k in case)
     return f"{'x'.join(map(str, case['input']))}-k{'x'.join(map(str, case['kernel']))}-d{case['filters']}{extra}"
 
 

@@ -29,6 +29,7 @@ from math import comb
 import numpy as np
 
 from ..combinatorics import binomial_prefix_sums
+from ..errors import InputError
 from ..geometry import components, disjoint_positions, essential_unions
 from ..results import EnumerationOutcome
 
@@ -112,6 +113,41 @@ class _ProjectedSum:
         return hit
 
 
+class Accumulator:
+    """Adds up Π C(d1, t_q) × (projected sum) once per distinct solution.
+
+    CP-SAT may hand the same solution over twice (several workers, or presolve
+    in some versions), so solutions are deduplicated here, not trusted.
+    """
+
+    def __init__(self, binom, inner, progress=None):
+        self.binom = binom
+        self.inner = inner
+        self.progress = progress
+        self.total = 0
+        self.t_vectors = 0
+        self.solutions = 0
+        self.duplicates = 0
+        self.seen: set[tuple[int, ...]] = set()
+
+    def add(self, values: tuple[int, ...]) -> bool:
+        """Account for one solution; False (and nothing added) for a repeat."""
+        if values in self.seen:
+            self.duplicates += 1
+            return False
+        self.seen.add(values)
+        self.solutions += 1
+        weight = 1
+        for v in values:
+            weight *= self.binom[v]
+        inner_sum, inner_count = self.inner(np.array(values, dtype=np.int64))
+        self.total += weight * inner_sum
+        self.t_vectors += inner_count
+        if self.progress is not None and self.solutions % 512 == 0:
+            self.progress.update(512)
+        return True
+
+
 def _choose_projection(inst, comp, project: bool) -> list[int]:
     if not project:
         return []
@@ -144,46 +180,34 @@ def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
     ordered = [variables[p] for p in kept]
     binom = [comb(inst.filters, i) for i in range(max(inst.caps[p] for p in kept) + 1)]
 
-    class Aggregate(cp_model.CpSolverSolutionCallback):
-        def __init__(self):
-            super().__init__()
-            self.total = 0
-            self.t_vectors = 0
-            self.solutions = 0
-            self.duplicates = 0
-            self.seen: set[tuple[int, ...]] = set()
+    accumulator = Accumulator(binom, inner, progress)
 
+    class Aggregate(cp_model.CpSolverSolutionCallback):
         def on_solution_callback(self):
-            values = tuple(self.value(v) for v in ordered)
-            if values in self.seen:
-                self.duplicates += 1
-                return
-            self.seen.add(values)
-            self.solutions += 1
-            weight = 1
-            for v in values:
-                weight *= binom[v]
-            inner_sum, inner_count = inner(np.array(values, dtype=np.int64))
-            self.total += weight * inner_sum
-            self.t_vectors += inner_count
-            if progress is not None and self.solutions % 512 == 0:
-                progress.update(512)
+            accumulator.add(tuple(self.value(v) for v in ordered))
 
     solver = cp_model.CpSolver()
     _enumeration_parameters(solver, time_limit, workers, presolve)
-    callback = Aggregate()
-    status = solver.solve(model, callback)
+    status = solver.solve(model, Aggregate())
     complete = status in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
     return EnumerationOutcome(
-        regions=callback.total, t_vectors=callback.t_vectors, complete=complete,
-        solutions=callback.solutions,
-        details={"duplicates_skipped": callback.duplicates, "projected_positions": len(projected),
+        regions=accumulator.total, t_vectors=accumulator.t_vectors, complete=complete,
+        solutions=accumulator.solutions,
+        details={"duplicates_skipped": accumulator.duplicates, "projected_positions": len(projected),
                  "model_rows": sum(1 for s, u in rows_kept if len(s) >= 2)})
 
 
 def count(inst, *, time_limit: float | None = None, progress=None, workers: int = 1,
           presolve: bool = False, project: bool = True) -> EnumerationOutcome:
-    """Count R_N with CP-SAT, one model per connected block of positions."""
+    """Count R_N with CP-SAT, one model per connected block of positions.
+
+    ``workers`` must stay 1: with 2 workers, OR-Tools 9.15 enumerated 680 of
+    the 1,291 solutions of a 3×3×2 instance, repeated one, and still reported
+    the enumeration complete (OPTIMAL). A wrong count is worse than a slow one.
+    """
+    if workers != 1:
+        raise InputError(f"cpsat: workers={workers}: solution enumeration is only complete with one "
+                         f"worker (several workers lose and repeat solutions)")
     start = time.perf_counter()
     regions, t_vectors, solutions, duplicates, rows = 1, 1, 0, 0, 0
     complete = True
@@ -217,3 +241,89 @@ def count(inst, *, time_limit: float | None = None, progress=None, workers: int 
     return EnumerationOutcome(regions=regions, t_vectors=t_vectors, complete=complete,
                               solutions=solutions,
                               details={"duplicates_skipped": duplicates, "model_rows": rows})
+
+
+# ----------------------------------------------------------------------------
+# Feasibility and the binary neuron-selection count (appended for issue 4)
+# ----------------------------------------------------------------------------
+
+def _flow_max(inst, t) -> dict[tuple[int, int], int]:
+    """An integral maximum flow of the feasibility network, solved by CP-SAT."""
+    from ortools.sat.python import cp_model
+
+    model = cp_model.CpModel()
+    y = {(p, x): model.new_int_var(0, inst.channels, f"y_{p}_{x}")
+         for p in range(inst.positions) if t[p] > 0 for x in inst.fields[p]}
+    if not y:
+        return {}
+    by_position: dict[int, list] = {}
+    by_pixel: dict[int, list] = {}
+    for (p, x), v in y.items():
+        by_position.setdefault(p, []).append(v)
+        by_pixel.setdefault(x, []).append(v)
+    for p, vs in by_position.items():
+        model.add(sum(vs) <= t[p])
+    for x, vs in by_pixel.items():
+        model.add(sum(vs) <= inst.channels)
+    model.maximize(sum(y.values()))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    status = solver.solve(model)
+    if status != cp_model.OPTIMAL:
+        raise RuntimeError(f"cpsat: unexpected status {solver.status_name(status)}")
+    return {e: int(solver.value(v)) for e, v in y.items() if solver.value(v) > 0}
+
+
+def check(inst, t):
+    """Is t ∈ K_N? The max-flow of :mod:`ilpregions.feasibility` as a CP-SAT
+    optimisation; the certificate is built from its optimal flow."""
+    from ..feasibility import timed_certificate
+
+    return timed_certificate(inst, t, "cpsat", _flow_max)
+
+
+def count_binary(inst, *, time_limit: float | None = None, progress=None) -> EnumerationOutcome:
+    """R_N as the plain number of solutions of the binary neuron-selection
+    model (x_{p,k} ∈ {0,1}, Σ_{p∈J} Σ_k x_{p,k} ≤ g(J) on essential rows):
+    each t ∈ K_N has Π_p C(d1, t_p) neuron sets. A pure counter, no weights;
+    it enumerates R_N solutions, so it suits small counts only."""
+    from ortools.sat.python import cp_model
+
+    start = time.perf_counter()
+    regions, complete, counted = 1, True, 0
+    for comp in components(inst):
+        if len(comp) == 1:
+            cap = inst.caps[comp[0]]
+            regions *= binomial_prefix_sums(inst.filters, cap)[cap]
+            continue
+        model = cp_model.CpModel()
+        x = {(p, k): model.new_bool_var(f"x_{p}_{k}") for p in comp for k in range(inst.filters)}
+        for subset, union in essential_unions(inst, comp):
+            if union < len(subset) * inst.filters:
+                model.add(sum(x[(p, k)] for p in subset for k in range(inst.filters)) <= union)
+
+        class Counter(cp_model.CpSolverSolutionCallback):
+            def __init__(self):
+                super().__init__()
+                self.n = 0
+
+            def on_solution_callback(self):
+                self.n += 1
+                if progress is not None and self.n % 4096 == 0:
+                    progress.update(4096)
+
+        solver = cp_model.CpSolver()
+        remaining = None if time_limit is None else time_limit - (time.perf_counter() - start)
+        if remaining is not None and remaining <= 0:
+            complete = False
+            break
+        _enumeration_parameters(solver, remaining, 1, False)
+        callback = Counter()
+        status = solver.solve(model, callback)
+        regions *= callback.n
+        counted += callback.n
+        if status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
+            complete = False
+            break
+    return EnumerationOutcome(regions=regions, t_vectors=None, complete=complete, solutions=counted,
+                              details={"model": "binary neuron selection"})
