@@ -65,12 +65,12 @@ class Theorem1Instance:
             n *= size
         return n
 
-    @property
+    @cached_property
     def field_sizes(self) -> tuple[int, ...]:
         """|S_p| in elements (pixels times channels)."""
         return tuple(len(f) * self.channels for f in self.fields)
 
-    @property
+    @cached_property
     def caps(self) -> tuple[int, ...]:
         """Largest useful t_p: min(d1, |S_p|), since C(d1, t) = 0 for t > d1."""
         return tuple(min(self.filters, s) for s in self.field_sizes)
@@ -79,7 +79,7 @@ class Theorem1Instance:
     def field_sets(self) -> tuple[frozenset[int], ...]:
         return tuple(frozenset(f) for f in self.fields)
 
-    @property
+    @cached_property
     def union_size(self) -> int:
         """U = |∪_p S_p|, the degree of R_N as a polynomial in d1."""
         return self.coverage(range(self.positions))
@@ -208,6 +208,21 @@ def overlap_graph(inst: Theorem1Instance) -> list[set[int]]:
 
 
 def components(inst: Theorem1Instance) -> list[list[int]]:
+    """Connected components of the overlap graph, ignoring empty fields.
+
+    Positions in different components never share an element, so K_N is the
+    product of the components' K's and R_N the product of their counts.
+    Positions with an empty field are left out: their neurons are constant.
+    Computed once per instance (cached), returned as fresh lists.
+    """
+    cached = inst.__dict__.get("_components")
+    if cached is None:
+        cached = tuple(tuple(c) for c in _components(inst))
+        inst.__dict__["_components"] = cached  # frozen dataclass: cache beside the fields
+    return [list(c) for c in cached]
+
+
+def _components(inst: Theorem1Instance) -> list[list[int]]:
     """Connected components of the overlap graph, ignoring empty fields.
 
     Positions in different components never share an element, so K_N is the

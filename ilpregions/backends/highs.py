@@ -1,0 +1,116 @@
+"""HiGHS backend (highspy): feasibility and LP only, it does not count.
+
+Models are passed whole, as column-wise (CSC) arrays, through
+``Highs.passModel``: building them row by row from Python is the slow part.
+
+* ``check``: the max-flow LP of :mod:`ilpregions.feasibility`: one variable
+  y_{p,x} ∈ [0, d0] per (position, pixel of S_p), rows Σ_x y_{p,x} ≤ t_p and
+  Σ_p y_{p,x} ≤ d0, maximise Σ y. Its matrix is a network matrix (totally
+  unimodular), so the simplex vertex is integral: the LP *is* the flow.
+* ``lp_max``: max Σ_p w_p t_p over the LP relaxation of K_N ∩ {t ≤ caps},
+  in the same flow form (t_p = Σ_x y_{p,x}); this equals the union-row LP
+  by max-flow/min-cut, with polynomially many rows instead of 2^positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..feasibility import FeasibilityResult, timed_certificate
+
+
+_BANNER_SHOWN = False
+
+
+def new_highs():
+    """A silent ``Highs`` object.
+
+    highspy 1.16 prints its banner on stdout when the first ``Highs`` of a
+    process is constructed, before any option can be set (HiGHS issues
+    #1702, #2749); that would corrupt ``--json`` output, so the first
+    construction runs with file descriptor 1 pointed at /dev/null.
+    """
+    import os
+    import sys
+
+    import highspy
+
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _flow_lp(inst, row_caps, weights, *, integral=False):
+    """Solve max Σ_p w_p Σ_x y_{p,x} over the flow polytope; return (value, y, edges)."""
+    import highspy
+
+    edges = [(p, x) for p in range(inst.positions) if row_caps[p] > 0 for x in inst.fields[p]]
+    if not edges:
+        return 0.0, np.zeros(0), edges
+    pixels = sorted({x for _, x in edges})
+    pixel_row = {x: inst.positions + i for i, x in enumerate(pixels)}
+    n = len(edges)
+    # Each column y_{p,x} has two entries: its position row and its pixel row.
+    index = np.empty(2 * n, dtype=np.int32)
+    index[0::2] = [p for p, _ in edges]
+    index[1::2] = [pixel_row[x] for _, x in edges]
+    start = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
+    value = np.ones(2 * n)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = inst.positions + len(pixels)
+    lp.col_cost_ = np.array([-float(weights[p]) for p, _ in edges])   # HiGHS minimises
+    lp.col_lower_ = np.zeros(n)
+    lp.col_upper_ = np.full(n, float(inst.channels))
+    lp.row_lower_ = np.full(lp.num_row_, -highspy.kHighsInf)
+    lp.row_upper_ = np.concatenate([np.asarray(row_caps, dtype=float), np.full(len(pixels), float(inst.channels))])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start
+    lp.a_matrix_.index_ = index
+    lp.a_matrix_.value_ = value
+    if integral:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+    h = new_highs()
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"highs: unexpected model status {h.modelStatusToString(status)}")
+    y = np.array(h.getSolution().col_value)
+    return -h.getInfo().objective_function_value, y, edges
+
+
+def max_flow(inst, t) -> dict[tuple[int, int], int]:
+    _, y, edges = _flow_lp(inst, t, [1] * inst.positions)
+    rounded = np.rint(y)
+    if len(y) and np.abs(y - rounded).max() > 1e-6:
+        raise RuntimeError("highs: the LP vertex is not integral")
+    return {e: int(u) for e, u in zip(edges, rounded) if u > 0}
+
+
+def check(inst, t) -> FeasibilityResult:
+    return timed_certificate(inst, t, "highs", max_flow)
+
+
+def lp_max(inst, weights, *, caps=None):
+    """max Σ w_p t_p over the LP relaxation of K_N (with t ≤ caps, default
+    |S_p|, i.e. no d1 cap). Returns (value, t) with t a list of floats."""
+    caps = list(inst.field_sizes if caps is None else caps)
+    value, y, edges = _flow_lp(inst, caps, weights)
+    t = [0.0] * inst.positions
+    for (p, _), u in zip(edges, y):
+        t[p] += float(u)
+    return value, t
