@@ -36,12 +36,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import time
+
 import numpy as np
 
 from .errors import TooLargeError
 
 #: A visible family larger than this is refused (it would be the state width).
-FAMILY_LIMIT = 2_000_000
+FAMILY_LIMIT = 200_000
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,17 @@ def _closure(generators: list[int], limit: int) -> list[int]:
         family |= {a | g for a in family}
         if len(family) > limit:
             raise TooLargeError(f"dp: a visible family of more than {limit} frontier sets; the scan "
-                                f"frontier is too wide for the DP")
+                                f"frontier is too wide for the DP (use `ilpregions bounds` for this layer)")
     return sorted(family)
 
 
+class PlanningTimeout(Exception):
+    """The deadline passed while the plan was still being built."""
+
+
 def make_plan(fields: list[tuple[int, ...]], positions: list[int], caps: list[int], d0: int,
-              axes: tuple[int, ...] = (), family_limit: int = FAMILY_LIMIT) -> Plan:
+              axes: tuple[int, ...] = (), family_limit: int = FAMILY_LIMIT,
+              deadline: float | None = None) -> Plan:
     """Build the plan for scanning ``fields`` (already in scan order).
 
     ``positions`` are the instance's position ids in the same order and
@@ -141,6 +148,8 @@ def make_plan(fields: list[tuple[int, ...]], positions: list[int], caps: list[in
     initial = np.minimum(initial, clipper(family, frontier, 0, gens)).astype(dtype)
     steps, widths, widest = [], [len(family)], frontier.bit_count()
     for i in range(n):
+        if deadline is not None and i % 64 == 0 and time.perf_counter() > deadline:
+            raise PlanningTimeout()
         w = masks[i]
         after = frontier & ~drop[i]
         if i + 1 < n:

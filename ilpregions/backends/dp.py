@@ -40,7 +40,7 @@ from math import comb
 import numpy as np
 
 from ..combinatorics import product
-from ..dp_plan import Plan, make_plan, scan_orders
+from ..dp_plan import Plan, PlanningTimeout, make_plan, scan_orders
 from ..errors import TooLargeError
 from ..geometry import components
 from ..results import EnumerationOutcome
@@ -451,7 +451,8 @@ def run_plan(plan: Plan, cols: _Columns, *, deadline: float | None = None, progr
     return cols.totals(weights)
 
 
-def plan_block(inst, comp: list[int], caps: list[int], order: str | tuple[int, ...] = "auto") -> Plan:
+def plan_block(inst, comp: list[int], caps: list[int], order: str | tuple[int, ...] = "auto",
+               deadline: float | None = None) -> Plan:
     """The cheapest scan plan of a block over all axis orders (or a given one)."""
     coords = [inst.position_coords(p) for p in comp]
     best = None
@@ -459,7 +460,7 @@ def plan_block(inst, comp: list[int], caps: list[int], order: str | tuple[int, .
         if order != "auto" and tuple(order) != axes:
             continue
         plan = make_plan([inst.fields[comp[j]] for j in idx], [comp[j] for j in idx],
-                         [caps[comp[j]] for j in idx], inst.channels, axes)
+                         [caps[comp[j]] for j in idx], inst.channels, axes, deadline=deadline)
         if best is None or plan.cost < best.cost:
             best = plan
     if best is None:
@@ -507,7 +508,12 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
             results.append([sum(comb(x, k) for k in range(cap + 1)) if kind == "binom" else cap + 1
                             for kind, x, _ in groups])
             continue
-        plan = plan_block(inst, comp, caps, order)
+        try:
+            plan = plan_block(inst, comp, caps, order, deadline=deadline)
+        except PlanningTimeout:
+            # Only t = 0 is known feasible on this block: each total is 1.
+            results.append([1] * len(groups))
+            return results, False, stats
         stats["blocks"] += 1
         stats["max_family"] = max(stats["max_family"], plan.max_width)
         stats["max_frontier_pixels"] = max(stats["max_frontier_pixels"], plan.frontier)
