@@ -30,7 +30,6 @@ from .combinatorics import decimal_string
 from .errors import BackendUnavailableError, TooLargeError
 from .geometry import Theorem1Instance, layer_instance
 from .results import COMPLETE, ERROR, TIME_LIMIT, TOO_LARGE, UNAVAILABLE, UNSUPPORTED, EnumerationOutcome
-from .spec import Network
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,7 @@ import warnings
 from dataclasses import dataclass
 
 from .errors import InputError
-from .geometry import Theorem1Instance, essential_unions, layer_instance
-from .spec import Network
+from .geometry import Theorem1Instance, as_instance, essential_unions
 
 FORMATS = ("cp", "lp", "mps")
 
@@ -40,11 +39,7 @@ class ExportSummary:
 
 
 def _instance(model) -> Theorem1Instance:
-    if isinstance(model, Theorem1Instance):
-        return model
-    if isinstance(model, Network):
-        return layer_instance(model)
-    raise TypeError(f"expected a Network or a Theorem1Instance, got {type(model).__name__}")
+    return as_instance(model)
 
 
 def binding_rows(inst: Theorem1Instance):

@@ -45,8 +45,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import InputError
-from .geometry import Theorem1Instance, layer_instance
-from .spec import Network
+from .geometry import Theorem1Instance, as_instance
 
 Element = tuple[int, ...]
 
@@ -143,11 +142,7 @@ def validate_t(inst: Theorem1Instance, t: Iterable) -> tuple[int, ...]:
 
 
 def _instance(model) -> Theorem1Instance:
-    if isinstance(model, Theorem1Instance):
-        return model
-    if isinstance(model, Network):
-        return layer_instance(model)
-    raise TypeError(f"expected a Network or a Theorem1Instance, got {type(model).__name__}")
+    return as_instance(model)
 
 
 # ----------------------------------------------------------------------------

@@ -207,6 +207,43 @@ def overlap_graph(inst: Theorem1Instance) -> list[set[int]]:
     return adjacency
 
 
+def flow_arcs(inst: Theorem1Instance, capacities) -> tuple[list[tuple[int, int]], dict[int, list[int]],
+                                                          dict[int, list[int]]]:
+    """The position → pixel arcs of the feasibility flow network (MATH.md §2).
+
+    Source → p has capacity ``capacities[p]``; p → pixel x (for x in S_p) and
+    x → sink have capacity d0 (a pixel holds d0 elements). Positions with no
+    capacity get no arcs. Returns ``(arcs, by_position, by_pixel)``, the last
+    two mapping to indices into ``arcs``; every solver backend builds its
+    model from this one description.
+
+    >>> from ilpregions.spec import Network, ConvLayer
+    >>> arcs, by_p, by_x = flow_arcs(layer_instance(Network((3, 1), (ConvLayer(1, 2),))), [1, 0])
+    >>> arcs, by_p, by_x
+    ([(0, 0), (0, 1)], {0: [0, 1]}, {0: [0], 1: [1]})
+    """
+    arcs: list[tuple[int, int]] = []
+    by_position: dict[int, list[int]] = {}
+    by_pixel: dict[int, list[int]] = {}
+    for p in range(inst.positions):
+        if capacities[p] <= 0:
+            continue
+        for x in inst.fields[p]:
+            by_position.setdefault(p, []).append(len(arcs))
+            by_pixel.setdefault(x, []).append(len(arcs))
+            arcs.append((p, x))
+    return arcs, by_position, by_pixel
+
+
+def as_instance(model) -> Theorem1Instance:
+    """A Theorem1Instance as is, or the set system of a one-layer Network."""
+    if isinstance(model, Theorem1Instance):
+        return model
+    if isinstance(model, Network):
+        return layer_instance(model)
+    raise TypeError(f"expected a Network or a Theorem1Instance, got {type(model).__name__}")
+
+
 def components(inst: Theorem1Instance) -> list[list[int]]:
     """Connected components of the overlap graph, ignoring empty fields.
 

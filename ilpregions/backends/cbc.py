@@ -18,6 +18,7 @@ from __future__ import annotations
 import warnings
 
 from ..feasibility import FeasibilityResult, timed_certificate
+from ..geometry import flow_arcs
 
 
 def solver(time_limit=None):
@@ -47,22 +48,13 @@ def flow_problem(inst, row_caps, weights, *, integral, name="flow"):
 
     category = pulp.LpInteger if integral else pulp.LpContinuous
     problem = pulp.LpProblem(name, pulp.LpMaximize)
-    y = {}
-    for p in range(inst.positions):
-        if row_caps[p] <= 0:
-            continue
-        for x in inst.fields[p]:
-            y[(p, x)] = variable(problem, f"y_{p}_{x}", 0, inst.channels, category)
+    arcs, by_position, by_pixel = flow_arcs(inst, row_caps)
+    y = {(p, x): variable(problem, f"y_{p}_{x}", 0, inst.channels, category) for p, x in arcs}
     problem += pulp.LpAffineExpression([(v, float(weights[p])) for (p, _), v in y.items()]), "objective"
-    by_position: dict[int, list] = {}
-    by_pixel: dict[int, list] = {}
-    for (p, x), v in y.items():
-        by_position.setdefault(p, []).append((v, 1))
-        by_pixel.setdefault(x, []).append((v, 1))
-    for p, terms in by_position.items():
-        problem += pulp.LpAffineExpression(terms) <= row_caps[p], f"position_{p}"
-    for x, terms in by_pixel.items():
-        problem += pulp.LpAffineExpression(terms) <= inst.channels, f"pixel_{x}"
+    for p, idx in by_position.items():
+        problem += pulp.LpAffineExpression([(y[arcs[i]], 1) for i in idx]) <= row_caps[p], f"position_{p}"
+    for x, idx in by_pixel.items():
+        problem += pulp.LpAffineExpression([(y[arcs[i]], 1) for i in idx]) <= inst.channels, f"pixel_{x}"
     return problem, y
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..combinatorics import binomial_prefix_sums
 from ..errors import InputError
-from ..geometry import components, disjoint_positions, essential_unions
+from ..geometry import components, disjoint_positions, essential_unions, flow_arcs
 from ..results import EnumerationOutcome
 
 #: The t_P box is enumerated explicitly; keep it (and box × rows) small.
@@ -251,20 +251,15 @@ def _flow_max(inst, t) -> dict[tuple[int, int], int]:
     """An integral maximum flow of the feasibility network, solved by CP-SAT."""
     from ortools.sat.python import cp_model
 
-    model = cp_model.CpModel()
-    y = {(p, x): model.new_int_var(0, inst.channels, f"y_{p}_{x}")
-         for p in range(inst.positions) if t[p] > 0 for x in inst.fields[p]}
-    if not y:
+    arcs, by_position, by_pixel = flow_arcs(inst, t)
+    if not arcs:
         return {}
-    by_position: dict[int, list] = {}
-    by_pixel: dict[int, list] = {}
-    for (p, x), v in y.items():
-        by_position.setdefault(p, []).append(v)
-        by_pixel.setdefault(x, []).append(v)
-    for p, vs in by_position.items():
-        model.add(sum(vs) <= t[p])
-    for x, vs in by_pixel.items():
-        model.add(sum(vs) <= inst.channels)
+    model = cp_model.CpModel()
+    y = {(p, x): model.new_int_var(0, inst.channels, f"y_{p}_{x}") for p, x in arcs}
+    for p, idx in by_position.items():
+        model.add(sum(y[arcs[i]] for i in idx) <= t[p])
+    for x, idx in by_pixel.items():
+        model.add(sum(y[arcs[i]] for i in idx) <= inst.channels)
     model.maximize(sum(y.values()))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1

@@ -22,7 +22,7 @@ import time
 
 from ..combinatorics import binomial_prefix_sums
 from ..feasibility import FeasibilityResult, timed_certificate
-from ..geometry import components, essential_unions
+from ..geometry import components, essential_unions, flow_arcs
 from ..results import EnumerationOutcome
 
 _LONG_MAX = 2 ** 63 - 1
@@ -92,20 +92,15 @@ def count(inst, *, time_limit: float | None = None, progress=None) -> Enumeratio
 def max_flow(inst, t) -> dict[tuple[int, int], int]:
     import pyscipopt
 
-    model = _model()
-    y = {(p, x): model.addVar(f"y_{p}_{x}", vtype="I", lb=0, ub=inst.channels)
-         for p in range(inst.positions) if t[p] > 0 for x in inst.fields[p]}
-    if not y:
+    arcs, by_position, by_pixel = flow_arcs(inst, t)
+    if not arcs:
         return {}
-    by_position: dict[int, list] = {}
-    by_pixel: dict[int, list] = {}
-    for (p, x), v in y.items():
-        by_position.setdefault(p, []).append(v)
-        by_pixel.setdefault(x, []).append(v)
-    for p, vs in by_position.items():
-        model.addCons(pyscipopt.quicksum(vs) <= t[p])
-    for x, vs in by_pixel.items():
-        model.addCons(pyscipopt.quicksum(vs) <= inst.channels)
+    model = _model()
+    y = {(p, x): model.addVar(f"y_{p}_{x}", vtype="I", lb=0, ub=inst.channels) for p, x in arcs}
+    for p, idx in by_position.items():
+        model.addCons(pyscipopt.quicksum(y[arcs[i]] for i in idx) <= t[p])
+    for x, idx in by_pixel.items():
+        model.addCons(pyscipopt.quicksum(y[arcs[i]] for i in idx) <= inst.channels)
     model.setObjective(pyscipopt.quicksum(y.values()), "maximize")
     model.optimize()
     if model.getStatus() != "optimal":
