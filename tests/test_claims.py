@@ -1,0 +1,157 @@
+"""Claims: family construction, exact verdict logic, hand-checked bounds, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from math import comb
+from pathlib import Path
+
+import pytest
+
+from ilpregions import claims as C
+from ilpregions.counting import count_regions
+from ilpregions.fc_bounds import fc_params
+from ilpregions.multilayer import params
+from ilpregions.spec import DenseLayer, Network
+
+ROOT = Path(__file__).resolve().parents[1]
+NET = Network((2, 1), (DenseLayer(2),))
+
+
+def side(lower, upper, p):
+    return C.Side("x", NET, p, lower, upper, "l", "u")
+
+
+def test_verdicts_are_exact_per_parameter_comparisons():
+    # 100/10 > 50/10: proven; the margin is log10(10/5).
+    assert C.verdict(side(100, 200, 10), side(5, 50, 10)) == (C.PROVEN, pytest.approx(0.30103, abs=1e-5))
+    # Per parameter, not absolute: 100/30 < 50/10.
+    assert C.verdict(side(100, 200, 30), side(5, 50, 10))[0] == C.SUGGESTED
+    # Equal ratios are not "more".
+    assert C.verdict(side(50, 60, 10), side(5, 50, 10))[0] == C.SUGGESTED
+    # Upper of A below lower of B: refuted.
+    assert C.verdict(side(1, 4, 10), side(5, 50, 10))[0] == C.REFUTED
+    # No lower bound on either side: compare uppers.
+    assert C.verdict(side(None, 60, 10), side(None, 50, 10))[0] == C.SUGGESTED
+    assert C.verdict(side(None, 40, 10), side(None, 50, 10))[0] == C.OPEN
+    # Huge values compare exactly (no float overflow).
+    big = 10 ** 5000
+    assert C.verdict(side(big + 1, big * 3, 7), side(1, big, 7))[0] == C.PROVEN
+    assert C.verdict(side(big, big * 3, 7), side(1, big, 7))[0] == C.SUGGESTED
+
+
+def test_families_match_their_parameter_budgets():
+    for n0, depth, d in [(4, 2, 3), (4, 3, 8), (6, 4, 5)]:
+        deep = C.deep_cnn(n0, depth, d)
+        budget = params(deep)
+        # Hand count: layer 1 has d(3+1), middle layers d(3d+1), the last d(2d+1).
+        expected = d * 4 + (depth - 2) * d * (3 * d + 1) + d * (2 * d + 1)
+        assert budget == expected
+        shallow = C.shallow_cnn(n0, budget)
+        assert params(shallow) <= budget < params(shallow) + 4
+        fc = C.fc_net(n0, depth, budget)
+        w = fc.layers[0].units
+        assert params(fc) == fc_params(n0, [w] * depth) <= budget < fc_params(n0, [w + 1] * depth)
+        assert [s[0] for s in deep.output_shapes()] == [n0] * (depth - 1) + [n0 // 2]
+
+
+def test_deep_side_lower_bound_by_hand():
+    # Theorem 2 (i) on the family: ⌊d/1⌋^{n0·(L−1)} · R_{N'}, N' = kernel 2, stride 2 on n0 inputs:
+    # disjoint fields, so R_{N'} = (Σ_{i≤2} C(d, i))^{n0/2}, and it is rigorous for shared filters.
+    n0, depth, d = 4, 3, 5
+    s = C.side("deep", C.deep_cnn(n0, depth, d))
+    assert s.lower == d ** (n0 * (depth - 1)) * sum(comb(d, i) for i in range(3)) ** (n0 // 2)
+    assert s.lower_name == "xiong2020.theorem2.lower"
+
+
+def test_shallow_side_upper_is_the_theorem1_count():
+    s = C.side("shallow", C.shallow_cnn(4, 40))  # D = 10 filters
+    independent = count_regions(C.shallow_cnn(4, 40), backend="cpsat").regions
+    assert s.upper == independent
+    # 1-D tied, overlapping fields: Theorem 1 is only a caveated lower bound, so none is used.
+    assert s.lower is None
+
+
+def test_claim_results_and_threshold():
+    result = C.deep_vs_shallow(6, 4, widths=(1, 2, 3, 4, 8))
+    assert [r.verdict for r in result.rows][:2] != [C.PROVEN, C.PROVEN]
+    assert result.rows[-1].verdict == C.PROVEN
+    d0 = result.proven_from
+    assert d0 is not None and all(r.verdict == C.PROVEN for r in result.rows if r.d >= d0)
+    # At the threshold the proof is a genuine exact inequality between integers.
+    row = next(r for r in result.rows if r.d == d0)
+    assert row.larger.lower * row.other.params > row.other.upper * row.larger.params
+    fc = C.cnn_vs_fc(4, 3, widths=(2, 8, 32))
+    assert all(r.verdict == C.PROVEN for r in fc.rows)
+    assert "PROVEN" in fc.summary
+
+
+def test_two_layer_deep_vs_shallow_is_not_proven():
+    # Theorem 3's exponent d0·Σ_{l<L} n_l − 2 ties with the shallow 2·n0 − 2 at L = 2: the bounds
+    # never separate the two in the grid (an honest negative result, not a failure).
+    result = C.deep_vs_shallow(4, 2, widths=(4, 16, 64))
+    assert all(r.verdict != C.PROVEN for r in result.rows)
+    assert result.proven_from is None
+
+
+def test_cli_claims_json():
+    out = subprocess.run([sys.executable, "-m", "ilpregions", "claims", "--json", "--widths", "2,8"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["widths"] == [2, 8]
+    assert {c["claim"] for c in data["claims"]} == {"deep-vs-shallow", "cnn-vs-fc"}
+    for claim in data["claims"]:
+        for row in claim["rows"]:
+            assert row["verdict"] in (C.PROVEN, C.SUGGESTED, C.OPEN, C.REFUTED)
+    text = subprocess.run([sys.executable, "-m", "ilpregions", "claims", "--rows", "--widths", "2,8"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert text.returncode == 0 and "verdict:" in text.stdout
+    bad = subprocess.run([sys.executable, "-m", "ilpregions", "claims", "--widths", "0"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert bad.returncode == 2
+
+
+def test_two_dimensional_family_by_hand():
+    d = 3
+    deep = C.deep_cnn((4, 4), 3, d)
+    # conv 3×3 (1 channel in), conv 3×3 (d channels in), conv 2×2 (d channels in).
+    assert params(deep) == d * 10 + d * (9 * d + 1) + d * (4 * d + 1)
+    s = C.side("deep", deep)
+    # ⌊d/1⌋^{16·2} folds times R_{N'}: 4 disjoint 2×2 fields, each Σ_{i≤4} C(d, i).
+    assert s.lower == d ** 32 * sum(comb(d, i) for i in range(5)) ** 4
+    shallow = C.shallow_cnn((4, 4), params(deep))
+    assert shallow.layers[0].filters == params(deep) // 10
+    assert C.fc_net((4, 4), 3, params(deep)).input_shape == (4, 4, 1)
+
+
+def test_the_folding_construction_reaches_the_deep_lower_bound():
+    # An explicit network of the deep family (n0 = 2, L = 2, d = 2) built as Theorem 2's proof does:
+    # layer 1 (kernel 3, padding 1) reads only the centre tap, its two tied filters fold each input
+    # coordinate once (the sawtooth g = 2·ReLU(u) − 4·ReLU(u − ½) maps [0, ½] and [½, 1] onto
+    # [0, 1]); layer 2 (kernel 2, stride 2) puts two lines in general position inside the folded
+    # square. Counting the distinct activation patterns on a fine grid must give the bound, 2² · 4.
+    import numpy as np
+
+    grid = (np.arange(600) + 0.5) / 600
+    x0, x1 = np.meshgrid(grid, grid, indexing="ij")
+    h = [np.maximum(x0, 0), np.maximum(x0 - 0.5, 0), np.maximum(x1, 0), np.maximum(x1 - 0.5, 0)]
+    g0, g1 = 2 * h[0] - 4 * h[1], 2 * h[2] - 4 * h[3]
+    z = [g0 + g1 - 1, g0 - g1 - 0.1]
+    signs = np.stack([a > 0 for a in h + z], axis=-1).reshape(-1, 6)
+    patterns = len({row.tobytes() for row in signs})
+    report_side = C.side("deep", C.deep_cnn(2, 2, 2))
+    assert report_side.lower == 2 ** 2 * (1 + 2 + 1) == patterns
+    assert patterns <= report_side.upper
+
+
+def test_threshold_is_exact_between_grid_points():
+    # Grid 1, 16: the integer scan below 16 must find the same threshold as a dense grid.
+    coarse = C.deep_vs_shallow(4, 3, widths=(1, 16))
+    dense = C.deep_vs_shallow(4, 3, widths=tuple(range(1, 17)))
+    assert coarse.threshold == dense.proven_from == dense.threshold
+    assert coarse.threshold is not None and 1 < coarse.threshold < 16
+    below = C._deep_vs_shallow_at(4, 3, coarse.threshold - 1)
+    assert below.verdict != C.PROVEN
