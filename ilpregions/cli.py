@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import EXIT_BAD_INPUT, BackendUnavailableError, InputError
@@ -59,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         sys.stderr.write(f"ilpregions {args.command}: error: {message}\n")
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) left: stop quietly, as the Python docs advise.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("ilpregions: interrupted\n")
         return 130

@@ -334,7 +334,8 @@ class _BlockTree:
 
     def __init__(self, inst: Theorem1Instance):
         self.inst = inst
-        self.binom = [comb(inst.filters, i) for i in range(inst.filters + 1)]
+        # Only t ≤ max cap ever occurs; C(d1, i) past that would cost seconds for large d1.
+        self.binom = [comb(inst.filters, i) for i in range(max(inst.caps, default=0) + 1)]
         self.coords = [inst.position_coords(p) for p in range(inst.positions)]
         self.grid = np.array(self.coords, dtype=np.int64).reshape(inst.positions, -1)
         self.first = [f[0] if f else 0 for f in inst.fields]

@@ -47,7 +47,7 @@ from itertools import product as iproduct
 from typing import Any, Callable, Optional
 
 from . import fc_bounds
-from .combinatorics import decimal_string, product
+from .combinatorics import decimal_string, product, short_int
 from .errors import ILPRegionsError, TooLargeError
 from .geometry import Theorem1Instance, components, conv_instance, dense_instance
 from .results import Bound
@@ -516,64 +516,10 @@ def fc_bounds_for(network: Network) -> list[Bound]:
     return out
 
 
-def decimal_text(value: int) -> str:
-    """``str(value)`` in O(M(n) log n) time, for the huge values of these bounds.
-
-    Python 3.11's int → str is quadratic (1.7 s for 240,000 digits); this is
-    the divide-and-conquer conversion of CPython 3.12's ``_pylong``: split the
-    binary digits in halves and recombine in :mod:`decimal`, whose big
-    multiplications are fast (0.12 s for the same number).
-
-    >>> [decimal_text(v) for v in (0, -7, 2 ** 130)] == [str(v) for v in (0, -7, 2 ** 130)]
-    True
-    """
-    import decimal
-
-    if abs(value).bit_length() <= 4096:
-        return decimal_string(value)
-    D = decimal.Decimal
-    powers: dict[int, decimal.Decimal] = {}
-
-    def pow2(w: int):
-        result = powers.get(w)
-        if result is None:
-            if w <= 128:
-                result = D(2) ** w
-            elif w - 1 in powers:
-                result = powers[w - 1] + powers[w - 1]
-            else:
-                result = pow2(w >> 1) * pow2(w - (w >> 1))
-            powers[w] = result
-        return result
-
-    def inner(n: int, w: int):
-        if w <= 128:
-            return D(n)
-        half = w >> 1
-        hi = n >> half
-        lo = n - (hi << half)
-        return inner(lo, half) + inner(hi, w - half) * pow2(half)
-
-    with decimal.localcontext() as ctx:
-        ctx.prec = decimal.MAX_PREC
-        ctx.Emax = decimal.MAX_EMAX
-        ctx.Emin = decimal.MIN_EMIN
-        ctx.traps[decimal.Inexact] = 1
-        text = str(inner(abs(value), abs(value).bit_length()))
-    return "-" + text if value < 0 else text
-
-
-def short_text(value: int, digits: int = 3) -> str:
-    """``1.23e4567`` for a big integer (the text tables' form), exact digits, no floats.
-
-    >>> short_text(123456), short_text(10 ** 5000 * 123)
-    ('123456', '1.23e5002')
-    """
-    text = decimal_text(abs(value))
-    sign = "-" if value < 0 else ""
-    if len(text) <= 15:
-        return sign + text
-    return f"{sign}{text[0]}.{text[1:digits]}e{len(text) - 1}"
+# Kept under these names for callers of this module; one implementation lives
+# in :mod:`ilpregions.combinatorics`.
+decimal_text = decimal_string
+short_text = short_int
 
 
 def bound_json(b: Bound) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-from ..combinatorics import decimal_string
+from ..combinatorics import decimal_string, short_int  # noqa: F401  (re-exported for commands)
 from ..spec import Network, load
 
 
@@ -41,23 +41,6 @@ def load_model(path: str) -> Network:
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2)
     sys.stdout.write("\n")
-
-
-def short_int(value: int, digits: int = 3) -> str:
-    """An exact integer for a table: itself when short, else ``1.23e4567``.
-
-    Computed from the decimal string, never through a float, so it cannot
-    overflow.
-
-    >>> short_int(123456), short_int(10 ** 5000 * 123, digits=3)
-    ('123456', '1.23e5002')
-    """
-    sign = "-" if value < 0 else ""
-    text = decimal_string(abs(value))
-    if len(text) <= 15:
-        return sign + text
-    mantissa = text[0] + "." + text[1:digits]
-    return f"{sign}{mantissa}e{len(text) - 1}"
 
 
 def log10_int(value: int) -> float:
