@@ -216,6 +216,7 @@ def shrink_violation(inst: Theorem1Instance, t: Sequence[int], positions: Iterab
     positions while the set stays violated, until none can be dropped.
 
     >>> from ilpregions.spec import Network, ConvLayer
+    >>> from ilpregions.geometry import layer_instance
     >>> inst = layer_instance(Network((4, 1), (ConvLayer(2, 2),)))
     >>> shrink_violation(inst, [2, 2, 2], [0, 1, 2])
     Violation(positions=(1, 2), sum=4, union=3)

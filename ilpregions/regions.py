@@ -133,7 +133,9 @@ class _LP:
         self.h = h = _quiet_highs(highspy)
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")
-        h.setOptionValue("threads", 1)
+        # No "threads" option: HiGHS has one scheduler per process, and a Highs
+        # object asking for a thread count other than the first one's refuses
+        # to run (kError), which would read as an empty cell.
         h.setOptionValue("primal_feasibility_tolerance", 1e-10)
         h.setOptionValue("dual_feasibility_tolerance", 1e-10)
         inf = highspy.kHighsInf
@@ -170,8 +172,15 @@ class _LP:
             self.rows -= count
 
     def solve(self) -> tuple[float, np.ndarray]:
+        import highspy
+
         self.h.run()
         self.solved += 1
+        status = self.h.getModelStatus()
+        # The slack LP is always feasible and bounded: anything but optimal is
+        # a solver failure, never evidence that a cell is empty.
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"regions: HiGHS returned {self.h.modelStatusToString(status)}")
         t = self.h.getInfo().objective_function_value
         sol = np.asarray(self.h.getSolution().col_value)
         return t, sol[: self.n + 1]
