@@ -15,8 +15,8 @@ Examples
 >>> report = compare(Network((4, 1), (ConvLayer(2, 2),)), time_limit=10)
 >>> report.agree, report.regions
 (True, 55)
->>> sorted(r.backend for r in report.rows if r.status == "complete")[:3]
-['bruteforce', 'cpsat', 'cpsat-binary']
+>>> sorted(r.backend for r in report.rows if r.status == "complete")[:4]
+['bruteforce', 'cpsat', 'cpsat-binary', 'cpsat-rows']
 """
 
 from __future__ import annotations
@@ -83,9 +83,15 @@ def _cpsat_binary(inst, time_limit):
     return count_binary(inst, time_limit=time_limit)
 
 
+def _cpsat_rows(inst, time_limit):
+    from .backends.cpsat import count
+    return count(inst, time_limit=time_limit, project=False)
+
+
 def counting_paths() -> dict[str, Callable[..., EnumerationOutcome]]:
     """Every counting path by name (installed or not)."""
     paths = {name: _backend_path(name) for name in backends.backend_names(backends.COUNT)}
+    paths["cpsat-rows"] = _cpsat_rows
     paths["cpsat-binary"] = _cpsat_binary
     return paths
 
@@ -95,6 +101,7 @@ def counting_paths() -> dict[str, Callable[..., EnumerationOutcome]]:
 EXTRA_PATHS: dict[str, Callable[..., EnumerationOutcome]] = {}
 
 NOTES = {"cpsat-binary": "counts solutions of the binary neuron-selection model",
+         "cpsat-rows": "every feasible t enumerated by CP-SAT, no projection",
          "scip": "SCIP solution counting, binary neuron-selection model"}
 
 

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import THEOREM1_CASES, case_network
+from strategies import local_layers
 from ilpregions import cli
 from ilpregions.backends import bruteforce, cpsat, dp
 from ilpregions.counting import count_regions
-from ilpregions.errors import SpecError, TooLargeError
+from ilpregions.errors import TooLargeError
 from ilpregions.geometry import Theorem1Instance, components, layer_instance
 from ilpregions.spec import ConvLayer, DenseLayer, Network
 
@@ -173,27 +174,8 @@ def test_cli_memory_cap_refusal(capsys):
 # Property test against brute force
 # ----------------------------------------------------------------------------
 
-@st.composite
-def small_geometries(draw):
-    axes = draw(st.integers(1, 3))
-    sizes, kernels, strides, pads, dils = [], [], [], [], []
-    for _ in range(axes):
-        kernels.append(draw(st.integers(1, 3)))
-        dils.append(draw(st.integers(1, 2)))
-        strides.append(draw(st.integers(1, 2)))
-        pads.append(draw(st.integers(0, kernels[-1] - 1)))
-        span = dils[-1] * (kernels[-1] - 1) + 1
-        sizes.append(draw(st.integers(max(1, span - 2 * pads[-1]), span + 3)))
-    d0 = draw(st.integers(1, 3))
-    d1 = draw(st.integers(1, 6))
-    try:
-        net = Network(tuple(sizes) + (d0,), (ConvLayer(d1, tuple(kernels), tuple(strides), tuple(pads),
-                                                       tuple(dils), shared=False),))
-        inst = layer_instance(net)
-    except SpecError:
-        assume(False)
-    assume(inst.positions <= 9)
-    return inst
+def small_geometries():
+    return local_layers(max_axes=3, max_extra=3, max_d0=3, d1=st.integers(1, 6), max_positions=9)
 
 
 def _check_against_bruteforce(inst):

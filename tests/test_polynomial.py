@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import case_network
+from strategies import local_layers
 from ilpregions import cli
 from ilpregions.backends import bruteforce, dp
-from ilpregions.errors import SpecError, TooLargeError
+from ilpregions.errors import TooLargeError
 from ilpregions.geometry import layer_instance
 from ilpregions.polynomial import (binomial_to_monomial, newton_coefficients, region_polynomial)
 from ilpregions.spec import ConvLayer, DenseLayer, Network
@@ -119,26 +120,8 @@ def test_cli_polynomial_text(capsys):
     assert "polynomial: R_N(d1) = (29/72)·d1^9" in text and "leading constant: 29/72" in text
 
 
-@st.composite
-def tiny_geometries(draw):
-    axes = draw(st.integers(1, 2))
-    sizes, kernels, strides, pads, dils = [], [], [], [], []
-    for _ in range(axes):
-        kernels.append(draw(st.integers(1, 3)))
-        dils.append(draw(st.integers(1, 2)))
-        strides.append(draw(st.integers(1, 2)))
-        pads.append(draw(st.integers(0, kernels[-1] - 1)))
-        span = dils[-1] * (kernels[-1] - 1) + 1
-        sizes.append(draw(st.integers(max(1, span - 2 * pads[-1]), span + 2)))
-    d0 = draw(st.integers(1, 2))
-    try:
-        net = Network(tuple(sizes) + (d0,), (ConvLayer(1, tuple(kernels), tuple(strides), tuple(pads),
-                                                       tuple(dils), shared=False),))
-        inst = layer_instance(net)
-    except SpecError:
-        assume(False)
-    assume(inst.positions <= 6 and inst.union_size <= 12)
-    return inst
+def tiny_geometries():
+    return local_layers(max_axes=2, max_extra=2, max_d0=2, d1=1, max_positions=6, max_union=12)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
