@@ -23,15 +23,14 @@ independent and are solved as separate models whose counts multiply.
 
 from __future__ import annotations
 
-import time
 from math import comb
 
 import numpy as np
 
-from ..combinatorics import binomial_prefix_sums
 from ..errors import InputError
-from ..geometry import components, disjoint_positions, essential_unions, flow_arcs
+from ..geometry import disjoint_positions, essential_unions, flow_arcs
 from ..results import EnumerationOutcome
+from ._blocks import count_by_blocks
 
 #: The t_P box is enumerated explicitly; keep it (and box × rows) small.
 MAX_PROJECTED_BOX = 20_000
@@ -208,39 +207,16 @@ def count(inst, *, time_limit: float | None = None, progress=None, workers: int 
     if workers != 1:
         raise InputError(f"cpsat: workers={workers}: solution enumeration is only complete with one "
                          f"worker (several workers lose and repeat solutions)")
-    start = time.perf_counter()
-    regions, t_vectors, solutions, duplicates, rows = 1, 1, 0, 0, 0
-    complete = True
-    for comp in components(inst):
-        if len(comp) == 1:
-            # A lone position's K is the interval [0, cap]: no model needed.
-            cap = inst.caps[comp[0]]
-            regions *= binomial_prefix_sums(inst.filters, cap)[cap]
-            t_vectors *= cap + 1
-            continue
-        remaining = None
-        if time_limit is not None:
-            remaining = time_limit - (time.perf_counter() - start)
-            if remaining <= 0:
-                complete = False
-                break
-        outcome = count_component(inst, comp, time_limit=remaining, progress=progress,
-                                  workers=workers, presolve=presolve, project=project)
-        regions *= outcome.regions
-        t_vectors *= outcome.t_vectors
-        solutions += outcome.solutions or 0
-        duplicates += outcome.details["duplicates_skipped"]
-        rows += outcome.details["model_rows"]
-        if not outcome.complete:
-            complete = False
-            break
-    if not complete:
-        # Blocks not reached contribute at least their t = 0 term (weight 1),
-        # so the product of what was reached stays a lower bound.
-        t_vectors = None
-    return EnumerationOutcome(regions=regions, t_vectors=t_vectors, complete=complete,
-                              solutions=solutions,
-                              details={"duplicates_skipped": duplicates, "model_rows": rows})
+    def block(comp, remaining):
+        return count_component(inst, comp, time_limit=remaining, progress=progress,
+                               workers=workers, presolve=presolve, project=project)
+
+    regions, t_vectors, complete, outcomes = count_by_blocks(inst, block, time_limit)
+    return EnumerationOutcome(
+        regions=regions, t_vectors=t_vectors, complete=complete,
+        solutions=sum(o.solutions or 0 for o in outcomes),
+        details={"duplicates_skipped": sum(o.details["duplicates_skipped"] for o in outcomes),
+                 "model_rows": sum(o.details["model_rows"] for o in outcomes)})
 
 
 # ----------------------------------------------------------------------------
@@ -284,13 +260,7 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None) -> Enu
     it enumerates R_N solutions, so it suits small counts only."""
     from ortools.sat.python import cp_model
 
-    start = time.perf_counter()
-    regions, complete, counted = 1, True, 0
-    for comp in components(inst):
-        if len(comp) == 1:
-            cap = inst.caps[comp[0]]
-            regions *= binomial_prefix_sums(inst.filters, cap)[cap]
-            continue
+    def block(comp, remaining):
         model = cp_model.CpModel()
         x = {(p, k): model.new_bool_var(f"x_{p}_{k}") for p in comp for k in range(inst.filters)}
         for subset, union in essential_unions(inst, comp):
@@ -308,17 +278,13 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None) -> Enu
                     progress.update(4096)
 
         solver = cp_model.CpSolver()
-        remaining = None if time_limit is None else time_limit - (time.perf_counter() - start)
-        if remaining is not None and remaining <= 0:
-            complete = False
-            break
         _enumeration_parameters(solver, remaining, 1, False)
         callback = Counter()
         status = solver.solve(model, callback)
-        regions *= callback.n
-        counted += callback.n
-        if status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
-            complete = False
-            break
+        return EnumerationOutcome(regions=callback.n, t_vectors=None, solutions=callback.n,
+                                  complete=status in (cp_model.OPTIMAL, cp_model.INFEASIBLE))
+
+    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit)
+    counted = sum(o.solutions for o in outcomes)
     return EnumerationOutcome(regions=regions, t_vectors=None, complete=complete, solutions=counted,
                               details={"model": "binary neuron selection"})

@@ -18,12 +18,11 @@ program.
 
 from __future__ import annotations
 
-import time
 
-from ..combinatorics import binomial_prefix_sums
 from ..feasibility import FeasibilityResult, timed_certificate
-from ..geometry import components, essential_unions, flow_arcs
+from ..geometry import essential_unions, flow_arcs
 from ..results import EnumerationOutcome
+from ._blocks import count_by_blocks
 
 _LONG_MAX = 2 ** 63 - 1
 
@@ -66,25 +65,14 @@ def count_component(inst, comp, time_limit=None) -> tuple[int, bool]:
 
 def count(inst, *, time_limit: float | None = None, progress=None) -> EnumerationOutcome:
     """R_N as the number of solutions of the neuron-selection model."""
-    start = time.perf_counter()
-    regions, complete, counted = 1, True, 0
-    for comp in components(inst):
-        if len(comp) == 1:
-            cap = inst.caps[comp[0]]
-            regions *= binomial_prefix_sums(inst.filters, cap)[cap]
-            continue
-        remaining = None if time_limit is None else time_limit - (time.perf_counter() - start)
-        if remaining is not None and remaining <= 0:
-            complete = False
-            break
+    def block(comp, remaining):
         value, done = count_component(inst, comp, remaining)
-        regions *= value
-        counted += value
         if progress is not None:
             progress.update(value)
-        if not done:
-            complete = False
-            break
+        return EnumerationOutcome(regions=value, t_vectors=None, complete=done, solutions=value)
+
+    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit)
+    counted = sum(o.solutions for o in outcomes)
     return EnumerationOutcome(regions=regions, t_vectors=None, complete=complete, solutions=counted,
                               details={"model": "binary neuron selection"})
 

@@ -1,0 +1,48 @@
+"""The block loop shared by the enumerating backends.
+
+Positions in different overlap components never share an element, so K_N is
+a product and R_N the product of the blocks' counts (MATH.md §2). A lone
+position's K is the interval [0, cap]: it needs no solver.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from ..combinatorics import binomial_prefix_sums
+from ..geometry import components
+from ..results import EnumerationOutcome
+
+
+def count_by_blocks(inst, count_block: Callable[[list[int], float | None], EnumerationOutcome],
+                    time_limit: float | None = None):
+    """Multiply ``count_block(block, remaining_seconds)`` over the blocks.
+
+    Returns ``(regions, t_vectors, complete, outcomes)``. The loop stops at
+    the first incomplete block (or when time is up); blocks not reached count
+    their t = 0 term only (weight 1), so ``regions`` stays a lower bound.
+    ``t_vectors`` is None when incomplete or when a block did not report it.
+    """
+    start = time.perf_counter()
+    regions, t_vectors, complete = 1, 1, True
+    outcomes: list[EnumerationOutcome] = []
+    for comp in components(inst):
+        if len(comp) == 1:
+            cap = inst.caps[comp[0]]
+            regions *= binomial_prefix_sums(inst.filters, cap)[cap]
+            if t_vectors is not None:
+                t_vectors *= cap + 1
+            continue
+        remaining = None if time_limit is None else time_limit - (time.perf_counter() - start)
+        if remaining is not None and remaining <= 0:
+            complete = False
+            break
+        outcome = count_block(comp, remaining)
+        outcomes.append(outcome)
+        regions *= outcome.regions
+        t_vectors = None if t_vectors is None or outcome.t_vectors is None else t_vectors * outcome.t_vectors
+        if not outcome.complete:
+            complete = False
+            break
+    return regions, (t_vectors if complete else None), complete, outcomes
