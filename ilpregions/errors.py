@@ -61,3 +61,13 @@ def did_you_mean(word: str, choices) -> str:
     """Return ``" (did you mean 'x'?)"`` for a close match, else ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def reject_unknown_keys(table, allowed, field: str = "", list_valid: bool = True) -> None:
+    """Raise :class:`SpecError` at ``field`` for the first key of ``table`` not in
+    ``allowed``, with a "did you mean" hint and (optionally) the valid keys in
+    the order given."""
+    for key in table:
+        if key not in allowed:
+            tail = f"; valid keys: {', '.join(allowed)}" if list_valid else ""
+            raise SpecError(field, f"unknown key {key!r}{did_you_mean(key, allowed)}{tail}")

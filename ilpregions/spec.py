@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Union
 
-from .errors import SpecError, did_you_mean
+from .errors import SpecError, did_you_mean, reject_unknown_keys
 
 AxisOption = Union[int, tuple[int, ...]]
 
@@ -285,10 +285,7 @@ def network_from_dict(data: Mapping[str, Any]) -> Network:
     """
     if not isinstance(data, Mapping):
         raise SpecError("", "the spec must be a table")
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise SpecError("", f"unknown key {key!r}{did_you_mean(key, _TOP_KEYS)}; "
-                                f"valid keys: {', '.join(sorted(_TOP_KEYS))}")
+    reject_unknown_keys(data, sorted(_TOP_KEYS))
     if "input" not in data:
         raise SpecError("input", "is missing (spatial sizes then channels, e.g. input = [3, 3, 1])")
     name = data.get("name")
@@ -315,9 +312,7 @@ def network_from_dict(data: Mapping[str, Any]) -> Network:
             raise SpecError(f"{where}.type", f"unknown layer type {kind!r}{did_you_mean(str(kind), LAYER_TYPES)}; "
                                              f"one of {', '.join(LAYER_TYPES)}")
         allowed = _LAYER_KEYS[kind]
-        for key in raw:
-            if key not in allowed:
-                raise SpecError(where, f"unknown key {key!r}{did_you_mean(key, allowed)}")
+        reject_unknown_keys(raw, allowed, where, list_valid=False)
         for key in _REQUIRED[kind]:
             if key not in raw:
                 raise SpecError(f"{where}.{key}", f"is missing (a {kind} layer needs {', '.join(_REQUIRED[kind])})")

@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .combinatorics import decimal_string
-from .errors import BackendUnavailableError, InputError, SpecError, TooLargeError, did_you_mean
+from .errors import BackendUnavailableError, InputError, SpecError, TooLargeError, did_you_mean, reject_unknown_keys
 from .results import TOO_LARGE, UNAVAILABLE
 
 TASKS = ("count", "bounds", "claims")
@@ -235,10 +235,7 @@ def grid_from_dict(data: Mapping[str, Any], source: str | None = None,
 def _grid_from_dict(data: Mapping[str, Any], base_dir: Path | None) -> Grid:
     if not isinstance(data, Mapping):
         raise SpecError("", "a grid must be a table")
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise SpecError("", f"unknown key {key!r}{did_you_mean(key, _TOP_KEYS)}; "
-                                f"valid keys: {', '.join(_TOP_KEYS)}")
+    reject_unknown_keys(data, _TOP_KEYS)
     task = data.get("task", "count")
     if task not in TASKS:
         raise SpecError("task", f"unknown task {task!r}{did_you_mean(str(task), TASKS)}; one of {', '.join(TASKS)}")
@@ -276,10 +273,7 @@ def _grid_from_dict(data: Mapping[str, Any], base_dir: Path | None) -> Grid:
             raise SpecError("base", f"{str(path)!r}: TOML syntax error: {exc}") from None
     if not isinstance(base, Mapping):
         raise SpecError("base", "must be a table (an architecture spec) or a path to a spec file")
-    for key in base:
-        if key not in _SPEC_TOP:
-            raise SpecError("base", f"unknown key {key!r}{did_you_mean(key, _SPEC_TOP)}; "
-                                    f"valid keys: {', '.join(_SPEC_TOP)}")
+    reject_unknown_keys(base, _SPEC_TOP, "base")
 
     raw_grid = data.get("grid", {})
     if not isinstance(raw_grid, Mapping):
