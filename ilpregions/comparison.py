@@ -28,7 +28,7 @@ from typing import Any, Callable
 from . import backends
 from .combinatorics import decimal_string
 from .errors import BackendUnavailableError, TooLargeError
-from .geometry import Theorem1Instance, layer_instance
+from .geometry import as_instance
 from .results import COMPLETE, ERROR, TIME_LIMIT, TOO_LARGE, UNAVAILABLE, UNSUPPORTED, EnumerationOutcome
 
 
@@ -107,7 +107,7 @@ NOTES = {"cpsat-binary": "counts solutions of the binary neuron-selection model"
 
 def compare(model, time_limit: float | None = 10.0) -> ComparisonReport:
     """Run every installed counting path under ``time_limit`` seconds each."""
-    inst = model if isinstance(model, Theorem1Instance) else layer_instance(model)
+    inst = as_instance(model)
     rows = []
     paths = {**counting_paths(), **EXTRA_PATHS}
     for name, path in paths.items():

@@ -14,8 +14,7 @@ from __future__ import annotations
 import time
 
 from . import backends
-from .errors import BackendUnavailableError
-from .geometry import Theorem1Instance, is_trivial, layer_instance
+from .geometry import Theorem1Instance, as_instance, is_trivial
 from .progress import Progress
 from .results import COMPLETE, TIME_LIMIT, CountResult
 from .spec import Network
@@ -55,11 +54,8 @@ def strict_gap_expected(layer, inst: Theorem1Instance) -> bool:
 
 
 def _instance(model) -> tuple[Theorem1Instance, object]:
-    if isinstance(model, Theorem1Instance):
-        return model, None
-    if isinstance(model, Network):
-        return layer_instance(model), model.layers[0]
-    raise TypeError(f"expected a Network or a Theorem1Instance, got {type(model).__name__}")
+    """The set system, and the layer when a Network was given (for the note)."""
+    return as_instance(model), (model.layers[0] if isinstance(model, Network) else None)
 
 
 def choose_backend(inst: Theorem1Instance) -> str:
@@ -117,5 +113,4 @@ def count_regions(model, backend: str = "auto", time_limit: float | None = None,
         solutions=outcome.solutions, note=note, details=dict(outcome.details))
 
 
-__all__ = ["count_regions", "choose_backend", "weight_sharing_note", "BackendUnavailableError",
-           "is_trivial"]
+__all__ = ["count_regions", "choose_backend", "weight_sharing_note", "strict_gap_expected"]
