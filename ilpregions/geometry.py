@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Iterable, Iterator, Sequence
 
 from .errors import InputError, TooLargeError
@@ -150,7 +150,17 @@ def receptive_field(input_spatial: Sequence[int], layer: ConvLayer, position: Se
 
 
 def conv_instance(input_shape: Sequence[int], layer: ConvLayer) -> Theorem1Instance:
-    """The Theorem-1 set system of a conv/local layer on ``input_shape``."""
+    """The Theorem-1 set system of a conv/local layer on ``input_shape``.
+
+    Instances are immutable, and building a large one takes a while (0.4 s
+    for an ImageNet stem), so the few most recent are kept: the CLI, the
+    bounds and the backends ask for the same layer several times.
+    """
+    return _conv_instance(tuple(input_shape), layer)
+
+
+@lru_cache(maxsize=8)
+def _conv_instance(input_shape: tuple[int, ...], layer: ConvLayer) -> Theorem1Instance:
     spatial = tuple(input_shape[:-1])
     out = output_shape(input_shape, layer)
     fields = tuple(receptive_field(spatial, layer, pos)
