@@ -259,11 +259,16 @@ def _conv(b: _Builder, m, where: str) -> None:
     padding = _conv_padding(where, m, kernel, dilation, stride, axes)
     layer = ConvLayer(filters=m.out_channels, kernel=kernel, stride=stride, padding=padding,
                       dilation=dilation)
+    weight = _to_numpy(m.weight)  # (out, in, *kernel) -> ours: (out, *kernel, in)
+    _store_affine(b, layer, np.moveaxis(weight, 1, -1), m.bias, m.out_channels, where)
+
+
+def _store_affine(b: _Builder, layer, weight, bias, outputs: int, where: str) -> None:
+    """Record a conv/linear layer's weights (bias=False means zeros) and append it;
+    it stays pending so that a BatchNorm right after can be folded into it."""
     index = len(b.layers)
-    weight = _to_numpy(m.weight)  # (out, in, *kernel)
-    b.weights[f"layers.{index}.weight"] = np.ascontiguousarray(np.moveaxis(weight, 1, -1))
-    b.weights[f"layers.{index}.bias"] = (_to_numpy(m.bias) if m.bias is not None
-                                         else np.zeros(m.out_channels))
+    b.weights[f"layers.{index}.weight"] = b.np.ascontiguousarray(weight)
+    b.weights[f"layers.{index}.bias"] = _to_numpy(bias) if bias is not None else b.np.zeros(outputs)
     _append(b, layer, where)
     b.pending, b.nonneg = (index, where), False
 
@@ -282,13 +287,8 @@ def _linear(b: _Builder, m, where: str) -> None:
         # Column `ours` of our matrix is torch's column perm[ours].
         perm = np.moveaxis(np.arange(size).reshape(b.flat_from), 0, -1).reshape(-1)
         weight = weight[:, perm]
-    index = len(b.layers)
-    b.weights[f"layers.{index}.weight"] = np.ascontiguousarray(weight)
-    b.weights[f"layers.{index}.bias"] = (_to_numpy(m.bias) if m.bias is not None
-                                         else np.zeros(m.out_features))
-    _append(b, DenseLayer(units=m.out_features), where)
+    _store_affine(b, DenseLayer(units=m.out_features), weight, m.bias, m.out_features, where)
     b.flat_from = ()
-    b.pending, b.nonneg = (index, where), False
 
 
 def _fold_batchnorm(b: _Builder, m, where: str) -> None:
