@@ -23,8 +23,8 @@ from _machine import machine_stamp  # noqa: E402
 from plain_cpsat import plain_count  # noqa: E402
 
 from ilpregions.backends import cpsat  # noqa: E402
-from ilpregions.geometry import layer_instance  # noqa: E402
-from ilpregions.spec import ConvLayer, Network  # noqa: E402
+from ilpregions.core.geometry import layer_instance  # noqa: E402
+from ilpregions.core.spec import ConvLayer, Network  # noqa: E402
 
 
 def main() -> None:

@@ -44,8 +44,8 @@ LINES = [
 
 
 def _instance(geometry):
-    from ilpregions.geometry import layer_instance
-    from ilpregions.spec import ConvLayer, Network
+    from ilpregions.core.geometry import layer_instance
+    from ilpregions.core.spec import ConvLayer, Network
 
     shape, kernel, d1, stride = geometry
     return layer_instance(Network(tuple(shape), (ConvLayer(d1, kernel, stride=stride, shared=False),)))
@@ -57,7 +57,7 @@ def worker(kind: str, geometry, time_limit: float | None) -> dict:
     inst = _instance(geometry)
     # Imports happen before the clock starts: we time the counting only.
     if kind == "dp":
-        from ilpregions.backends import dp
+        from ilpregions.backends.dp import engine as dp
     elif kind == "prototype":
         from prototype_dp import prototype_count
     else:

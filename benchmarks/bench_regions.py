@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ilpregions.forward import he_normal_weights  # noqa: E402
-from ilpregions.regions import count_linear_regions  # noqa: E402
-from ilpregions.spec import ConvLayer, MaxPoolLayer, Network  # noqa: E402
+from ilpregions.core.forward import he_normal_weights  # noqa: E402
+from ilpregions.services.regions import count_linear_regions  # noqa: E402
+from ilpregions.core.spec import ConvLayer, MaxPoolLayer, Network  # noqa: E402
 
 OUT = ROOT / "results" / "ground_truth"
 

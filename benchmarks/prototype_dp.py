@@ -79,8 +79,8 @@ def prototype_count(inst) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> None:
-    from ilpregions.geometry import layer_instance
-    from ilpregions.spec import ConvLayer, Network
+    from ilpregions.core.geometry import layer_instance
+    from ilpregions.core.spec import ConvLayer, Network
 
     h, w, d0, k, d1 = map(int, argv)
     inst = layer_instance(Network((h, w, d0), (ConvLayer(d1, k, shared=False),)))

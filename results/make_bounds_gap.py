@@ -1,7 +1,7 @@
 """Regenerate results/bounds_gap.md and results/bounds_gap.csv.
 
 For every reference case (tests/data/theorem1.json) and the ImageNet stem:
-log10 of upper/lower from ``ilpregions.lp_bounds.one_layer_bounds``, how far
+log10 of upper/lower from ``ilpregions.services.lp_bounds.one_layer_bounds``, how far
 each bound is from the exact value, and the seconds taken.
 Usage: ``python results/make_bounds_gap.py``.
 """
@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from _machine import machine_stamp  # noqa: E402
 from conftest import case_id, case_network  # noqa: E402
 
-from ilpregions.commands._common import log10_int  # noqa: E402
-from ilpregions.geometry import layer_instance  # noqa: E402
-from ilpregions.lp_bounds import one_layer_bounds  # noqa: E402
-from ilpregions.spec import load  # noqa: E402
+from ilpregions.cli.commands._common import log10_int  # noqa: E402
+from ilpregions.core.geometry import layer_instance  # noqa: E402
+from ilpregions.services.lp_bounds import one_layer_bounds  # noqa: E402
+from ilpregions.core.spec import load  # noqa: E402
 
 
 def row(label, inst, exact):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ilpregions.spec import ConvLayer, Network
+from ilpregions.core.spec import ConvLayer, Network
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[1]

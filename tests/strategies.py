@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from ilpregions.errors import SpecError
-from ilpregions.geometry import layer_instance
-from ilpregions.spec import ConvLayer, Network
+from ilpregions.core.errors import SpecError
+from ilpregions.core.geometry import layer_instance
+from ilpregions.core.spec import ConvLayer, Network
 
 
 @st.composite

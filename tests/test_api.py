@@ -37,18 +37,8 @@ def test_import_is_cheap():
 
 def test_lazy_names_resolve_to_their_targets():
     for name, (module_name, attribute) in ilpregions._LAZY.items():
-        qualified = f"ilpregions.{module_name}"
-        if importlib.util.find_spec(qualified) is None:
-            with pytest.raises(AttributeError, match=qualified.replace(".", r"\.")):
-                getattr(ilpregions, name)
-            assert name not in ilpregions.__all__
-            continue
-        value = getattr(ilpregions, name)
-        target = getattr(importlib.import_module(qualified), attribute)
-        if name in ilpregions._CALLABLE_MODULES:
-            assert value is importlib.import_module(qualified) and callable(value)
-        else:
-            assert value is target
+        target = getattr(importlib.import_module(f"ilpregions.{module_name}"), attribute)
+        assert getattr(ilpregions, name) is target
         assert name in ilpregions.__all__ and name in dir(ilpregions)
 
 
@@ -58,25 +48,16 @@ def test_unknown_name_is_a_plain_attribute_error():
     assert not hasattr(ilpregions, "nope")
 
 
-def test_star_import_and_submodule_first():
-    # `regions`/`sweep` are both submodules and functions, whichever is imported first.
-    code = ("import ilpregions.regions as m, ilpregions.sweep as s\n"
-            "from ilpregions import *\n"
-            "import ilpregions\n"
+def test_star_import_exports_the_public_functions():
+    # Public functions live at the top level; their modules live under services/.
+    code = ("from ilpregions import *\n"
+            "import ilpregions, ilpregions.services.regions as m\n"
             "net = Network((3, 3, 1), (ConvLayer(2, 2),))\n"
-            "assert m.count_linear_regions is ilpregions.regions.count_linear_regions\n"
-            "print(ilpregions.regions(net, seed=1).regions, regions(net, seed=1).regions,\n"
-            "      count_regions(net).regions, s.run_sweep is ilpregions.sweep.run_sweep)\n")
+            "assert regions is m.count_linear_regions and ilpregions.regions is regions\n"
+            "print(regions(net, seed=1).regions, count_regions(net).regions)\n")
     result = python(code)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["255", "255", "256", "True"]
-
-
-def test_missing_module_message(monkeypatch):
-    monkeypatch.setitem(ilpregions._LAZY, "nothing_here", ("no_such_module", "f"))
-    with pytest.raises(AttributeError, match=r"ilpregions.nothing_here needs the module "
-                                             r"ilpregions\.no_such_module, which is not part of this build"):
-        ilpregions.nothing_here  # noqa: B018
+    assert result.stdout.split() == ["255", "256"]
 
 
 # ---------------------------------------------------------------------------
@@ -110,14 +91,11 @@ def test_api_counts_match_reference_and_bounds_sandwich(case):
     network = case_network(case)
     result = ilpregions.count_regions(network)
     assert result.exact and str(result.regions) == case["regions"]
-    if "bounds" in ilpregions.__all__:
-        report = ilpregions.bounds(network)
-        assert (report.lower or 0) <= result.regions <= report.upper
+    report = ilpregions.bounds(network)
+    assert (report.lower or 0) <= result.regions <= report.upper
 
 
 def test_check_gives_certificates():
-    if "check" not in ilpregions.__all__:
-        pytest.skip("ilpregions.feasibility is not in this build")
     net = ilpregions.load(MODELS / "paper_3x3.toml")
     bad = ilpregions.check(net, [4, 4, 0, 1])
     assert not bad.feasible and bad.violated.sum > bad.violated.union
@@ -128,8 +106,6 @@ def test_check_gives_certificates():
 
 
 def test_regions_and_tied_max_agree_on_the_weight_sharing_gap():
-    if not {"regions", "tied_max"} <= set(ilpregions.__all__):
-        pytest.skip("regions/tied are not in this build")
     net = ilpregions.load(MODELS / "paper_3x3.toml")
     tied = ilpregions.tied_max(net)
     assert (tied.regions, tied.formula, tied.gap) == (255, 256, 1)

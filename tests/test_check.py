@@ -1,6 +1,6 @@
 """Feasibility checks: every backend agrees with an independent Hall test,
 and every certificate is valid by a checker written here from the
-definitions (it shares no code with ilpregions.feasibility)."""
+definitions (it shares no code with ilpregions.services.feasibility)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 
 from conftest import MODELS
 from ilpregions import backends
-from ilpregions.cli import main
-from ilpregions.errors import InputError
-from ilpregions.feasibility import check, shrink_violation, verify
-from ilpregions.geometry import layer_instance
-from ilpregions.spec import ConvLayer, Network, load
+from ilpregions.cli.main import main
+from ilpregions.core.errors import InputError
+from ilpregions.services.feasibility import check, shrink_violation, verify
+from ilpregions.core.geometry import layer_instance
+from ilpregions.core.spec import ConvLayer, Network, load
 
 CHECK_BACKENDS = backends.available_backends(backends.CHECK)
 SMALL_MODELS = ["paper_3x3", "rgb", "conv1d", "padded", "dilated", "strided", "conv3d", "dense"]

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ilpregions import claims as C
-from ilpregions.counting import count_regions
-from ilpregions.fc_bounds import fc_params
-from ilpregions.multilayer import params
-from ilpregions.spec import DenseLayer, Network
+from ilpregions.services import claims as C
+from ilpregions.services.counting import count_regions
+from ilpregions.theory.fc_bounds import fc_params
+from ilpregions.services.multilayer import params
+from ilpregions.core.spec import DenseLayer, Network
 
 ROOT = Path(__file__).resolve().parents[1]
 NET = Network((2, 1), (DenseLayer(2),))

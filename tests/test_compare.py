@@ -8,10 +8,10 @@ import json
 import pytest
 
 from conftest import MODELS
-from ilpregions import comparison
-from ilpregions.cli import main
-from ilpregions.results import EnumerationOutcome
-from ilpregions.spec import load
+from ilpregions.services import comparison
+from ilpregions.cli.main import main
+from ilpregions.core.results import EnumerationOutcome
+from ilpregions.core.spec import load
 
 SMALL = ["paper_3x3", "conv1d", "dilated", "dense", "padded", "strided"]
 

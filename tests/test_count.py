@@ -9,11 +9,11 @@ from math import comb
 import pytest
 
 from ilpregions.backends import cpsat
-from ilpregions.cli import main
-from ilpregions.counting import count_regions
-from ilpregions.errors import InputError, TooLargeError, UnknownBackendError
-from ilpregions.geometry import layer_instance
-from ilpregions.spec import ConvLayer, DenseLayer, Network
+from ilpregions.cli.main import main
+from ilpregions.services.counting import count_regions
+from ilpregions.core.errors import InputError, TooLargeError, UnknownBackendError
+from ilpregions.core.geometry import layer_instance
+from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 
 from conftest import MODELS, case_network
 

@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 
 from conftest import THEOREM1_CASES, case_network
 from strategies import local_layers
-from ilpregions import cli
-from ilpregions.backends import bruteforce, cpsat, dp
-from ilpregions.counting import count_regions
-from ilpregions.errors import TooLargeError
-from ilpregions.geometry import Theorem1Instance, components, layer_instance
-from ilpregions.spec import ConvLayer, DenseLayer, Network
+from ilpregions.cli import main as cli
+from ilpregions.backends import bruteforce, cpsat
+from ilpregions.backends.dp import engine as dp
+from ilpregions.services.counting import count_regions
+from ilpregions.core.errors import TooLargeError
+from ilpregions.core.geometry import Theorem1Instance, components, layer_instance
+from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 
 
 def _brute(inst):

@@ -6,10 +6,10 @@ import pytest
 
 from conftest import MODELS
 from ilpregions.backends.highs import lp_max, new_highs
-from ilpregions.cli import main
-from ilpregions.export import export_model
-from ilpregions.geometry import layer_instance
-from ilpregions.spec import ConvLayer, DenseLayer, Network, load
+from ilpregions.cli.main import main
+from ilpregions.services.export import export_model
+from ilpregions.core.geometry import layer_instance
+from ilpregions.core.spec import ConvLayer, DenseLayer, Network, load
 
 NETS = {
     "3x3 k2": Network((3, 3, 1), (ConvLayer(4, 2),)),

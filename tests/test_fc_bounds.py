@@ -7,9 +7,9 @@ from math import comb
 
 import pytest
 
-from ilpregions import fc_bounds as F
-from ilpregions.counting import count_regions
-from ilpregions.spec import DenseLayer, Network
+from ilpregions.theory import fc_bounds as F
+from ilpregions.services.counting import count_regions
+from ilpregions.core.spec import DenseLayer, Network
 
 
 def direct_sum(n, m):

@@ -9,9 +9,9 @@ import random
 import numpy as np
 import pytest
 
-from ilpregions.cli import main
-from ilpregions.geometry import (components, essential_unions, is_trivial, layer_instance)
-from ilpregions.spec import ConvLayer, DenseLayer, Network
+from ilpregions.cli.main import main
+from ilpregions.core.geometry import (components, essential_unions, is_trivial, layer_instance)
+from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 
 from conftest import MODELS
 

@@ -11,10 +11,10 @@ from math import comb
 import pytest
 
 from conftest import MODELS, case_network
-from ilpregions import lp_bounds
+from ilpregions.services import lp_bounds
 from ilpregions.backends import cbc, highs
-from ilpregions.geometry import layer_instance
-from ilpregions.spec import ConvLayer, Network, load
+from ilpregions.core.geometry import layer_instance
+from ilpregions.core.spec import ConvLayer, Network, load
 
 
 def F(d1, c):

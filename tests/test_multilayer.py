@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from conftest import MODELS, case_network
-from ilpregions import fc_bounds as F
-from ilpregions import multilayer as M
-from ilpregions.errors import TooLargeError
-from ilpregions.results import CountResult
-from ilpregions.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, load
+from ilpregions.theory import fc_bounds as F
+from ilpregions.services import multilayer as M
+from ilpregions.core.errors import TooLargeError
+from ilpregions.core.results import CountResult
+from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, load
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,7 @@ def test_issue_example_two_conv_layers(d2):
 
 
 def test_r_nprime_hand_formula_matches_the_engine():
-    from ilpregions.counting import count_regions
+    from ilpregions.services.counting import count_regions
     for d in range(1, 6):
         net = Network((1, 3, 1), (ConvLayer(d, (1, 2), shared=False),))
         assert count_regions(net, backend="bruteforce").regions == r_nprime_1x3(d)
@@ -72,7 +72,7 @@ def test_theorem2_lower_uses_d0_channels_and_floor():
     net = Network((4, 2), (ConvLayer(5, 2, shared=False), ConvLayer(3, 2, shared=False)))
     b = by_name(M.compute_bounds(net, exact_counter=bf))
     nprime = Network((3, 2), (ConvLayer(3, 2, shared=False),))
-    from ilpregions.counting import count_regions
+    from ilpregions.services.counting import count_regions
     assert b[M.THEOREM2_LOWER].value == 2 ** 6 * count_regions(nprime, backend="bruteforce").regions
     assert b[M.THEOREM2_LOWER].reason is None  # local layers: no caveat
 
@@ -329,8 +329,8 @@ OWN_NAMES = {M.THEOREM1, M.THEOREM2_LOWER, M.THEOREM2_UPPER, M.CNN_UPPER, M.PASC
 
 def test_lp_bounds_are_included_for_one_layer_models():
     import importlib.util
-    if importlib.util.find_spec("ilpregions.lp_bounds") is None:
-        pytest.skip("ilpregions.lp_bounds is not installed")
+    if importlib.util.find_spec("ilpregions.services.lp_bounds") is None:
+        pytest.skip("ilpregions.services.lp_bounds is not installed")
     local = M.compute_bounds(load(MODELS / "local_3x3.toml"))
     extra = [b for b in local.bounds if b.name not in OWN_NAMES]
     assert extra, "the LP bounds should be listed"

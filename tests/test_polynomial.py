@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 
 from conftest import case_network
 from strategies import local_layers
-from ilpregions import cli
-from ilpregions.backends import bruteforce, dp
-from ilpregions.errors import TooLargeError
-from ilpregions.geometry import layer_instance
-from ilpregions.polynomial import (binomial_to_monomial, newton_coefficients, region_polynomial)
-from ilpregions.spec import ConvLayer, DenseLayer, Network
+from ilpregions.cli import main as cli
+from ilpregions.backends import bruteforce
+from ilpregions.backends.dp import engine as dp
+from ilpregions.core.errors import TooLargeError
+from ilpregions.core.geometry import layer_instance
+from ilpregions.services.polynomial import (binomial_to_monomial, newton_coefficients, region_polynomial)
+from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 
 
 def _feasible_points(inst):

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from conftest import MODELS, THEOREM1_CASES, TIED_CASES, case_id, case_network
-from ilpregions.counting import count_regions
-from ilpregions.errors import InputError
-from ilpregions.forward import (check_weights, decisions, forward, he_normal_weights, layer_affine,
+from ilpregions.services.counting import count_regions
+from ilpregions.core.errors import InputError
+from ilpregions.core.forward import (check_weights, decisions, forward, he_normal_weights, layer_affine,
                                 stages, weight_shapes)
-from ilpregions.regions import count_independent_subsets, count_linear_regions
-from ilpregions.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
+from ilpregions.services.regions import count_independent_subsets, count_linear_regions
+from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 
 
 def _ref(case) -> int:

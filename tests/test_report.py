@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ilpregions import report as R
-from ilpregions.errors import InputError
-from ilpregions.geometry import layer_instance
-from ilpregions.spec import ConvLayer, Network
+from ilpregions.services import report as R
+from ilpregions.core.errors import InputError
+from ilpregions.core.geometry import layer_instance
+from ilpregions.core.spec import ConvLayer, Network
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
@@ -69,8 +69,8 @@ def test_leading_constant_enumeration_matches_the_polynomial():
     for inst in instances:
         c, degree = R.leading_constant_bruteforce(inst)
         assert degree == inst.union_size
-        if importlib.util.find_spec("ilpregions.polynomial") is not None:
-            from ilpregions.polynomial import region_polynomial
+        if importlib.util.find_spec("ilpregions.services.polynomial") is not None:
+            from ilpregions.services.polynomial import region_polynomial
             poly = region_polynomial(inst)
             assert poly.leading == c and poly.degree == degree
     # By hand, input 3, kernel 2: t = (2, 1) or (1, 2) reach U = 3 → c = 1/2 + 1/2.

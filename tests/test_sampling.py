@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from conftest import MODELS
-from ilpregions.regions import count_linear_regions, sample_patterns
-from ilpregions.forward import he_normal_weights
-from ilpregions.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
+from ilpregions.services.regions import count_linear_regions, sample_patterns
+from ilpregions.core.forward import he_normal_weights
+from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 
 NETS = [
     Network((3, 3, 1), (ConvLayer(2, 2),)),

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ilpregions.cli import main
-from ilpregions.errors import SpecError
-from ilpregions.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, dumps, load, loads
+from ilpregions.cli.main import main
+from ilpregions.core.errors import SpecError
+from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, dumps, load, loads
 
 from conftest import MODELS
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ilpregions.counting import count_regions
-from ilpregions.errors import InputError, SpecError
-from ilpregions.spec import network_from_dict
-from ilpregions.sweep import grid_from_dict, load_grid, read_rows, run_sweep
+from ilpregions.services.counting import count_regions
+from ilpregions.core.errors import InputError, SpecError
+from ilpregions.core.spec import network_from_dict
+from ilpregions.services.sweep import grid_from_dict, load_grid, read_rows, run_sweep
 
 from conftest import THEOREM1_CASES
 
@@ -304,7 +304,7 @@ def test_killed_sweep_resumes_without_losing_or_duplicating_rows(serial_rows, gr
 
 
 def test_existing_output_needs_resume_or_overwrite(grid_file, tmp_path, capsys):
-    from ilpregions.cli import main
+    from ilpregions.cli.main import main
 
     out = tmp_path / "x.csv"
     out.write_text("whatever\n")
@@ -357,7 +357,7 @@ TWO_LAYER = {"input": [1, 4, 1], "layers": [{"type": "conv", "filters": 2, "kern
 
 @pytest.mark.parametrize("task", ["bounds", "claims"])
 def test_bounds_and_claims_tasks(task):
-    multilayer = pytest.importorskip("ilpregions.multilayer")
+    multilayer = pytest.importorskip("ilpregions.services.multilayer")
     from math import comb, log10
 
     grid = grid_from_dict({"task": task, "base": TWO_LAYER, "grid": {"layers[1].filters": [1, 2, 4]}})

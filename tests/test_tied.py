@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from conftest import MODELS, case_network
-from ilpregions.counting import count_regions
-from ilpregions.regions import count_linear_regions
-from ilpregions.spec import ConvLayer, DenseLayer, Network
-from ilpregions.tied import (PRIME, CentralDependency, count_independent_mod_p, shifted_filter_vectors,
+from ilpregions.services.counting import count_regions
+from ilpregions.services.regions import count_linear_regions
+from ilpregions.core.spec import ConvLayer, DenseLayer, Network
+from ilpregions.services.tied import (PRIME, CentralDependency, count_independent_mod_p, shifted_filter_vectors,
                              tied_max, to_residues)
 
 

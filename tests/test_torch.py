@@ -13,10 +13,10 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from ilpregions.errors import InputError  # noqa: E402
-from ilpregions.forward import forward  # noqa: E402  (another module's numpy forward pass)
-from ilpregions.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, dumps, loads  # noqa: E402
-from ilpregions.torch_import import (ImportedNetwork, architecture, build_module, from_torch,  # noqa: E402
+from ilpregions.core.errors import InputError  # noqa: E402
+from ilpregions.core.forward import forward  # noqa: E402  (another module's numpy forward pass)
+from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, dumps, loads  # noqa: E402
+from ilpregions.services.torch_import import (ImportedNetwork, architecture, build_module, from_torch,  # noqa: E402
                                      load_file, save)
 
 from conftest import TIED_CASES  # noqa: E402
@@ -199,8 +199,8 @@ def _patterns_torch(model, x):
     (lambda: nn.Sequential(nn.Conv2d(1, 2, 2), nn.ReLU()), (1, 3, 3), 256),
 ])
 def test_same_region_count(make, shape, formula):
-    regions = pytest.importorskip("ilpregions.regions")
-    from ilpregions.counting import count_regions
+    regions = pytest.importorskip("ilpregions.services.regions")
+    from ilpregions.services.counting import count_regions
 
     model = seeded(make(), seed=7)
     imported = from_torch(model, shape)
@@ -231,7 +231,7 @@ def cli(*args):
 
 def run_cli(capsys, *args):
     """The CLI in this process (torch is already imported; a subprocess would re-import it)."""
-    from ilpregions.cli import main
+    from ilpregions.cli.main import main
 
     capsys.readouterr()
     code = main([str(a) for a in args])
@@ -267,14 +267,14 @@ def test_cli_import_and_regions(tmp_path, capsys):
     assert code == 0, err
     assert "dropped layer 4 (Linear)" in err
     assert out.startswith(f"wrote {spec}: input [4, 1] (channels last), 1 layers: conv")
-    from ilpregions.spec import load
+    from ilpregions.core.spec import load
     assert load(spec) == Network((4, 1), (ConvLayer(2, 2),), name="m")
     with np.load(weights, allow_pickle=False) as data:
         expected = from_torch(model, (1, 4), drop_head=True).weights
         assert sorted(data.files) == sorted(expected)
         for key in expected:
             np.testing.assert_array_equal(data[key], expected[key])
-    if Path(__file__).parents[1].joinpath("ilpregions/commands/regions.py").exists():
+    if Path(__file__).parents[1].joinpath("ilpregions/cli/commands/regions.py").exists():
         code, out, err = run_cli(capsys, "regions", spec, "--weights", weights, "--json")
         assert code == 0, err
         assert json.loads(out)["regions"] in (55, "55")  # 1-D conv, generic weights: Theorem 1

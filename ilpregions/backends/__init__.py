@@ -18,7 +18,7 @@ import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
 
-from ..errors import BackendUnavailableError, UnknownBackendError
+from ilpregions.core.errors import BackendUnavailableError, UnknownBackendError
 
 COUNT = "count"
 CHECK = "check"
@@ -54,7 +54,7 @@ def _spec(name, module, tasks, requires=(), extra=None, exact_count=False, summa
 
 BACKENDS: dict[str, BackendSpec] = {
     spec.name: spec for spec in (
-        _spec("dp", "dp", {COUNT}, ("numpy",), exact_count=True,
+        _spec("dp", "dp.engine", {COUNT}, ("numpy",), exact_count=True,
               summary="frontier dynamic programming over polymatroid states (fast, exact)"),
         _spec("cpsat", "cpsat", {COUNT, CHECK}, ("ortools",), exact_count=True,
               summary="CP-SAT enumeration of K_N with a projecting solution callback"),

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from ..combinatorics import binomial_prefix_sums
-from ..geometry import components
-from ..results import EnumerationOutcome
+from ilpregions.core.combinatorics import binomial_prefix_sums
+from ilpregions.core.geometry import components
+from ilpregions.core.results import EnumerationOutcome
 
 
 def count_by_blocks(inst, count_block: Callable[[list[int], float | None], EnumerationOutcome],

@@ -14,8 +14,8 @@ from math import comb
 
 import numpy as np
 
-from ..errors import TooLargeError
-from ..results import EnumerationOutcome
+from ilpregions.core.errors import TooLargeError
+from ilpregions.core.results import EnumerationOutcome
 
 MAX_POSITIONS = 18
 MAX_BOX = 50_000_000

@@ -4,7 +4,7 @@ CBC cannot enumerate solutions, so this backend does not count R_N (the
 comparison table says so rather than faking a count). PuLP 3.x bundles a
 CBC binary (``PULP_CBC_CMD``); PuLP 4 dropped it, hence ``pulp<4``.
 
-* ``check``: the max-flow of :mod:`ilpregions.feasibility` as an integer
+* ``check``: the max-flow of :mod:`ilpregions.services.feasibility` as an integer
   program (integer y_{p,x}, rows Σ_x y_{p,x} ≤ t_p, Σ_p y_{p,x} ≤ d0).
 * ``lp_max``: max Σ w_p t_p over the LP relaxation of K_N ∩ {t ≤ caps}, in
   flow form (see :mod:`ilpregions.backends.highs`).
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import warnings
 
-from ..feasibility import FeasibilityResult, timed_certificate
-from ..geometry import flow_arcs
+from ilpregions.services.feasibility import FeasibilityResult, timed_certificate
+from ilpregions.core.geometry import flow_arcs
 
 
 def solver(time_limit=None):

@@ -27,10 +27,10 @@ from math import comb
 
 import numpy as np
 
-from ..errors import InputError
-from ..geometry import disjoint_positions, essential_unions, flow_arcs
-from ..results import EnumerationOutcome
-from ._blocks import count_by_blocks
+from ilpregions.core.errors import InputError
+from ilpregions.core.geometry import disjoint_positions, essential_unions, flow_arcs
+from ilpregions.core.results import EnumerationOutcome
+from ilpregions.backends._blocks import count_by_blocks
 
 #: The t_P box is enumerated explicitly; keep it (and box × rows) small.
 MAX_PROJECTED_BOX = 20_000
@@ -246,9 +246,9 @@ def _flow_max(inst, t) -> dict[tuple[int, int], int]:
 
 
 def check(inst, t):
-    """Is t ∈ K_N? The max-flow of :mod:`ilpregions.feasibility` as a CP-SAT
+    """Is t ∈ K_N? The max-flow of :mod:`ilpregions.services.feasibility` as a CP-SAT
     optimisation; the certificate is built from its optimal flow."""
-    from ..feasibility import timed_certificate
+    from ilpregions.services.feasibility import timed_certificate
 
     return timed_certificate(inst, t, "cpsat", _flow_max)
 

@@ -4,12 +4,12 @@ The network is source → p (capacity t_p) → pixel x ∈ S_p (no capacity) →
 sink (capacity d0): a pixel stands for its d0 elements, which keeps the
 graph d0 times smaller than the element graph. The certificate (assignment
 or violated set from the minimum cut) is built by
-:func:`ilpregions.feasibility.certificate_from_flow`.
+:func:`ilpregions.services.feasibility.certificate_from_flow`.
 """
 
 from __future__ import annotations
 
-from ..feasibility import FeasibilityResult, timed_certificate
+from ilpregions.services.feasibility import FeasibilityResult, timed_certificate
 
 
 def max_flow(inst, t) -> dict[tuple[int, int], int]:

@@ -3,7 +3,7 @@
 Models are passed whole, as column-wise (CSC) arrays, through
 ``Highs.passModel``: building them row by row from Python is the slow part.
 
-* ``check``: the max-flow LP of :mod:`ilpregions.feasibility`: one variable
+* ``check``: the max-flow LP of :mod:`ilpregions.services.feasibility`: one variable
   y_{p,x} ∈ [0, d0] per (position, pixel of S_p), rows Σ_x y_{p,x} ≤ t_p and
   Σ_p y_{p,x} ≤ d0, maximise Σ y. Its matrix is a network matrix (totally
   unimodular), so the simplex vertex is integral: the LP *is* the flow.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..feasibility import FeasibilityResult, timed_certificate
+from ilpregions.services.feasibility import FeasibilityResult, timed_certificate
 
 
 _BANNER_SHOWN = False

@@ -12,17 +12,17 @@ counting emphasis and restarts off (a restart would recount). Overlap
 components are counted separately and multiplied. SCIP's count is a 64-bit
 integer: a component whose count reaches 2^63 − 1 is reported as incomplete.
 
-Feasibility is the max-flow of :mod:`ilpregions.feasibility` as an integer
+Feasibility is the max-flow of :mod:`ilpregions.services.feasibility` as an integer
 program.
 """
 
 from __future__ import annotations
 
 
-from ..feasibility import FeasibilityResult, timed_certificate
-from ..geometry import essential_unions, flow_arcs
-from ..results import EnumerationOutcome
-from ._blocks import count_by_blocks
+from ilpregions.services.feasibility import FeasibilityResult, timed_certificate
+from ilpregions.core.geometry import essential_unions, flow_arcs
+from ilpregions.core.results import EnumerationOutcome
+from ilpregions.backends._blocks import count_by_blocks
 
 _LONG_MAX = 2 ** 63 - 1
 

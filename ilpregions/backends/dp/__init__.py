@@ -1,0 +1,1 @@
+"""The frontier dynamic programme for Theorem 1: scan plans, the engine, exact linear jumps."""

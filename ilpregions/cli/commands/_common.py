@@ -1,0 +1,50 @@
+"""Helpers shared by the subcommands: options, loading, printing numbers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from ilpregions.core.combinatorics import decimal_string, short_int  # noqa: F401  (re-exported for commands)
+from ilpregions.core.spec import Network, load
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--time-limit must be a number of seconds, got {text!r}")
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"--time-limit must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="architecture spec (TOML), see models/")
+
+
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def add_time_limit_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--time-limit", type=positive_seconds, metavar="S", default=None,
+                        help="stop after S seconds with an honest partial answer (exit code 3)")
+
+
+def load_model(path: str) -> Network:
+    return load(path)
+
+
+def print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def log10_int(value: int) -> float:
+    """log10 of a positive integer of any size."""
+    text = decimal_string(value)
+    head = int(text[:17])
+    return math.log10(head) + len(text) - len(str(head))

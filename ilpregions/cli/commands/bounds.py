@@ -1,0 +1,79 @@
+"""``ilpregions bounds MODEL``: every named lower/upper bound on the number of regions.
+
+Works for any stack of conv/local/dense layers (Theorems 1–2 of Xiong et al.
+2020, the fully-connected bounds of Pascanu 2013, Montúfar 2014/2017 and Serra
+2018, our own CNN upper bound, and for one-layer models the LP bounds).
+Inapplicable bounds are listed with the reason.
+"""
+
+from __future__ import annotations
+
+from ilpregions.core.errors import EXIT_OK
+from ilpregions.services.multilayer import short_text
+from ilpregions.cli.commands._common import add_json_argument, add_model_argument, load_model, positive_seconds, print_json
+
+#: Seconds each one-layer exact count may take inside ``bounds`` (the size
+#: guard already skips hopeless instances without starting the engine).
+DEFAULT_EXACT_SECONDS = 10.0
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("bounds", help="lower and upper bounds on the number of regions (any depth)",
+                            description="Every applicable named bound as an exact integer; inapplicable "
+                                        "bounds are listed with the reason.")
+    add_model_argument(parser)
+    parser.add_argument("--time-limit", type=positive_seconds, metavar="S", default=DEFAULT_EXACT_SECONDS,
+                        help=f"seconds per one-layer exact count inside a bound (default {DEFAULT_EXACT_SECONDS:g}); "
+                             "a count cut short makes that bound inapplicable")
+    add_json_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def report_json(report, model: str) -> dict:
+    out = {"model": model}
+    out.update(report.to_json())
+    return out
+
+
+def format_report(report, header: str) -> str:
+    """The text table: big values as 1.23e4567, reasons in the last column."""
+    rows = []
+    for b in report.bounds:
+        value = short_text(b.value) if b.applicable else "n/a"
+        rows.append((b.name, b.kind, value, b.reason or ""))
+    widths = [max(len(r[i]) for r in rows + [("bound", "kind", "value", "")]) for i in range(3)]
+    lines = [header, ""]
+    lines.append(f"{'bound':<{widths[0]}}  {'kind':<{widths[1]}}  {'value':>{widths[2]}}  note / why not applicable")
+    lines.append(f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * widths[2]}  {'-' * 26}")
+    for name, kind, value, reason in rows:
+        lines.append(f"{name:<{widths[0]}}  {kind:<{widths[1]}}  {value:>{widths[2]}}  {reason}".rstrip())
+    lines.append("")
+    low = "none applies" if report.lower is None else f"{short_text(report.lower)}  ({report.lower_name})"
+    up = "none applies" if report.upper is None else f"{short_text(report.upper)}  ({report.upper_name})"
+    lines.append(f"best lower: {low}")
+    lines.append(f"best upper: {up}")
+    lines.append(f"parameters: {report.params}   neurons: {report.neurons}")
+    if report.exponent is not None:
+        maxima = list(report.position_maxima or ())
+        shown = ", ".join(str(v) for v in maxima[:16]) + (", …" if len(maxima) > 16 else "")
+        lines.append(f"exponent U (degree of R_N in d1): {report.exponent}")
+        lines.append(f"per-position LP maxima: [{shown}]")
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from ilpregions.services.multilayer import compute_bounds
+
+    network = load_model(args.model)
+    report = compute_bounds(network, time_limit=args.time_limit)
+    if args.json:
+        print_json(report_json(report, args.model))
+    else:
+        label = f" ({network.name})" if network.name else ""
+        print(format_report(report, f"model: {args.model}{label}"))
+    return EXIT_OK
+
+
+__all__ = ["register", "run", "format_report", "report_json"]

@@ -1,0 +1,68 @@
+"""``ilpregions compare MODEL``: every counting backend side by side."""
+
+from __future__ import annotations
+
+from ilpregions.core.errors import EXIT_DISAGREE, EXIT_OK, EXIT_PARTIAL
+from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument, load_model,
+                      print_json, short_int)
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "compare", help="run every installed counting backend and check that they agree",
+        description="Count R_N with every installed counting path (dp, cpsat, cpsat-binary, "
+                    "bruteforce, scip) under a per-backend time limit (default 10 s). Exit code 1 "
+                    "when complete backends disagree, 3 when none completed.")
+    add_model_argument(parser)
+    add_time_limit_argument(parser)
+    add_json_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def format_table(report) -> list[str]:
+    header = ("backend", "regions", "exact?", "seconds", "t-vectors / solutions", "status")
+    lines = []
+    for r in report.rows:
+        if r.t_vectors is not None:
+            work = f"{r.t_vectors} t-vectors"
+        elif r.solutions is not None:
+            work = f"{r.solutions} solutions"
+        else:
+            work = "-"
+        lines.append((r.backend, "-" if r.regions is None else short_int(r.regions),
+                      "yes" if r.exact else "no", "-" if r.seconds is None else f"{r.seconds:.3f}",
+                      work, r.status + (f" ({r.note})" if r.note else "")))
+    widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header) - 1)]
+    out = []
+    for row in [header] + lines:
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    return out
+
+
+def run(args) -> int:
+    from ilpregions.services.comparison import compare
+
+    network = load_model(args.model)
+    from ilpregions.core.geometry import layer_instance
+    inst = layer_instance(network)
+    limit = 10.0 if args.time_limit is None else args.time_limit
+    report = compare(inst, time_limit=limit)
+    if args.json:
+        out = report.to_json()
+        out["model"] = args.model
+        print_json(out)
+    else:
+        print(f"model: {args.model}" + (f" ({network.name})" if network.name else "") +
+              f", {inst.positions} positions, |∪S| = {inst.union_size}, time limit {limit:g} s per backend")
+        for line in format_table(report):
+            print(line)
+        if report.agree and report.regions is not None:
+            print(f"agree: yes — {len(report.complete_paths)} complete paths give R_N = {report.regions}")
+        elif report.agree:
+            print("agree: no complete path (time limits); nothing to compare")
+        else:
+            values = sorted({(r.regions, r.backend) for r in report.rows if r.status == "complete"})
+            print("DISAGREEMENT: " + "; ".join(f"{b} = {v}" for v, b in values))
+    if not report.agree:
+        return EXIT_DISAGREE
+    return EXIT_OK if report.regions is not None else EXIT_PARTIAL

@@ -1,0 +1,114 @@
+"""``ilpregions count MODEL``: the exact Theorem-1 count of a one-layer model."""
+
+from __future__ import annotations
+
+from ilpregions import backends
+from ilpregions.core.combinatorics import decimal_string
+from ilpregions.services.polynomial import fraction_string
+from ilpregions.core.results import TIME_LIMIT
+from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
+from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument,
+                      load_model, print_json, short_int)
+
+
+def register(sub) -> None:
+    names = backends.backend_names(backends.COUNT)
+    parser = sub.add_parser("count", help="exact number of linear regions of one layer (Theorem 1)",
+                            description="Exact R_N of a one-layer model: Σ_{t∈K_N} Π_p C(d1, t_p).")
+    add_model_argument(parser)
+    parser.add_argument("--backend", default="auto", metavar="NAME",
+                        help=f"counting backend: auto (default), {', '.join(names)}")
+    add_time_limit_argument(parser)
+    add_json_argument(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--polynomial", action="store_true",
+                        help="also give R_N(d1) as an exact polynomial in d1 (valid for every d1 >= 0), "
+                             "its degree U and the leading constant c in R_N ~ c*d1^U (computed by the dp engine)")
+    parser.add_argument("--memory-cap", type=positive_gib, metavar="GIB", default=None,
+                        help="dp backend: refuse (before allocating) a step needing more than GIB GiB "
+                             "(default 8)")
+    parser.set_defaults(func=run)
+
+
+def positive_gib(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--memory-cap must be a number of GiB, got {text!r}")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"--memory-cap must be a positive number of GiB, got {text!r}")
+    return value
+
+
+def run(args) -> int:
+    from ilpregions.services.counting import choose_backend, count_regions
+    from ilpregions.core.geometry import layer_instance
+
+    network = load_model(args.model)
+    if args.backend != backends.AUTO:
+        backends.resolve(args.backend, backends.COUNT)  # reject unknown names before any work
+    inst = layer_instance(network)  # one-layer check first: a clear error before any solver starts
+    options = {}
+    memory_cap = getattr(args, "memory_cap", None)
+    resolved = choose_backend(inst) if args.backend == backends.AUTO else args.backend
+    if memory_cap is not None and resolved == "dp":
+        options["memory_cap"] = int(memory_cap * 2 ** 30)
+    result = count_regions(network, backend=args.backend, time_limit=args.time_limit,
+                           progress=not args.quiet, **options)
+    poly = None
+    if getattr(args, "polynomial", False):
+        poly = _polynomial(inst, args, memory_cap)
+        if poly is not None and result.exact and poly(inst.filters) != result.regions:
+            raise AssertionError(f"internal error: the polynomial gives {poly(inst.filters)} at "
+                                 f"d1 = {inst.filters}, the count {result.regions}")
+    if args.json:
+        out = result.to_json()
+        out["model"] = args.model
+        if getattr(args, "polynomial", False):
+            if poly is None:
+                out.update({"polynomial": None, "degree": inst.union_size, "leading": None,
+                            "polynomial_status": TIME_LIMIT})
+            else:
+                out.update(poly.to_json())
+        print_json(out)
+    else:
+        label = f" ({network.name})" if network.name else ""
+        print(f"model: {args.model}{label}")
+        value = decimal_string(result.regions)
+        if result.exact:
+            print(f"regions: {value}")
+        else:
+            print(f"regions: at least {value} (time limit reached; partial sum, a lower bound)")
+        if len(value) > 15:
+            print(f"         ≈ {short_int(result.regions)}")
+        t_info = f"{result.t_vectors} feasible t-vectors" if result.t_vectors is not None else "t-vectors: not all visited"
+        print(f"backend: {result.backend}, {result.positions} positions, |∪S| = {result.union_size}, "
+              f"{t_info}, {result.seconds:.3f} s")
+        if "peak_states" in result.details:
+            nbytes = result.details["peak_memory_bytes"]
+            size = f"{nbytes / 2 ** 20:.1f} MiB" if nbytes >= 2 ** 20 else f"{nbytes / 2 ** 10:.1f} KiB"
+            print(f"dp: peak {result.details['peak_states']} states, about {size}")
+        if result.note:
+            print(f"note: {result.note}")
+        if getattr(args, "polynomial", False):
+            if poly is None:
+                print("polynomial: not finished within the time limit")
+            else:
+                print(f"polynomial: R_N(d1) = {poly.text()}")
+                print(f"degree: {poly.degree} (= |∪S|); leading constant: {fraction_string(poly.leading)} "
+                      f"(R_N ~ {fraction_string(poly.leading)}·d1^{poly.degree})")
+    partial = not result.exact or (getattr(args, "polynomial", False) and poly is None)
+    return EXIT_PARTIAL if partial else EXIT_OK
+
+
+def _polynomial(inst, args, memory_cap):
+    """The polynomial form, or None when the time limit stops it."""
+    from ilpregions.services.polynomial import PolynomialTimeLimit, region_polynomial
+
+    cap = None if memory_cap is None else int(memory_cap * 2 ** 30)
+    try:
+        return region_polynomial(inst, time_limit=args.time_limit, memory_cap=cap)
+    except PolynomialTimeLimit:
+        return None

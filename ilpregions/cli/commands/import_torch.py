@@ -1,0 +1,97 @@
+"""``ilpregions import-torch FILE.pt --input C,H,W``: a saved PyTorch model to a spec (+ weights).
+
+FILE.pt is read with ``torch.load(weights_only=True)`` only; it never unpickles
+arbitrary objects. Two layouts are accepted:
+
+* the file written by ``ilpregions.services.torch_import.save(model, "model.pt")``: a
+  dict of plain data and tensors, ``{"format": "ilpregions.torch/1",
+  "architecture": [layer tables], "state_dict": model.state_dict()}``;
+* a bare ``torch.save(model.state_dict(), "model.pt")`` plus ``--arch
+  ARCH.toml``, whose ``[[layers]]`` tables name the torch class and its
+  constructor arguments, e.g. ``type = "Conv2d"``, ``in_channels = 3``,
+  ``out_channels = 8``, ``kernel_size = 3``, ``padding = 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+
+from ilpregions.core.errors import EXIT_OK, InputError
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--input must be comma-separated integers (C,H,W), got {text!r}")
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"--input must be positive integers (C,H,W), got {text!r}")
+    return values
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "import-torch", help="turn a saved PyTorch nn.Sequential into a spec (and weights)",
+        description="Read a saved PyTorch model (torch.load(weights_only=True) only) and write its "
+                    "architecture as a TOML spec, and optionally its weights as .npz for "
+                    "`ilpregions regions --weights`. Needs the torch extra.")
+    parser.add_argument("file", metavar="FILE.pt",
+                        help="saved by ilpregions.services.torch_import.save(model, path), or a bare state_dict with --arch")
+    parser.add_argument("--input", type=_shape, required=True, metavar="C,H,W",
+                        help="one input's shape in torch order, without the batch axis (e.g. 3,32,32)")
+    parser.add_argument("--arch", default=None, metavar="ARCH.toml",
+                        help="the layer list for a bare state_dict ([[layers]] tables: type = torch class, "
+                             "plus its constructor arguments)")
+    parser.add_argument("-o", "--output", default=None, metavar="MODEL.toml",
+                        help="write the spec here (default: print it)")
+    parser.add_argument("--weights-out", default=None, metavar="W.npz",
+                        help="write the weights (channels-last layout) for `regions --weights`")
+    parser.add_argument("--drop-head", action="store_true",
+                        help="leave out a final linear/conv layer without ReLU (it does not change the regions)")
+    parser.set_defaults(func=run)
+
+
+def _read_arch(path: str):
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: TOML syntax error: {exc}") from None
+    if set(data) - {"layers"} or "layers" not in data:
+        raise InputError(f"{path}: expected only [[layers]] tables (type = torch class name, "
+                         f"plus its constructor arguments)")
+    return data["layers"]
+
+
+def run(args) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise InputError("import-torch needs PyTorch: pip install 'ilpregions[torch]'")
+    from ilpregions.core.spec import dumps
+    from ilpregions.services.torch_import import from_torch, load_file
+
+    arch = _read_arch(args.arch) if args.arch else None
+    module = load_file(args.file, arch=arch)
+    imported = from_torch(module, args.input, drop_head=args.drop_head)
+    network = imported.network
+    name = Path(args.file).stem
+    text = f"# imported from {Path(args.file).name} (input {','.join(map(str, args.input))} in torch order)\n"
+    text += dumps(type(network)(network.input_shape, network.layers, name=network.name or name))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: input {list(network.input_shape)} (channels last), "
+              f"{len(network.layers)} layers: {', '.join(layer.type for layer in network.layers)}")
+    else:
+        sys.stdout.write(text)
+    if args.weights_out:
+        imported.save_weights(args.weights_out)
+        print(f"wrote {args.weights_out}: {', '.join(sorted(imported.weights))}",
+              file=sys.stdout if args.output else sys.stderr)
+    for note in imported.dropped:
+        print(f"note: dropped {note}", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,385 @@
+"""Receptive-field geometry of one layer (MATH.md §1) and the set system of Theorem 1.
+
+Pure functions and frozen dataclasses only: no solver, no file I/O.
+
+Conventions (public, used by the CLI, JSON and tests):
+
+* output positions are ordered row-major (the last spatial axis fastest);
+* a *pixel* is a spatial input location, numbered row-major too;
+* an *element* is a (pixel, channel) pair; a receptive field holds every
+  channel of each of its pixels, so fields are stored as pixel sets and
+  ``|S_p| = d0 * #pixels``.
+
+Examples
+--------
+>>> from ilpregions.core.spec import Network, ConvLayer
+>>> inst = layer_instance(Network((3, 3, 1), (ConvLayer(2, 2),)))
+>>> inst.positions, inst.field_sizes, inst.union_size
+(4, (4, 4, 4, 4), 9)
+>>> inst.fields[0]
+(0, 1, 3, 4)
+>>> inst.coverage([0, 1]), inst.coverage([0, 3])
+(6, 7)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Iterable, Iterator, Sequence
+
+from ilpregions.core.errors import InputError, TooLargeError
+from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
+
+
+@dataclass(frozen=True)
+class Theorem1Instance:
+    """The set system {S_p} of one layer, with the layer's width d1.
+
+    Attributes
+    ----------
+    input_spatial : spatial sizes of the input (empty for a flat input)
+    channels : d0, the input channels per pixel
+    filters : d1, neurons per position
+    output_spatial : spatial sizes of the output grid (``(1,)`` for dense)
+    fields : per position (row-major), the sorted pixel ids of S_p
+    kind : "conv", "local" or "dense"
+    """
+
+    input_spatial: tuple[int, ...]
+    channels: int
+    filters: int
+    output_spatial: tuple[int, ...]
+    fields: tuple[tuple[int, ...], ...]
+    kind: str = "local"
+
+    @property
+    def positions(self) -> int:
+        return len(self.fields)
+
+    @property
+    def pixels(self) -> int:
+        n = 1
+        for size in self.input_spatial:
+            n *= size
+        return n
+
+    @cached_property
+    def field_sizes(self) -> tuple[int, ...]:
+        """|S_p| in elements (pixels times channels)."""
+        return tuple(len(f) * self.channels for f in self.fields)
+
+    @cached_property
+    def caps(self) -> tuple[int, ...]:
+        """Largest useful t_p: min(d1, |S_p|), since C(d1, t) = 0 for t > d1."""
+        return tuple(min(self.filters, s) for s in self.field_sizes)
+
+    @cached_property
+    def field_sets(self) -> tuple[frozenset[int], ...]:
+        return tuple(frozenset(f) for f in self.fields)
+
+    @cached_property
+    def union_size(self) -> int:
+        """U = |∪_p S_p|, the degree of R_N as a polynomial in d1."""
+        return self.coverage(range(self.positions))
+
+    def coverage(self, positions: Iterable[int]) -> int:
+        """g(J) = |∪_{p∈J} S_p| in elements; a submodular coverage function."""
+        union: set[int] = set()
+        for p in positions:
+            union.update(self.fields[p])
+        return len(union) * self.channels
+
+    def pixel_coords(self, pixel: int) -> tuple[int, ...]:
+        """Spatial coordinates of a pixel id (row-major)."""
+        coords = []
+        for size in reversed(self.input_spatial):
+            coords.append(pixel % size)
+            pixel //= size
+        return tuple(reversed(coords))
+
+    def position_coords(self, position: int) -> tuple[int, ...]:
+        coords = []
+        for size in reversed(self.output_spatial):
+            coords.append(position % size)
+            position //= size
+        return tuple(reversed(coords))
+
+    def element(self, pixel: int, channel: int) -> tuple[int, ...]:
+        """An element as the public ``[spatial..., channel]`` list."""
+        return self.pixel_coords(pixel) + (channel,)
+
+    def with_filters(self, filters: int) -> "Theorem1Instance":
+        return Theorem1Instance(self.input_spatial, self.channels, filters, self.output_spatial,
+                                self.fields, self.kind)
+
+    def restricted(self, positions: Sequence[int]) -> "Theorem1Instance":
+        """The sub-system on some positions (their fields unchanged)."""
+        return Theorem1Instance(self.input_spatial, self.channels, self.filters, (len(positions),),
+                                tuple(self.fields[p] for p in positions), self.kind)
+
+
+def output_shape(network_input: Sequence[int], layer: ConvLayer) -> tuple[int, ...]:
+    """Spatial output sizes of a (normalised) conv/local layer on an input shape."""
+    from ilpregions.core.spec import conv_output_size
+    return tuple(conv_output_size(n, k, s, p, d) for n, k, s, p, d in
+                 zip(network_input[:-1], layer.kernel, layer.stride, layer.padding, layer.dilation))
+
+
+def receptive_field(input_spatial: Sequence[int], layer: ConvLayer, position: Sequence[int]) -> tuple[int, ...]:
+    """Sorted pixel ids of S_p for one output position (padded cells dropped).
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> layer = Network((5, 1), (ConvLayer(1, 3, padding=1),)).layers[0]
+    >>> receptive_field((5,), layer, (0,)), receptive_field((5,), layer, (4,))
+    ((0, 1), (3, 4))
+    """
+    per_axis = []
+    for n, p, k, s, pad, d in zip(input_spatial, position, layer.kernel, layer.stride,
+                                  layer.padding, layer.dilation):
+        per_axis.append([x for x in (p * s - pad + a * d for a in range(k)) if 0 <= x < n])
+    strides = []
+    acc = 1
+    for n in reversed(input_spatial):
+        strides.append(acc)
+        acc *= n
+    strides.reverse()
+    pixels = (sum(c * st for c, st in zip(coords, strides)) for coords in itertools.product(*per_axis))
+    return tuple(sorted(pixels))
+
+
+def conv_instance(input_shape: Sequence[int], layer: ConvLayer) -> Theorem1Instance:
+    """The Theorem-1 set system of a conv/local layer on ``input_shape``.
+
+    Instances are immutable, and building a large one takes a while (0.4 s
+    for an ImageNet stem), so the few most recent are kept: the CLI, the
+    bounds and the backends ask for the same layer several times.
+    """
+    return _conv_instance(tuple(input_shape), layer)
+
+
+@lru_cache(maxsize=8)
+def _conv_instance(input_shape: tuple[int, ...], layer: ConvLayer) -> Theorem1Instance:
+    spatial = tuple(input_shape[:-1])
+    out = output_shape(input_shape, layer)
+    fields = tuple(receptive_field(spatial, layer, pos)
+                   for pos in itertools.product(*(range(n) for n in out)))
+    return Theorem1Instance(spatial, input_shape[-1], layer.filters, out, fields, layer.type)
+
+
+def dense_instance(input_shape: Sequence[int], layer: DenseLayer) -> Theorem1Instance:
+    """A dense layer is one position whose field is the whole input."""
+    spatial = tuple(input_shape[:-1])
+    pixels = 1
+    for n in spatial:
+        pixels *= n
+    return Theorem1Instance(spatial, input_shape[-1], layer.units, (1,), (tuple(range(pixels)),), "dense")
+
+
+def layer_instance(network: Network, index: int | None = None) -> Theorem1Instance:
+    """The Theorem-1 set system of a one-layer network (or of layer ``index``).
+
+    Raises :class:`InputError` when the network is not a single conv/local/dense
+    layer and no index is given: the exact count is for one layer.
+    """
+    if index is None:
+        if len(network.layers) != 1 or isinstance(network.layers[0], MaxPoolLayer):
+            kinds = ", ".join(layer.type for layer in network.layers)
+            raise InputError(f"layers: the exact count is for one conv/local/dense layer, this model has "
+                             f"{len(network.layers)} ({kinds}); use `ilpregions bounds` for deeper networks")
+        index = 0
+    layer = network.layers[index]
+    shape = network.input_shapes()[index]
+    if isinstance(layer, ConvLayer):
+        return conv_instance(shape, layer)
+    if isinstance(layer, DenseLayer):
+        return dense_instance(shape, layer)
+    raise InputError(f"layers[{index}]: a {layer.type} layer has no Theorem-1 set system")
+
+
+# ----------------------------------------------------------------------------
+# Structure of the set system
+# ----------------------------------------------------------------------------
+
+def overlap_graph(inst: Theorem1Instance) -> list[set[int]]:
+    """Adjacency lists: p ~ q when S_p and S_q share a pixel (p != q)."""
+    by_pixel: dict[int, list[int]] = {}
+    for p, field_pixels in enumerate(inst.fields):
+        for x in field_pixels:
+            by_pixel.setdefault(x, []).append(p)
+    adjacency = [set() for _ in range(inst.positions)]
+    for owners in by_pixel.values():
+        for p in owners:
+            adjacency[p].update(owners)
+    for p in range(inst.positions):
+        adjacency[p].discard(p)
+    return adjacency
+
+
+def flow_arcs(inst: Theorem1Instance, capacities) -> tuple[list[tuple[int, int]], dict[int, list[int]],
+                                                          dict[int, list[int]]]:
+    """The position → pixel arcs of the feasibility flow network (MATH.md §2).
+
+    Source → p has capacity ``capacities[p]``; p → pixel x (for x in S_p) and
+    x → sink have capacity d0 (a pixel holds d0 elements). Positions with no
+    capacity get no arcs. Returns ``(arcs, by_position, by_pixel)``, the last
+    two mapping to indices into ``arcs``; every solver backend builds its
+    model from this one description.
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> arcs, by_p, by_x = flow_arcs(layer_instance(Network((3, 1), (ConvLayer(1, 2),))), [1, 0])
+    >>> arcs, by_p, by_x
+    ([(0, 0), (0, 1)], {0: [0, 1]}, {0: [0], 1: [1]})
+    """
+    arcs: list[tuple[int, int]] = []
+    by_position: dict[int, list[int]] = {}
+    by_pixel: dict[int, list[int]] = {}
+    for p in range(inst.positions):
+        if capacities[p] <= 0:
+            continue
+        for x in inst.fields[p]:
+            by_position.setdefault(p, []).append(len(arcs))
+            by_pixel.setdefault(x, []).append(len(arcs))
+            arcs.append((p, x))
+    return arcs, by_position, by_pixel
+
+
+def as_instance(model) -> Theorem1Instance:
+    """A Theorem1Instance as is, or the set system of a one-layer Network."""
+    if isinstance(model, Theorem1Instance):
+        return model
+    if isinstance(model, Network):
+        return layer_instance(model)
+    raise TypeError(f"expected a Network or a Theorem1Instance, got {type(model).__name__}")
+
+
+def components(inst: Theorem1Instance) -> list[list[int]]:
+    """Connected components of the overlap graph, ignoring empty fields.
+
+    Positions in different components never share an element, so K_N is the
+    product of the components' K's and R_N the product of their counts.
+    Positions with an empty field are left out: their neurons are constant.
+    Computed once per instance (cached), returned as fresh lists.
+    """
+    cached = inst.__dict__.get("_components")
+    if cached is None:
+        cached = tuple(tuple(c) for c in _components(inst))
+        inst.__dict__["_components"] = cached  # frozen dataclass: cache beside the fields
+    return [list(c) for c in cached]
+
+
+def _components(inst: Theorem1Instance) -> list[list[int]]:
+    """Connected components of the overlap graph, ignoring empty fields.
+
+    Positions in different components never share an element, so K_N is the
+    product of the components' K's and R_N the product of their counts.
+    Positions with an empty field are left out: their neurons are constant.
+    """
+    adjacency = overlap_graph(inst)
+    seen, result = set(), []
+    for start in range(inst.positions):
+        if start in seen or not inst.fields[start]:
+            continue
+        stack, comp = [start], []
+        seen.add(start)
+        while stack:
+            p = stack.pop()
+            comp.append(p)
+            for q in adjacency[p]:
+                if q not in seen:
+                    seen.add(q)
+                    stack.append(q)
+        result.append(sorted(comp))
+    return result
+
+
+def iter_connected_subsets(adjacency: Sequence[set[int]], vertices: Sequence[int]) -> Iterator[tuple[int, ...]]:
+    """Every connected vertex subset of the induced subgraph, each exactly once.
+
+    This is Wernicke's ESU enumeration without a size limit: a subset is grown
+    only from its smallest vertex, through *exclusive* neighbours (not in, and
+    not adjacent to, the current subset), which makes every subset appear once.
+    """
+    allowed = set(vertices)
+    neighbours = {v: {w for w in adjacency[v] if w in allowed} for v in allowed}
+
+    def extend(subset: list[int], closed: set[int], extension: set[int], root: int):
+        yield tuple(sorted(subset))
+        extension = set(extension)
+        while extension:
+            w = extension.pop()
+            exclusive = {u for u in neighbours[w] if u > root and u not in closed}
+            yield from extend(subset + [w], closed | neighbours[w] | {w}, extension | exclusive, root)
+
+    for root in sorted(allowed):
+        closed = neighbours[root] | {root}
+        yield from extend([root], closed, {w for w in neighbours[root] if w > root}, root)
+
+
+#: Beyond this many positions in one overlapping block, the union rows cannot
+#: be listed (their number grows exponentially); row-based methods refuse.
+MAX_ROW_POSITIONS = 400
+
+
+def essential_unions(inst: Theorem1Instance, positions: Sequence[int] | None = None,
+                     limit: int = 200_000) -> list[tuple[tuple[int, ...], int]]:
+    """The union rows (J, g(J)) that are not implied by others (MATH.md §2).
+
+    Over the given positions (default: all with a non-empty field), keep J if
+
+    * its fields form one connected overlap component (otherwise J splits into
+      groups whose rows add up to it), and
+    * J is *closed*: no other position's field lies inside ∪_J S_p (otherwise
+      the row of J ∪ {q} dominates it).
+
+    Singletons are kept; callers may turn them into variable bounds.
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> inst = layer_instance(Network((4, 1), (ConvLayer(2, 2),)))
+    >>> essential_unions(inst)
+    [((0,), 2), ((0, 1), 3), ((0, 1, 2), 4), ((1,), 2), ((1, 2), 3), ((2,), 2)]
+    """
+    if positions is None:
+        positions = [p for p in range(inst.positions) if inst.fields[p]]
+    positions = list(positions)
+    if len(positions) > MAX_ROW_POSITIONS:
+        raise TooLargeError(f"{len(positions)} overlapping positions: far too many union rows for a "
+                            f"row-based model (use the dp backend, or `ilpregions bounds`)")
+    adjacency = overlap_graph(inst)
+    sets = inst.field_sets
+    rows = []
+    for generated, subset in enumerate(iter_connected_subsets(adjacency, positions)):
+        if generated > 20 * limit:
+            raise TooLargeError(f"more than {20 * limit} connected position sets; this instance is too "
+                                f"large for a row-based model (use the dp backend)")
+        union = set().union(*(sets[p] for p in subset))
+        members = set(subset)
+        if any(q not in members and sets[q] <= union for q in positions):
+            continue
+        rows.append((subset, len(union) * inst.channels))
+        if len(rows) > limit:
+            raise TooLargeError(f"more than {limit} essential union rows; this instance is too large "
+                                f"for a row-based model (use the dp backend)")
+    return rows
+
+
+def disjoint_positions(inst: Theorem1Instance, candidates: Sequence[int]) -> list[int]:
+    """A greedy independent set of the overlap graph: positions with pairwise
+    disjoint fields, preferring those with the most neighbours (their rows
+    couple the most variables, so projecting them out saves the most)."""
+    adjacency = overlap_graph(inst)
+    chosen: list[int] = []
+    blocked: set[int] = set()
+    for p in sorted(candidates, key=lambda q: (-inst.caps[q], len(adjacency[q]), q)):
+        if p in blocked:
+            continue
+        chosen.append(p)
+        blocked.add(p)
+        blocked.update(adjacency[p])
+    return sorted(chosen)
+
+
+def is_trivial(inst: Theorem1Instance) -> bool:
+    """True when no two fields overlap: K_N is then a box and R_N a product."""
+    return all(len(c) == 1 for c in components(inst))

@@ -1,0 +1,384 @@
+"""Architecture specs: frozen dataclasses and the TOML format.
+
+A spec file looks like::
+
+    name = "one conv layer on a 3x3 grey image"   # optional
+    input = [3, 3, 1]          # spatial sizes..., then channels
+    [[layers]]
+    type = "conv"              # "conv" | "local" | "dense" | "maxpool"
+    filters = 3
+    kernel = [2, 2]            # an int means every spatial axis
+    stride = 1
+    padding = 0
+    dilation = 1
+
+Layers may also be built in code; :class:`Network` validates the whole stack
+and normalises every per-axis option to a tuple, so two equal architectures
+compare equal however they were written.
+
+Examples
+--------
+>>> net = Network(input_shape=(3, 3, 1), layers=(ConvLayer(filters=2, kernel=2),))
+>>> net.layers[0].kernel, net.layers[0].stride
+((2, 2), (1, 1))
+>>> net.output_shapes()
+((2, 2, 2),)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+from ilpregions.core.errors import SpecError, did_you_mean, reject_unknown_keys
+
+AxisOption = Union[int, tuple[int, ...]]
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass; `filters = true` is a mistake, not 1.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """A convolutional layer; ``shared=False`` makes it locally connected.
+
+    ``kernel``, ``stride``, ``padding`` and ``dilation`` accept an int (every
+    axis) or one entry per spatial axis; :class:`Network` normalises them.
+    """
+
+    filters: int
+    kernel: AxisOption
+    stride: AxisOption = 1
+    padding: AxisOption = 0
+    dilation: AxisOption = 1
+    shared: bool = True
+
+    @property
+    def type(self) -> str:
+        return "conv" if self.shared else "local"
+
+
+def LocalLayer(filters: int, kernel: AxisOption, stride: AxisOption = 1,
+               padding: AxisOption = 0, dilation: AxisOption = 1) -> ConvLayer:
+    """A locally connected (untied) layer: a :class:`ConvLayer` with ``shared=False``."""
+    return ConvLayer(filters, kernel, stride, padding, dilation, shared=False)
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """A fully-connected layer on the flattened input."""
+
+    units: int
+
+    @property
+    def type(self) -> str:
+        return "dense"
+
+
+@dataclass(frozen=True)
+class MaxPoolLayer:
+    """Max pooling over each channel; ``stride`` defaults to ``kernel``."""
+
+    kernel: AxisOption
+    stride: AxisOption | None = None
+    padding: AxisOption = 0
+
+    @property
+    def type(self) -> str:
+        return "maxpool"
+
+
+Layer = Union[ConvLayer, DenseLayer, MaxPoolLayer]
+
+
+def conv_output_size(n: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length on one axis (MATH.md §1); may be <= 0 when nothing fits.
+
+    >>> conv_output_size(5, 3, 1, 0, 1), conv_output_size(224, 7, 2, 3, 1)
+    (3, 112)
+    """
+    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@dataclass(frozen=True)
+class Network:
+    """An input shape (spatial sizes, then channels) and a stack of layers."""
+
+    input_shape: tuple[int, ...]
+    layers: tuple[Layer, ...]
+    name: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "input_shape", tuple(self.input_shape))
+        object.__setattr__(self, "layers", tuple(self.layers))
+        _check_positive_list("input", self.input_shape, min_len=1)
+        if not self.layers:
+            raise SpecError("layers", "at least one layer is required")
+        shape = self.input_shape
+        normalised = []
+        for index, layer in enumerate(self.layers):
+            layer = _normalise_layer(layer, shape, f"layers[{index}]")
+            normalised.append(layer)
+            shape = _layer_output_shape(layer, shape)
+        object.__setattr__(self, "layers", tuple(normalised))
+
+    @property
+    def spatial_axes(self) -> int:
+        return len(self.input_shape) - 1
+
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The input shape of every layer (spatial sizes then channels)."""
+        shapes, shape = [], self.input_shape
+        for layer in self.layers:
+            shapes.append(shape)
+            shape = _layer_output_shape(layer, shape)
+        return tuple(shapes)
+
+    def output_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The output shape of every layer (spatial sizes then channels)."""
+        return tuple(_layer_output_shape(l, s) for l, s in zip(self.layers, self.input_shapes()))
+
+    def to_dict(self) -> dict:
+        """The spec as plain data, in the TOML format's keys."""
+        out: dict[str, Any] = {}
+        if self.name is not None:
+            out["name"] = self.name
+        out["input"] = list(self.input_shape)
+        out["layers"] = [layer_to_dict(layer) for layer in self.layers]
+        return out
+
+
+def layer_to_dict(layer: Layer) -> dict:
+    if isinstance(layer, ConvLayer):
+        return {"type": layer.type, "filters": layer.filters, "kernel": list(layer.kernel),
+                "stride": list(layer.stride), "padding": list(layer.padding),
+                "dilation": list(layer.dilation)}
+    if isinstance(layer, DenseLayer):
+        return {"type": "dense", "units": layer.units}
+    return {"type": "maxpool", "kernel": list(layer.kernel), "stride": list(layer.stride),
+            "padding": list(layer.padding)}
+
+
+def _check_positive_list(field_name: str, values, min_len: int = 1, allow_zero: bool = False):
+    if not isinstance(values, (list, tuple)) or len(values) < min_len:
+        raise SpecError(field_name, f"must be a list of at least {min_len} positive integers")
+    for i, v in enumerate(values):
+        if not _is_int(v):
+            raise SpecError(f"{field_name}[{i}]", f"must be an integer, got {v!r}")
+        if v < 0 or (v == 0 and not allow_zero):
+            raise SpecError(f"{field_name}[{i}]", f"must be {'>= 0' if allow_zero else 'positive'}, got {v}")
+
+
+def _per_axis(where: str, name: str, value, axes: int, allow_zero: bool = False) -> tuple[int, ...]:
+    field_name = f"{where}.{name}"
+    if _is_int(value):
+        value = (value,) * axes
+    elif isinstance(value, (list, tuple)):
+        if len(value) != axes:
+            raise SpecError(field_name, f"has {len(value)} entries but the input has {axes} spatial "
+                                        f"ax{'is' if axes == 1 else 'es'}")
+        value = tuple(value)
+    else:
+        raise SpecError(field_name, f"must be an integer or a list of {axes} integers, got {value!r}")
+    _check_positive_list(field_name, value, min_len=axes, allow_zero=allow_zero)
+    return value
+
+
+def _normalise_layer(layer, shape: tuple[int, ...], where: str) -> Layer:
+    axes = len(shape) - 1
+    if isinstance(layer, ConvLayer):
+        if not _is_int(layer.filters) or layer.filters <= 0:
+            raise SpecError(f"{where}.filters", f"must be a positive integer, got {layer.filters!r}")
+        if axes == 0:
+            raise SpecError(where, f"a {layer.type} layer needs spatial axes, but its input "
+                                   f"{list(shape)} is flat")
+        kernel = _per_axis(where, "kernel", layer.kernel, axes)
+        stride = _per_axis(where, "stride", layer.stride, axes)
+        padding = _per_axis(where, "padding", layer.padding, axes, allow_zero=True)
+        dilation = _per_axis(where, "dilation", layer.dilation, axes)
+        for i in range(axes):
+            if conv_output_size(shape[i], kernel[i], stride[i], padding[i], dilation[i]) <= 0:
+                reach = dilation[i] * (kernel[i] - 1) + 1
+                raise SpecError(f"{where}.kernel", f"spans {reach} on axis {i} but the padded input "
+                                                   f"is only {shape[i] + 2 * padding[i]} (no output position)")
+        return dataclasses.replace(layer, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    if isinstance(layer, DenseLayer):
+        if not _is_int(layer.units) or layer.units <= 0:
+            raise SpecError(f"{where}.units", f"must be a positive integer, got {layer.units!r}")
+        return layer
+    if isinstance(layer, MaxPoolLayer):
+        if axes == 0:
+            raise SpecError(where, f"a maxpool layer needs spatial axes, but its input {list(shape)} is flat")
+        kernel = _per_axis(where, "kernel", layer.kernel, axes)
+        stride = _per_axis(where, "stride", kernel if layer.stride is None else layer.stride, axes)
+        padding = _per_axis(where, "padding", layer.padding, axes, allow_zero=True)
+        for i in range(axes):
+            if conv_output_size(shape[i], kernel[i], stride[i], padding[i], 1) <= 0:
+                raise SpecError(f"{where}.kernel", f"is {kernel[i]} on axis {i} but the padded input "
+                                                   f"is only {shape[i] + 2 * padding[i]} (no output position)")
+        return MaxPoolLayer(kernel=kernel, stride=stride, padding=padding)
+    raise SpecError(where, f"is not a layer: {layer!r}")
+
+
+def _layer_output_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
+    if isinstance(layer, DenseLayer):
+        return (layer.units,)
+    spatial = shape[:-1]
+    if isinstance(layer, ConvLayer):
+        out = tuple(conv_output_size(n, k, s, p, d) for n, k, s, p, d in
+                    zip(spatial, layer.kernel, layer.stride, layer.padding, layer.dilation))
+        return out + (layer.filters,)
+    out = tuple(conv_output_size(n, k, s, p, 1) for n, k, s, p in
+                zip(spatial, layer.kernel, layer.stride, layer.padding))
+    return out + (shape[-1],)
+
+
+# ----------------------------------------------------------------------------
+# The TOML format
+# ----------------------------------------------------------------------------
+
+_TOP_KEYS = {"name", "input", "layers"}
+_LAYER_KEYS = {
+    "conv": {"type", "filters", "kernel", "stride", "padding", "dilation"},
+    "local": {"type", "filters", "kernel", "stride", "padding", "dilation"},
+    "dense": {"type", "units"},
+    "maxpool": {"type", "kernel", "stride", "padding"},
+}
+_REQUIRED = {"conv": ("filters", "kernel"), "local": ("filters", "kernel"),
+             "dense": ("units",), "maxpool": ("kernel",)}
+LAYER_TYPES = tuple(_LAYER_KEYS)
+
+
+def _scalar_or_list(where: str, key: str, value):
+    if _is_int(value):
+        return value
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            if not _is_int(v):
+                raise SpecError(f"{where}.{key}[{i}]", f"must be an integer, got {v!r}")
+        return tuple(value)
+    raise SpecError(f"{where}.{key}", f"must be an integer or a list of integers, got {value!r}")
+
+
+def _int_field(where: str, key: str, value) -> int:
+    if not _is_int(value):
+        raise SpecError(f"{where}.{key}", f"must be an integer, got {value!r}")
+    return value
+
+
+def network_from_dict(data: Mapping[str, Any]) -> Network:
+    """Validate plain data (as read from TOML) into a :class:`Network`.
+
+    Raises :class:`~ilpregions.core.errors.SpecError` naming the field at fault.
+
+    >>> network_from_dict({"input": [4, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 2}]})
+    Network(input_shape=(4, 1), layers=(ConvLayer(filters=2, kernel=(2,), stride=(1,), padding=(0,), dilation=(1,), shared=True),), name=None)
+    >>> network_from_dict({"input": [4, 1], "layers": [{"type": "conv", "filter": 2, "kernel": 2}]})
+    Traceback (most recent call last):
+    ...
+    ilpregions.core.errors.SpecError: layers[0]: unknown key 'filter' (did you mean 'filters'?)
+    """
+    if not isinstance(data, Mapping):
+        raise SpecError("", "the spec must be a table")
+    reject_unknown_keys(data, sorted(_TOP_KEYS))
+    if "input" not in data:
+        raise SpecError("input", "is missing (spatial sizes then channels, e.g. input = [3, 3, 1])")
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise SpecError("name", f"must be a string, got {name!r}")
+    raw_input = data["input"]
+    if not isinstance(raw_input, list):
+        raise SpecError("input", f"must be a list of positive integers, got {raw_input!r}")
+    _check_positive_list("input", raw_input)
+    raw_layers = data.get("layers")
+    if raw_layers is None:
+        raise SpecError("layers", "is missing (add at least one [[layers]] table)")
+    if not isinstance(raw_layers, list) or not raw_layers:
+        raise SpecError("layers", "must be a non-empty array of tables ([[layers]])")
+    layers = []
+    for index, raw in enumerate(raw_layers):
+        where = f"layers[{index}]"
+        if not isinstance(raw, Mapping):
+            raise SpecError(where, "must be a table")
+        if "type" not in raw:
+            raise SpecError(f"{where}.type", f"is missing; one of {', '.join(LAYER_TYPES)}")
+        kind = raw["type"]
+        if kind not in _LAYER_KEYS:
+            raise SpecError(f"{where}.type", f"unknown layer type {kind!r}{did_you_mean(str(kind), LAYER_TYPES)}; "
+                                             f"one of {', '.join(LAYER_TYPES)}")
+        allowed = _LAYER_KEYS[kind]
+        reject_unknown_keys(raw, allowed, where, list_valid=False)
+        for key in _REQUIRED[kind]:
+            if key not in raw:
+                raise SpecError(f"{where}.{key}", f"is missing (a {kind} layer needs {', '.join(_REQUIRED[kind])})")
+        if kind in ("conv", "local"):
+            options = {k: _scalar_or_list(where, k, raw[k]) for k in ("kernel", "stride", "padding", "dilation") if k in raw}
+            layers.append(ConvLayer(filters=_int_field(where, "filters", raw["filters"]), shared=(kind == "conv"), **options))
+        elif kind == "dense":
+            layers.append(DenseLayer(units=_int_field(where, "units", raw["units"])))
+        else:
+            options = {k: _scalar_or_list(where, k, raw[k]) for k in ("kernel", "stride", "padding") if k in raw}
+            layers.append(MaxPoolLayer(**options))
+    return Network(input_shape=tuple(raw_input), layers=tuple(layers), name=name)
+
+
+def loads(text: str, source: str | None = None) -> Network:
+    """Parse a TOML spec from a string."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError("", f"TOML syntax error: {exc}", source) from None
+    try:
+        return network_from_dict(data)
+    except SpecError as exc:
+        raise exc.with_source(source) if source else exc from None
+
+
+def load(path: str | Path) -> Network:
+    """Read and validate a TOML architecture spec.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as fh:
+    ...     _ = fh.write('input = [3, 3, 1]\\n[[layers]]\\ntype = "conv"\\nfilters = 2\\nkernel = 2\\n')
+    >>> load(fh.name).output_shapes()
+    ((2, 2, 2),)
+    >>> os.unlink(fh.name)
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("", "no such file", str(path)) from None
+    except IsADirectoryError:
+        raise SpecError("", "is a directory, not a spec file", str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError("", f"cannot read the file ({exc.__class__.__name__}: {exc})", str(path)) from None
+    return loads(text, source=str(path))
+
+
+def dumps(network: Network) -> str:
+    """Write a network in the TOML spec format (round-trips through :func:`loads`)."""
+    def fmt(value):
+        if isinstance(value, str):
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(value, (list, tuple)):
+            return "[" + ", ".join(fmt(v) for v in value) + "]"
+        return str(value)
+
+    data = network.to_dict()
+    lines = []
+    if "name" in data:
+        lines.append(f"name = {fmt(data['name'])}")
+    lines.append(f"input = {fmt(data['input'])}")
+    for layer in data["layers"]:
+        lines.append("")
+        lines.append("[[layers]]")
+        lines.extend(f"{k} = {fmt(v)}" for k, v in layer.items())
+    return "\n".join(lines) + "\n"

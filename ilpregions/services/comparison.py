@@ -1,0 +1,153 @@
+"""Every installed counting path on one model, side by side (issue 4, part 3).
+
+Counting paths: each registered counting backend (``dp`` when present,
+``cpsat``, ``bruteforce``, ``scip``) plus ``cpsat-binary`` — CP-SAT counting
+the plain solutions of the binary neuron-selection model, whose number is
+R_N (MATH.md §2). The feasibility/LP-only backends (``cbc``, ``highs``) are
+listed as such, with no count: they cannot enumerate.
+
+Complete paths must agree; :attr:`ComparisonReport.agree` says whether they
+do and the CLI exits with code 1 when they do not.
+
+Examples
+--------
+>>> from ilpregions.core.spec import Network, ConvLayer
+>>> report = compare(Network((4, 1), (ConvLayer(2, 2),)), time_limit=10)
+>>> report.agree, report.regions
+(True, 55)
+>>> sorted(r.backend for r in report.rows if r.status == "complete")[:4]
+['bruteforce', 'cpsat', 'cpsat-binary', 'cpsat-rows']
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ilpregions import backends
+from ilpregions.core.combinatorics import decimal_string
+from ilpregions.core.errors import BackendUnavailableError, TooLargeError
+from ilpregions.core.geometry import as_instance
+from ilpregions.core.results import COMPLETE, ERROR, TIME_LIMIT, TOO_LARGE, UNAVAILABLE, UNSUPPORTED, EnumerationOutcome
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    backend: str
+    regions: int | None
+    exact: bool
+    seconds: float | None
+    t_vectors: int | None
+    solutions: int | None
+    status: str
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"backend": self.backend,
+                "regions": None if self.regions is None else decimal_string(self.regions),
+                "exact": self.exact, "seconds": None if self.seconds is None else round(self.seconds, 4),
+                "t_vectors": self.t_vectors, "solutions": self.solutions, "status": self.status,
+                "note": self.note}
+
+
+@dataclass(frozen=True)
+class ComparisonReport:
+    rows: tuple[ComparisonRow, ...]
+    agree: bool
+    regions: int | None          # the common exact value, when the complete paths agree
+    time_limit: float | None
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def complete_paths(self) -> list[str]:
+        return [r.backend for r in self.rows if r.status == COMPLETE]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"agree": self.agree,
+                "regions": None if self.regions is None else decimal_string(self.regions),
+                "complete_paths": self.complete_paths, "time_limit": self.time_limit,
+                "rows": [r.to_json() for r in self.rows]}
+
+
+def _backend_path(name: str) -> Callable[..., EnumerationOutcome]:
+    def run(inst, time_limit):
+        return backends.load(name, backends.COUNT).count(inst, time_limit=time_limit)
+    return run
+
+
+def _cpsat_binary(inst, time_limit):
+    if not backends.BACKENDS["cpsat"].is_available():
+        raise BackendUnavailableError("cpsat-binary needs ortools")
+    from ilpregions.backends.cpsat import count_binary
+    return count_binary(inst, time_limit=time_limit)
+
+
+def _cpsat_rows(inst, time_limit):
+    from ilpregions.backends.cpsat import count
+    return count(inst, time_limit=time_limit, project=False)
+
+
+def counting_paths() -> dict[str, Callable[..., EnumerationOutcome]]:
+    """Every counting path by name (installed or not)."""
+    paths = {name: _backend_path(name) for name in backends.backend_names(backends.COUNT)}
+    paths["cpsat-rows"] = _cpsat_rows
+    paths["cpsat-binary"] = _cpsat_binary
+    return paths
+
+
+#: Extra paths (name -> callable(inst, time_limit) -> EnumerationOutcome);
+#: tests put a deliberately wrong counter here to see the disagreement path.
+EXTRA_PATHS: dict[str, Callable[..., EnumerationOutcome]] = {}
+
+NOTES = {"cpsat-binary": "counts solutions of the binary neuron-selection model",
+         "cpsat-rows": "every feasible t enumerated by CP-SAT, no projection",
+         "scip": "SCIP solution counting, binary neuron-selection model"}
+
+
+def compare(model, time_limit: float | None = 10.0) -> ComparisonReport:
+    """Run every installed counting path under ``time_limit`` seconds each."""
+    inst = as_instance(model)
+    rows = []
+    paths = {**counting_paths(), **EXTRA_PATHS}
+    for name, path in paths.items():
+        spec = backends.BACKENDS.get(name)
+        if spec is not None and not spec.is_available():
+            hint = f'pip install "ilpregions[{spec.extra}]"' if spec.extra else "module not in this build"
+            rows.append(ComparisonRow(name, None, False, None, None, None, UNAVAILABLE, hint))
+            continue
+        start = time.perf_counter()
+        try:
+            outcome = path(inst, time_limit)
+        except TooLargeError as exc:
+            rows.append(ComparisonRow(name, None, False, time.perf_counter() - start, None, None,
+                                      TOO_LARGE, str(exc).splitlines()[0]))
+            continue
+        except BackendUnavailableError as exc:
+            rows.append(ComparisonRow(name, None, False, None, None, None, UNAVAILABLE, str(exc)))
+            continue
+        except Exception as exc:  # a crashing backend is reported, not fatal
+            rows.append(ComparisonRow(name, None, False, time.perf_counter() - start, None, None,
+                                      ERROR, f"{type(exc).__name__}: {exc}"))
+            continue
+        seconds = time.perf_counter() - start
+        rows.append(ComparisonRow(name, outcome.regions, outcome.complete, seconds, outcome.t_vectors,
+                                  outcome.solutions, COMPLETE if outcome.complete else TIME_LIMIT,
+                                  NOTES.get(name, "" if outcome.complete else "partial sum: a lower bound")))
+    for name in ("cbc", "highs"):
+        spec = backends.BACKENDS[name]
+        status = UNSUPPORTED if spec.is_available() else UNAVAILABLE
+        rows.append(ComparisonRow(name, None, False, None, None, None, status,
+                                  "feasibility/LP only: cannot enumerate, no count"))
+    exact_values = {r.regions for r in rows if r.status == COMPLETE}
+    agree = len(exact_values) <= 1
+    # A partial (time-limited) count is a lower bound: it must not exceed an exact one.
+    if agree and exact_values:
+        value = next(iter(exact_values))
+        agree = all(r.regions <= value for r in rows if r.status == TIME_LIMIT and r.regions is not None)
+    regions = next(iter(exact_values)) if agree and exact_values else None
+    return ComparisonReport(tuple(rows), agree, regions, time_limit,
+                            details={"positions": inst.positions, "union_size": inst.union_size})
+
+
+__all__ = ["compare", "ComparisonReport", "ComparisonRow", "counting_paths", "EXTRA_PATHS"]

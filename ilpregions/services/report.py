@@ -1,0 +1,496 @@
+"""Regenerate the bounds/claims tables (CSV + Markdown) and plots (PNG) under ``<out>/report/``.
+
+Inputs: the shipped models (``models/*.toml``) and the sweep definitions in
+``results/report/sweeps.toml`` (:data:`DEFAULT_SWEEPS` mirrors that file and
+is used when it is absent). Plots need matplotlib (the ``plot`` extra); it is
+imported only when plotting, and without it the tables are still written.
+
+Outputs (in ``<out>/report/``):
+
+* ``models.csv``/``models.md`` — best lower/upper bound of every shipped model;
+  ``bounds.csv`` — every named bound of every model (applicable or not);
+* ``claims.csv``/``claims.md`` — :mod:`ilpregions.services.claims` verdicts per width;
+* ``depth.csv``/``depth.png`` — log10 regions vs depth, CNN band vs FC band at equal parameters;
+* ``width.csv``/``width.png`` — log10 regions per parameter vs width d;
+* ``one_layer.csv``/``one_layer.png`` — the exact one-layer count vs d1 and c·d1^U;
+* ``report.md`` — all tables, with the plots.
+
+Values are shown as ``1.23e4567`` strings and log10 floats; exact integers
+are what ``ilpregions bounds --json`` prints.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import glob
+import math
+import sys
+import time
+import tomllib
+from fractions import Fraction
+from itertools import product as iproduct
+from pathlib import Path
+from typing import Any
+
+from ilpregions.core.errors import InputError
+
+DEFAULT_SWEEPS: dict[str, Any] = {
+    "depth": {"n0": 4, "d": 8, "depths": [1, 2, 3, 4, 5, 6, 7, 8]},
+    "width": {"n0": 4, "depth": 3,
+              "widths": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]},
+    "one_layer": {"input": [3, 3, 1], "type": "local", "kernel": [2, 2],
+                  "d1": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]},
+    "claims": {"cases": [["deep-vs-shallow", 4, 2], ["deep-vs-shallow", 4, 3], ["deep-vs-shallow", 6, 4],
+                         ["deep-vs-shallow", [4, 4], 2], ["deep-vs-shallow", [4, 4], 3],
+                         ["cnn-vs-fc", 4, 2], ["cnn-vs-fc", 4, 3], ["cnn-vs-fc", 6, 4],
+                         ["cnn-vs-fc", [4, 4], 2], ["cnn-vs-fc", [4, 4], 3]],
+               "widths": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128]},
+    "models": {"glob": "models/*.toml", "time_limit": 10.0},
+}
+
+
+# ----------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------
+
+def log10_int(value: int | None) -> float | None:
+    """log10 of a positive integer of any size (None for None, -inf for 0)."""
+    if value is None:
+        return None
+    if value <= 0:
+        return float("-inf")
+    # From the top 64 bits: no decimal conversion, no float overflow.
+    shift = max(0, value.bit_length() - 64)
+    return math.log10(value >> shift) + shift * math.log10(2)
+
+
+def short(value: int | None) -> str:
+    from ilpregions.services.multilayer import short_text
+
+    return "" if value is None else short_text(value)
+
+
+def _round(x: float | None, digits: int = 4):
+    return "" if x is None else round(x, digits)
+
+
+def load_sweeps(path: str | Path | None) -> dict[str, Any]:
+    """The sweep definitions: ``path`` merged over :data:`DEFAULT_SWEEPS`."""
+    sweeps = copy.deepcopy(DEFAULT_SWEEPS)
+    if path is None:
+        return sweeps
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such sweeps file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: TOML syntax error: {exc}") from None
+    for section, values in data.items():
+        if section not in sweeps:
+            raise InputError(f"{path}: unknown section [{section}]; valid: {', '.join(sweeps)}")
+        if not isinstance(values, dict):
+            raise InputError(f"{path}: [{section}] must be a table")
+        for key in values:
+            if key not in sweeps[section]:
+                raise InputError(f"{path}: [{section}] unknown key {key!r}; valid: {', '.join(sweeps[section])}")
+        sweeps[section].update(values)
+    return sweeps
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        if not rows:
+            return
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:
+    if not rows:
+        return "(empty)\n"
+    columns = columns or list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "\\|") for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------
+# The computations (no plotting, no files)
+# ----------------------------------------------------------------------------
+
+def models_rows(paths: list[str], time_limit: float | None, tick=None) -> tuple[list[dict], list[dict]]:
+    """(one row per model with its best bounds, one row per model × named bound)."""
+    from ilpregions.services.multilayer import compute_bounds
+    from ilpregions.core.spec import load
+
+    summary, detail = [], []
+    for path in paths:
+        network = load(path)
+        start = time.perf_counter()
+        report = compute_bounds(network, time_limit=time_limit)
+        seconds = time.perf_counter() - start
+        name = Path(path).stem
+        summary.append({
+            "model": name, "layers": "+".join(layer.type for layer in network.layers),
+            "params": report.params, "neurons": report.neurons,
+            "lower": short(report.lower), "lower_bound": report.lower_name or "",
+            "upper": short(report.upper), "upper_bound": report.upper_name or "",
+            "log10_upper_over_lower": (_round(log10_int(report.upper) - log10_int(report.lower))
+                                       if report.lower and report.upper else ""),
+            "seconds": round(seconds, 2),
+        })
+        for b in report.bounds:
+            detail.append({"model": name, "bound": b.name, "kind": b.kind, "applicable": b.applicable,
+                           "value": short(b.value) if b.applicable else "",
+                           "log10": _round(log10_int(b.value)) if b.applicable else "",
+                           "reason": b.reason or ""})
+        if tick:
+            tick()
+    return summary, detail
+
+
+def depth_rows(cfg: dict, tick=None) -> list[dict]:
+    """CNN vs FC at equal parameters, for each depth L."""
+    from ilpregions.services.claims import deep_cnn, fc_net, side
+
+    rows = []
+    for depth in cfg["depths"]:
+        cnn = side("CNN", deep_cnn(cfg["n0"], depth, cfg["d"]))
+        fc = side("FC", fc_net(cfg["n0"], depth, cnn.params))
+        rows.append({
+            "depth": depth, "cnn_params": cnn.params, "fc_params": fc.params,
+            "fc_width": fc.network.layers[0].units,
+            "cnn_lower": short(cnn.lower), "cnn_upper": short(cnn.upper),
+            "fc_lower": short(fc.lower), "fc_upper": short(fc.upper),
+            "log10_cnn_lower": _round(log10_int(cnn.lower)), "log10_cnn_upper": _round(log10_int(cnn.upper)),
+            "log10_fc_lower": _round(log10_int(fc.lower)), "log10_fc_upper": _round(log10_int(fc.upper)),
+            "cnn_lower_bound": cnn.lower_name or "", "cnn_upper_bound": cnn.upper_name or "",
+            "fc_lower_bound": fc.lower_name or "", "fc_upper_bound": fc.upper_name or "",
+        })
+        if tick:
+            tick()
+    return rows
+
+
+def width_rows(cfg: dict, tick=None) -> list[dict]:
+    """log10 regions per parameter vs d: deep CNN, one-layer CNN and FC at equal parameters."""
+    from ilpregions.services.claims import deep_cnn, fc_net, shallow_cnn, side
+
+    def per(value, params):
+        return None if value is None else log10_int(value) - math.log10(params)
+
+    rows = []
+    for d in cfg["widths"]:
+        deep = side("deep", deep_cnn(cfg["n0"], cfg["depth"], d))
+        shallow = side("shallow", shallow_cnn(cfg["n0"], deep.params))
+        fc = side("FC", fc_net(cfg["n0"], cfg["depth"], deep.params))
+        rows.append({
+            "d": d, "deep_params": deep.params, "shallow_params": shallow.params, "fc_params": fc.params,
+            "deep_lower_pp": _round(per(deep.lower, deep.params)),
+            "deep_upper_pp": _round(per(deep.upper, deep.params)),
+            "shallow_upper_pp": _round(per(shallow.upper, shallow.params)),
+            "fc_lower_pp": _round(per(fc.lower, fc.params)),
+            "fc_upper_pp": _round(per(fc.upper, fc.params)),
+        })
+        if tick:
+            tick()
+    return rows
+
+
+def leading_constant_bruteforce(inst) -> tuple[Fraction, int]:
+    """(c, U) with c = Σ_{t∈K_N, Σt=U} Π_p 1/t_p!, by enumerating t (tiny instances only).
+
+    Membership in K_N is checked against every union row g(J), so this is
+    independent of the counting engines.
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> leading_constant_bruteforce(layer_instance(Network((3, 1), (ConvLayer(1, 2, shared=False),))))
+    (Fraction(1, 1), 3)
+    """
+    from itertools import combinations
+    from math import factorial
+
+    positions = inst.positions
+    if positions > 12:
+        raise InputError("leading_constant_bruteforce: more than 12 positions")
+    total = inst.union_size
+    sizes = inst.field_sizes
+    rows = [(J, inst.coverage(J)) for r in range(2, positions + 1) for J in combinations(range(positions), r)]
+    c = Fraction(0)
+    for t in iproduct(*(range(s + 1) for s in sizes)):
+        if sum(t) != total:
+            continue
+        if all(sum(t[p] for p in J) <= g for J, g in rows):
+            c += Fraction(1, math.prod(factorial(x) for x in t))
+    return c, total
+
+
+def one_layer_rows(cfg: dict, tick=None) -> tuple[list[dict], dict]:
+    """R_N(d1) by the exact engine, with the asymptote c·d1^U and the polynomial cross-check."""
+    from ilpregions.services.counting import count_regions
+    from ilpregions.core.geometry import layer_instance
+    from ilpregions.core.spec import ConvLayer, Network
+
+    shared = cfg["type"] == "conv"
+    base = Network(tuple(cfg["input"]), (ConvLayer(1, tuple(cfg["kernel"]), shared=shared),))
+    inst = layer_instance(base)
+    poly = None
+    try:
+        from ilpregions.services.polynomial import region_polynomial
+        poly = region_polynomial(inst)
+        c, degree, source = poly.leading, poly.degree, "ilpregions.services.polynomial"
+    except ImportError:
+        c, degree = leading_constant_bruteforce(inst)
+        source = "enumeration of t with Σt = U"
+    rows = []
+    for d1 in cfg["d1"]:
+        result = count_regions(inst.with_filters(d1), backend="auto")
+        asym = math.log10(c.numerator) - math.log10(c.denominator) + degree * math.log10(d1)
+        log_r = log10_int(result.regions)
+        rows.append({
+            "d1": d1, "regions": short(result.regions), "exact": result.exact, "backend": result.backend,
+            "log10_regions": _round(log_r, 6), "log10_asymptote": _round(asym, 6),
+            "ratio_to_asymptote": _round(10 ** (log_r - asym), 6),
+            "polynomial_agrees": "" if poly is None else poly(d1) == result.regions,
+        })
+        if tick:
+            tick()
+    meta = {"U": degree, "c": f"{c.numerator}/{c.denominator}" if c.denominator != 1 else str(c.numerator),
+            "c_float": float(c), "c_source": source, "union_size": inst.union_size,
+            "geometry": f"input {cfg['input']}, {cfg['type']} kernel {cfg['kernel']}"}
+    return rows, meta
+
+
+def _input_label(n0) -> str:
+    return "×".join(map(str, [n0] if isinstance(n0, int) else n0)) + "×1"
+
+
+def claims_rows(cfg: dict, tick=None) -> tuple[list[dict], list[dict]]:
+    """(one row per claim × family × width, one summary row per claim × family)."""
+    from ilpregions.services.claims import cnn_vs_fc, deep_vs_shallow
+
+    functions = {"deep-vs-shallow": deep_vs_shallow, "cnn-vs-fc": cnn_vs_fc}
+    rows, summary = [], []
+    for claim, n0, depth in cfg["cases"]:
+        if claim not in functions:
+            raise InputError(f"sweeps [claims]: unknown claim {claim!r}; valid: {', '.join(functions)}")
+        result = functions[claim](n0, depth, cfg["widths"])
+        for r in result.rows:
+            rows.append({"claim": claim, "input": _input_label(n0), "depth": depth, "d": r.d, "verdict": r.verdict,
+                         "log10_margin": _round(r.margin), "params_A": r.larger.params, "params_B": r.other.params,
+                         "A_lower": short(r.larger.lower), "A_lower_bound": r.larger.lower_name or "",
+                         "B_upper": short(r.other.upper), "B_upper_bound": r.other.upper_name or ""})
+        summary.append({"claim": claim, "input": _input_label(n0), "depth": depth, "family": result.family,
+                        "proven_from_d": result.threshold if result.threshold is not None else "",
+                        "verdict": result.summary})
+        if tick:
+            tick()
+    return rows, summary
+
+
+# ----------------------------------------------------------------------------
+# Plots
+# ----------------------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _floats(rows, key):
+    return [float("nan") if r[key] == "" else float(r[key]) for r in rows]
+
+
+def plot_depth(rows: list[dict], cfg: dict, path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    x = [r["depth"] for r in rows]
+    for prefix, label, colour in (("cnn", "CNN", "tab:blue"), ("fc", "fully connected", "tab:orange")):
+        lo, hi = _floats(rows, f"log10_{prefix}_lower"), _floats(rows, f"log10_{prefix}_upper")
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.25)
+        ax.plot(x, hi, color=colour, lw=1.5, ls="--", label=f"{label}: best upper bound")
+        ax.plot(x, lo, color=colour, lw=2, marker="o", ms=4, label=f"{label}: best lower bound")
+    ax.set_xlabel("depth L (number of ReLU layers)")
+    ax.set_ylabel("log10 (number of linear regions)")
+    ax.set_title(f"CNN vs fully connected at equal parameters\n1-D input of {cfg['n0']}, CNN width d = {cfg['d']}, "
+                 f"FC width matched to the CNN's parameters", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_width(rows: list[dict], cfg: dict, path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    x = [r["d"] for r in rows]
+    lo, hi = _floats(rows, "deep_lower_pp"), _floats(rows, "deep_upper_pp")
+    ax.fill_between(x, lo, hi, color="tab:blue", alpha=0.2)
+    ax.plot(x, lo, color="tab:blue", lw=2, marker="o", ms=3, label=f"deep CNN (L={cfg['depth']}): lower bound")
+    ax.plot(x, hi, color="tab:blue", lw=1.2, ls="--", label="deep CNN: upper bound")
+    ax.plot(x, _floats(rows, "shallow_upper_pp"), color="tab:green", lw=2, marker="s", ms=3,
+            label="one-layer CNN: upper bound (Theorem 1)")
+    flo, fhi = _floats(rows, "fc_lower_pp"), _floats(rows, "fc_upper_pp")
+    ax.fill_between(x, flo, fhi, color="tab:orange", alpha=0.2)
+    ax.plot(x, fhi, color="tab:orange", lw=1.5, ls="--", label=f"fully connected (L={cfg['depth']}): upper bound")
+    ax.plot(x, flo, color="tab:orange", lw=1.2, marker="^", ms=3, label="fully connected: lower bound")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("width d (filters per conv layer)")
+    ax.set_ylabel("log10 (regions / parameters)")
+    ax.set_title(f"Regions per parameter at equal parameter counts (1-D input of {cfg['n0']})", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_one_layer(rows: list[dict], meta: dict, path: Path) -> None:
+    plt = _pyplot()
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=120)
+    x = [r["d1"] for r in rows]
+    ax.plot(x, _floats(rows, "log10_regions"), "o", color="tab:blue", ms=5, label="exact R_N (Theorem 1)")
+    ax.plot(x, _floats(rows, "log10_asymptote"), "-", color="tab:red", lw=1.5,
+            label=f"c·d1^U, U = {meta['U']}, c = {meta['c']}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("d1 (filters)")
+    ax.set_ylabel("log10 R_N")
+    ax.set_title(f"One layer: {meta['geometry']}", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax2.plot(x, _floats(rows, "ratio_to_asymptote"), "o-", color="tab:purple", ms=4)
+    ax2.axhline(1.0, color="grey", lw=1, ls=":")
+    ax2.set_xscale("log", base=2)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("d1 (filters)")
+    ax2.set_ylabel("R_N / (c·d1^U)")
+    ax2.set_title("ratio to the asymptote (→ 1)", fontsize=10)
+    ax2.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------
+# Driver
+# ----------------------------------------------------------------------------
+
+def build_report(out: str | Path = "results", sweeps: dict | None = None, root: str | Path = ".",
+                 plots: bool = True, progress: bool = True, sections=None) -> dict[str, Any]:
+    """Write every table and plot under ``<out>/report``; return what was written.
+
+    ``sections`` restricts the work (subset of models, claims, depth, width, one_layer).
+    """
+    from ilpregions.core.progress import Progress
+
+    sweeps = sweeps or copy.deepcopy(DEFAULT_SWEEPS)
+    sections = set(sections or ("models", "claims", "depth", "width", "one_layer"))
+    target = Path(out) / "report"
+    target.mkdir(parents=True, exist_ok=True)
+    model_paths = sorted(glob.glob(str(Path(root) / sweeps["models"]["glob"])))
+    total = ((len(model_paths) if "models" in sections else 0)
+             + (len(sweeps["claims"]["cases"]) if "claims" in sections else 0)
+             + (len(sweeps["depth"]["depths"]) if "depth" in sections else 0)
+             + (len(sweeps["width"]["widths"]) if "width" in sections else 0)
+             + (len(sweeps["one_layer"]["d1"]) if "one_layer" in sections else 0))
+    bar = Progress("report", total=total, enabled=progress, unit="step", delay=0.0)
+    written: list[str] = []
+    md: list[str] = ["# Bounds, claims and sweeps", "",
+                     "Regenerated by `ilpregions report` from `models/*.toml` and `results/report/sweeps.toml`. "
+                     "Big values are shown as `1.23e4567`; `ilpregions bounds MODEL --json` prints them exactly.", ""]
+    can_plot = plots
+    if plots:
+        try:
+            _pyplot()
+        except ImportError:
+            can_plot = False
+            print("report: matplotlib is not installed (pip install 'ilpregions[plot]'); writing tables only",
+                  file=sys.stderr)
+    timings: dict[str, float] = {}
+
+    def stage(name):
+        bar.set_postfix(stage=name)
+        return time.perf_counter()
+
+    try:
+        if "models" in sections:
+            start = stage("models")
+            summary, detail = models_rows(model_paths, sweeps["models"]["time_limit"], tick=bar.update)
+            write_csv(target / "models.csv", summary)
+            write_csv(target / "bounds.csv", detail)
+            (target / "models.md").write_text(markdown_table(summary), encoding="utf-8")
+            written += ["models.csv", "bounds.csv", "models.md"]
+            md += ["## Best bounds of the shipped models", "", markdown_table(summary)]
+            timings["models"] = time.perf_counter() - start
+        if "claims" in sections:
+            start = stage("claims")
+            rows, summary = claims_rows(sweeps["claims"], tick=bar.update)
+            write_csv(target / "claims.csv", rows)
+            text = markdown_table(summary) + "\n" + markdown_table(rows)
+            (target / "claims.md").write_text(text, encoding="utf-8")
+            written += ["claims.csv", "claims.md"]
+            md += ["## The paper's claims (regions per parameter)", "",
+                   "PROVEN: the claimed-larger side's rigorous lower bound per parameter beats the other side's "
+                   "upper bound per parameter. SUGGESTED: the bounds overlap but like-for-like values agree.", "",
+                   markdown_table(summary)]
+            timings["claims"] = time.perf_counter() - start
+        if "depth" in sections:
+            start = stage("depth")
+            rows = depth_rows(sweeps["depth"], tick=bar.update)
+            write_csv(target / "depth.csv", rows)
+            written.append("depth.csv")
+            md += ["## Regions vs depth, CNN vs fully connected at equal parameters", ""]
+            if can_plot:
+                plot_depth(rows, sweeps["depth"], target / "depth.png")
+                written.append("depth.png")
+                md += ["![depth](depth.png)", ""]
+            md.append(markdown_table(rows, ["depth", "cnn_params", "fc_params", "fc_width", "cnn_lower",
+                                            "cnn_upper", "fc_lower", "fc_upper"]))
+            timings["depth"] = time.perf_counter() - start
+        if "width" in sections:
+            start = stage("width")
+            rows = width_rows(sweeps["width"], tick=bar.update)
+            write_csv(target / "width.csv", rows)
+            written.append("width.csv")
+            md += ["## Regions per parameter vs width d", "",
+                   "The fully-connected lower bound (Montúfar 2014) needs widths ≥ n0, so it starts once the "
+                   "matched FC width reaches the input size. The one-layer CNN has no rigorous lower bound "
+                   "(shared, overlapping filters), so only its upper bound is drawn.", ""]
+            if can_plot:
+                plot_width(rows, sweeps["width"], target / "width.png")
+                written.append("width.png")
+                md += ["![width](width.png)", ""]
+            md.append(markdown_table(rows))
+            timings["width"] = time.perf_counter() - start
+        if "one_layer" in sections:
+            start = stage("one_layer")
+            rows, meta = one_layer_rows(sweeps["one_layer"], tick=bar.update)
+            write_csv(target / "one_layer.csv", rows)
+            written.append("one_layer.csv")
+            md += ["## One layer: exact count vs d1 and its asymptote", "",
+                   f"{meta['geometry']}: U = {meta['U']}, c = {meta['c']} ≈ {meta['c_float']:.6g} "
+                   f"(from {meta['c_source']}).", ""]
+            if can_plot:
+                plot_one_layer(rows, meta, target / "one_layer.png")
+                written.append("one_layer.png")
+                md += ["![one layer](one_layer.png)", ""]
+            md.append(markdown_table(rows))
+            timings["one_layer"] = time.perf_counter() - start
+    finally:
+        bar.close()
+    md += ["## Timings", "", markdown_table([{"stage": k, "seconds": round(v, 2)} for k, v in timings.items()])]
+    (target / "report.md").write_text("\n".join(md), encoding="utf-8")
+    written.append("report.md")
+    return {"directory": str(target), "files": written, "seconds": timings, "plots": can_plot}
+
+
+__all__ = ["build_report", "load_sweeps", "DEFAULT_SWEEPS", "models_rows", "depth_rows", "width_rows",
+           "one_layer_rows", "claims_rows", "leading_constant_bruteforce", "markdown_table", "log10_int"]

@@ -1,0 +1,522 @@
+"""PyTorch models in: an ``nn.Sequential`` becomes a :class:`~ilpregions.core.spec.Network` plus weights.
+
+Supported layers: ``Conv1d/2d/3d``, ``Linear``, ``ReLU``, ``Flatten``,
+``MaxPool1d/2d/3d``, ``BatchNorm1d/2d/3d`` directly after a conv or linear
+layer (folded into it exactly, in float64, from its running statistics; the
+model must be in ``eval()`` mode), and ``Dropout``/``Identity`` (identities at
+inference), and a ReLU whose input is already non-negative (after a ReLU and
+pooling: an identity). Nested ``nn.Sequential`` blocks are flattened.
+
+Everything else is refused with an error naming the layer: ``groups != 1``,
+activations other than ReLU, ``padding_mode`` other than ``"zeros"``,
+``ceil_mode=True`` or dilated pooling, asymmetric ``padding="same"``, and a
+conv/linear layer that is not followed by a ReLU. A classifier's final linear
+layer has no ReLU; it does not change the activation regions, so
+``drop_head=True`` leaves it out (the result records it in ``dropped``).
+
+Layout: torch is channels-first ``(C, *spatial)``, ilpregions channels-last
+``(*spatial, C)``. ``input_shape`` is given in torch order. The weights dict
+(:mod:`ilpregions.core.forward` documents the format) has ``layers.<i>.weight`` of
+shape ``(filters, *kernel, d_in)`` for a conv layer and ``(units, d_in_flat)``
+for a dense layer, whose flat input is ordered channels-last, row-major. A
+``Linear`` after a ``Flatten`` of a channels-first tensor has its columns
+permuted to that order. ``i`` counts our layers (conv, dense, maxpool): a ReLU
+is implicit after every conv and dense layer.
+
+torch is imported only inside these functions (an optional extra:
+``pip install 'ilpregions[torch]'``).
+
+Examples
+--------
+>>> import pytest; nn = pytest.importorskip("torch.nn")   # torch is an optional extra
+>>> model = nn.Sequential(nn.Conv2d(1, 2, kernel_size=2), nn.ReLU(),
+...                       nn.Flatten(), nn.Linear(8, 3), nn.ReLU())
+>>> imported = from_torch(model, input_shape=(1, 3, 3))
+>>> imported.network.input_shape, [layer.type for layer in imported.network.layers]
+((3, 3, 1), ['conv', 'dense'])
+>>> {name: array.shape for name, array in imported.weights.items()}
+{'layers.0.weight': (2, 2, 2, 1), 'layers.0.bias': (2,), 'layers.1.weight': (3, 8), 'layers.1.bias': (3,)}
+>>> from_torch(nn.Sequential(nn.Conv1d(1, 2, 2), nn.Tanh()), input_shape=(1, 4))
+Traceback (most recent call last):
+...
+ilpregions.core.errors.InputError: layer 1 (Tanh): only ReLU activations can be counted
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ilpregions.core.errors import InputError
+from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
+
+#: The file format written by :func:`save` and read by :func:`load_file`.
+FORMAT = "ilpregions.torch/1"
+
+_ACTIVATIONS = ("Tanh", "Sigmoid", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU",
+                "Mish", "Softplus", "Softsign", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid",
+                "Tanhshrink", "Softmax", "LogSoftmax", "Threshold", "RReLU", "LogSigmoid")
+
+
+@dataclass(frozen=True)
+class ImportedNetwork:
+    """A network imported from PyTorch and its weights (float64 numpy arrays).
+
+    ``dropped`` names the torch layers left out (a final linear head with
+    ``drop_head=True``, identities); ``source`` is one line per torch layer.
+    """
+
+    network: Network
+    weights: Mapping[str, Any] = field(compare=False)
+    dropped: tuple[str, ...] = ()
+    source: tuple[str, ...] = ()
+
+    def save_weights(self, path: str | Path) -> None:
+        """Write the weights as ``.npz`` (read back with ``allow_pickle=False``)."""
+        import numpy as np
+
+        with open(path, "wb") as fh:
+            np.savez(fh, **{k: np.asarray(v) for k, v in self.weights.items()})
+
+
+def _name(index: int, module) -> str:
+    return f"layer {index} ({type(module).__name__})"
+
+
+def _flatten_modules(module) -> list:
+    import torch.nn as nn
+
+    if isinstance(module, nn.Sequential):
+        out = []
+        for child in module.children():
+            out.extend(_flatten_modules(child))
+        return out
+    return [module]
+
+
+def _tuple(value, axes: int) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * axes
+    value = tuple(int(v) for v in value)
+    return value * axes if len(value) == 1 else value
+
+
+def _to_numpy(tensor):
+    import numpy as np
+
+    return np.asarray(tensor.detach().cpu().double().numpy(), dtype=np.float64)
+
+
+def _conv_padding(where: str, module, kernel, dilation, stride, axes: int) -> tuple[int, ...]:
+    padding = module.padding
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0,) * axes
+        # "same": torch pads dilation*(k-1) in total per axis, the odd cell on the far side;
+        # our specs pad symmetrically, so only even totals convert exactly.
+        total = [d * (k - 1) for d, k in zip(dilation, kernel)]
+        if any(t % 2 for t in total):
+            raise InputError(f"{where}: padding='same' with an even kernel pads asymmetrically "
+                             f"({total} cells per axis), which a spec cannot express")
+        return tuple(t // 2 for t in total)
+    return _tuple(padding, axes)
+
+
+class _Builder:
+    def __init__(self, input_shape: Sequence[int]):
+        import numpy as np
+
+        self.np = np
+        shape = tuple(int(v) for v in input_shape)
+        if not shape or any(v <= 0 for v in shape) or len(shape) > 4:
+            raise InputError(f"input_shape: expected (C, *spatial) in torch order with 0 to 3 spatial "
+                             f"axes, got {list(input_shape)}")
+        self.torch_shape = shape  # current tensor shape, torch order, without the batch axis
+        self.flat_from: tuple[int, ...] | None = None if len(shape) > 1 else ()
+        # flat_from: the channels-first shape that was flattened (a permutation is pending
+        # for the next Linear), () if the flat vector is already in our order, None if not flat.
+        self.layers: list = []
+        self.weights: dict[str, Any] = {}
+        self.pending: tuple[int, str] | None = None  # (our index, torch name) awaiting a ReLU
+        self.nonneg = False  # every current value is >= 0 (a ReLU came last, maybe then pooling)
+
+    @property
+    def axes(self) -> int:
+        return len(self.torch_shape) - 1
+
+    def our_input_shape(self) -> tuple[int, ...]:
+        return self.torch_shape[1:] + self.torch_shape[:1]
+
+
+def from_torch(module, input_shape: Sequence[int], drop_head: bool = False) -> ImportedNetwork:
+    """Turn an ``nn.Sequential`` into a network spec and its weights.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        The model (see the module docstring for the supported layers).
+    input_shape : sequence of int
+        One input in torch order, without the batch axis: ``(C, H, W)``,
+        ``(C, L)``, ``(C, D, H, W)``, or ``(features,)`` for an MLP.
+    drop_head : bool
+        Leave out a final conv/linear layer that has no ReLU after it.
+
+    Returns
+    -------
+    ImportedNetwork
+        ``network`` (channels-last input) and ``weights`` as float64 arrays.
+    """
+    import torch.nn as nn
+
+    if not isinstance(module, nn.Sequential):
+        raise InputError(f"from_torch takes an nn.Sequential, got {type(module).__name__}")
+    modules = _flatten_modules(module)
+    b = _Builder(input_shape)
+    start_shape = b.our_input_shape()
+    dropped: list[str] = []
+    source: list[str] = []
+    i = 0
+    while i < len(modules):
+        m = modules[i]
+        where = _name(i, m)
+        source.append(f"{i}: {m!r}")
+        kind = type(m).__name__
+        if b.pending is not None and not isinstance(m, (nn.ReLU, nn.BatchNorm1d, nn.BatchNorm2d,
+                                                         nn.BatchNorm3d, nn.Dropout, nn.Identity)):
+            index, name = b.pending
+            if kind in _ACTIVATIONS:
+                raise InputError(f"{where}: only ReLU activations can be counted")
+            raise InputError(f"{name} is not followed by a ReLU (next: {where}); every conv/linear "
+                             f"layer but a dropped head needs one")
+        if isinstance(m, nn.ReLU):
+            if b.pending is not None:
+                b.pending = None
+                b.nonneg = True
+            elif b.nonneg:
+                # after a ReLU (and max pooling or flattening) every value is >= 0 already
+                dropped.append(f"{where}: identity (its input is already non-negative)")
+            else:
+                raise InputError(f"{where}: a ReLU must follow a conv or linear layer (a ReLU on "
+                                 f"the input itself is not supported)")
+        elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            _conv(b, m, where)
+        elif isinstance(m, nn.Linear):
+            _linear(b, m, where)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+            _fold_batchnorm(b, m, where)
+        elif isinstance(m, nn.Flatten):
+            _flatten(b, m, where)
+        elif isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
+            _maxpool(b, m, where)
+        elif isinstance(m, (nn.Dropout, nn.Identity)):
+            dropped.append(f"{where}: identity at inference")
+        elif kind in _ACTIVATIONS:
+            raise InputError(f"{where}: only ReLU activations can be counted")
+        else:
+            raise InputError(f"{where}: unsupported layer; supported: Conv1d/2d/3d, Linear, ReLU, "
+                             f"Flatten, MaxPool1d/2d/3d, BatchNorm after a conv/linear, Dropout, Identity")
+        i += 1
+    if b.pending is not None:
+        index, name = b.pending
+        if not drop_head:
+            raise InputError(f"{name} is the last layer and has no ReLU after it; pass "
+                             f"drop_head=True (--drop-head) to leave out a linear output head, "
+                             f"which does not change the activation regions")
+        b.layers.pop()
+        b.weights.pop(f"layers.{index}.weight")
+        b.weights.pop(f"layers.{index}.bias")
+        dropped.append(f"{name}: output head without ReLU (drop_head)")
+    if not any(isinstance(layer, (ConvLayer, DenseLayer)) for layer in b.layers):
+        raise InputError("the model has no conv or linear layer followed by a ReLU")
+    network = Network(start_shape, tuple(b.layers))
+    return ImportedNetwork(network, b.weights, tuple(dropped), tuple(source))
+
+
+def _conv(b: _Builder, m, where: str) -> None:
+    np = b.np
+    axes = len(m.kernel_size)
+    if b.flat_from is not None or b.axes != axes:
+        raise InputError(f"{where}: a {axes}-D conv needs a (C, {axes} spatial) input, but the "
+                         f"tensor here is {list(b.torch_shape)}")
+    if m.groups != 1:
+        raise InputError(f"{where}: groups={m.groups}; only groups=1 can be counted "
+                         f"(grouped/depthwise filters see a subset of the channels)")
+    if m.padding_mode != "zeros":
+        raise InputError(f"{where}: padding_mode={m.padding_mode!r}; only 'zeros' is supported "
+                         f"(padded cells must be constants)")
+    if getattr(m, "transposed", False):
+        raise InputError(f"{where}: transposed convolutions are not supported")
+    if m.in_channels != b.torch_shape[0]:
+        raise InputError(f"{where}: in_channels={m.in_channels} but the tensor here has "
+                         f"{b.torch_shape[0]} channels")
+    kernel = _tuple(m.kernel_size, axes)
+    stride = _tuple(m.stride, axes)
+    dilation = _tuple(m.dilation, axes)
+    padding = _conv_padding(where, m, kernel, dilation, stride, axes)
+    layer = ConvLayer(filters=m.out_channels, kernel=kernel, stride=stride, padding=padding,
+                      dilation=dilation)
+    weight = _to_numpy(m.weight)  # (out, in, *kernel) -> ours: (out, *kernel, in)
+    _store_affine(b, layer, np.moveaxis(weight, 1, -1), m.bias, m.out_channels, where)
+
+
+def _store_affine(b: _Builder, layer, weight, bias, outputs: int, where: str) -> None:
+    """Record a conv/linear layer's weights (bias=False means zeros) and append it;
+    it stays pending so that a BatchNorm right after can be folded into it."""
+    index = len(b.layers)
+    b.weights[f"layers.{index}.weight"] = b.np.ascontiguousarray(weight)
+    b.weights[f"layers.{index}.bias"] = _to_numpy(bias) if bias is not None else b.np.zeros(outputs)
+    _append(b, layer, where)
+    b.pending, b.nonneg = (index, where), False
+
+
+def _linear(b: _Builder, m, where: str) -> None:
+    np = b.np
+    if b.flat_from is None:
+        raise InputError(f"{where}: a Linear on a {list(b.torch_shape)} tensor acts on its last axis "
+                         f"only; add nn.Flatten() before it")
+    size = math.prod(b.torch_shape)
+    if m.in_features != size:
+        raise InputError(f"{where}: in_features={m.in_features} but the flattened input has {size}")
+    weight = _to_numpy(m.weight)  # (out, in), columns in torch's flat order
+    if b.flat_from:
+        # torch flattened (C, *spatial) channel-major; ours is (*spatial, C) row-major.
+        # Column `ours` of our matrix is torch's column perm[ours].
+        perm = np.moveaxis(np.arange(size).reshape(b.flat_from), 0, -1).reshape(-1)
+        weight = weight[:, perm]
+    _store_affine(b, DenseLayer(units=m.out_features), weight, m.bias, m.out_features, where)
+    b.flat_from = ()
+
+
+def _fold_batchnorm(b: _Builder, m, where: str) -> None:
+    np = b.np
+    if b.pending is None:
+        raise InputError(f"{where}: BatchNorm can only be folded into the conv/linear layer right "
+                         f"before it (none here, or a ReLU came first)")
+    if m.training:
+        raise InputError(f"{where}: the model is in training mode, where BatchNorm uses batch "
+                         f"statistics; call model.eval() so it can be folded exactly")
+    if m.running_mean is None or m.running_var is None:
+        raise InputError(f"{where}: track_running_stats=False normalises by batch statistics, "
+                         f"which no fixed affine map reproduces")
+    index, name = b.pending
+    channels = b.weights[f"layers.{index}.bias"].shape[0]
+    if m.num_features != channels:
+        raise InputError(f"{where}: num_features={m.num_features} but {name} has {channels} outputs")
+    # y = gamma * (x - mean) / sqrt(var + eps) + beta: an affine map per channel, folded exactly.
+    scale = 1.0 / np.sqrt(_to_numpy(m.running_var) + float(m.eps))
+    shift = -_to_numpy(m.running_mean) * scale
+    if m.affine:
+        gamma, beta = _to_numpy(m.weight), _to_numpy(m.bias)
+        scale, shift = scale * gamma, shift * gamma + beta
+    weight = b.weights[f"layers.{index}.weight"]
+    b.weights[f"layers.{index}.weight"] = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
+    b.weights[f"layers.{index}.bias"] = b.weights[f"layers.{index}.bias"] * scale + shift
+
+
+def _flatten(b: _Builder, m, where: str) -> None:
+    ndim = len(b.torch_shape) + 1  # with the batch axis
+    start = m.start_dim % ndim
+    end = m.end_dim % ndim
+    if start != 1 or end != ndim - 1:
+        raise InputError(f"{where}: only Flatten(start_dim=1, end_dim=-1) (everything but the batch) "
+                         f"is supported, got start_dim={m.start_dim}, end_dim={m.end_dim}")
+    if b.flat_from is None:
+        b.flat_from = b.torch_shape
+        b.torch_shape = (math.prod(b.torch_shape),)
+
+
+def _maxpool(b: _Builder, m, where: str) -> None:
+    axes = {"MaxPool1d": 1, "MaxPool2d": 2, "MaxPool3d": 3}[type(m).__name__]
+    if b.flat_from is not None or b.axes != axes:
+        raise InputError(f"{where}: needs a (C, {axes} spatial) input, but the tensor here is "
+                         f"{list(b.torch_shape)}")
+    if m.ceil_mode:
+        raise InputError(f"{where}: ceil_mode=True is not supported")
+    if any(d != 1 for d in _tuple(m.dilation, axes)):
+        raise InputError(f"{where}: dilated pooling is not supported")
+    if getattr(m, "return_indices", False):
+        raise InputError(f"{where}: return_indices=True is not supported")
+    kernel = _tuple(m.kernel_size, axes)
+    stride = _tuple(m.stride if m.stride is not None else m.kernel_size, axes)
+    padding = _tuple(m.padding, axes)
+    _append(b, MaxPoolLayer(kernel=kernel, stride=stride, padding=padding), where)
+
+
+def _append(b: _Builder, layer, where: str) -> None:
+    from ilpregions.core.errors import SpecError
+
+    shape = b.our_input_shape()
+    try:
+        net = Network(shape, (layer,))
+    except SpecError as exc:
+        raise InputError(f"{where}: {exc.message}") from None
+    b.layers.append(net.layers[0])
+    out = net.output_shapes()[0]
+    b.torch_shape = out if isinstance(layer, DenseLayer) else out[-1:] + out[:-1]
+
+
+# ----------------------------------------------------------------------------
+# A safe file format: layer list + state_dict, loaded with weights_only=True
+# ----------------------------------------------------------------------------
+
+#: For each supported torch class, its constructor arguments (and defaults).
+_ARCH_ARGS: dict[str, dict[str, Any]] = {
+    **{f"Conv{k}d": {"in_channels": None, "out_channels": None, "kernel_size": None, "stride": 1,
+                     "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
+       for k in (1, 2, 3)},
+    "Linear": {"in_features": None, "out_features": None, "bias": True},
+    "ReLU": {},
+    "Flatten": {"start_dim": 1, "end_dim": -1},
+    **{f"MaxPool{k}d": {"kernel_size": None, "stride": None, "padding": 0, "dilation": 1,
+                        "ceil_mode": False} for k in (1, 2, 3)},
+    **{f"BatchNorm{k}d": {"num_features": None, "eps": 1e-5, "momentum": 0.1, "affine": True,
+                          "track_running_stats": True} for k in (1, 2, 3)},
+    "Dropout": {"p": 0.5},
+    "Identity": {},
+    # Built so that from_torch can refuse them by name, not because they count.
+    **{name: {} for name in ("Tanh", "Sigmoid", "GELU", "SiLU", "ELU", "Softplus")},
+    "LeakyReLU": {"negative_slope": 0.01},
+}
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def architecture(module) -> list[dict[str, Any]]:
+    """The layer list of an ``nn.Sequential``: plain data (str/int/float/bool/lists).
+
+    >>> import pytest; nn = pytest.importorskip("torch.nn")
+    >>> architecture(nn.Sequential(nn.Conv1d(1, 2, 3, stride=2, bias=False), nn.ReLU()))[0]["stride"]
+    [2]
+    """
+    out = []
+    for i, m in enumerate(_flatten_modules(module)):
+        kind = type(m).__name__
+        if kind not in _ARCH_ARGS:
+            raise InputError(f"{_name(i, m)}: cannot be saved; supported: {', '.join(sorted(_ARCH_ARGS))}")
+        entry: dict[str, Any] = {"type": kind}
+        for arg in _ARCH_ARGS[kind]:
+            if arg == "bias":
+                entry[arg] = m.bias is not None
+            else:
+                entry[arg] = _plain(getattr(m, arg))
+        out.append(entry)
+    return out
+
+
+def build_module(layers: Sequence[Mapping[str, Any]], where: str = "architecture"):
+    """An ``nn.Sequential`` from a layer list (see :func:`architecture`); types are whitelisted."""
+    import torch.nn as nn
+
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise InputError(f"{where}: must be a non-empty list of layer tables")
+    modules = []
+    for i, entry in enumerate(layers):
+        at = f"{where}[{i}]"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("type"), str):
+            raise InputError(f"{at}: must be a table with a string 'type'")
+        kind = entry["type"]
+        if kind not in _ARCH_ARGS:
+            raise InputError(f"{at}: unsupported type {kind!r}; supported: {', '.join(sorted(_ARCH_ARGS))}")
+        allowed = _ARCH_ARGS[kind]
+        kwargs = {}
+        for key, value in entry.items():
+            if key == "type":
+                continue
+            if key not in allowed:
+                raise InputError(f"{at}: unknown argument {key!r} for {kind}; valid: {', '.join(allowed) or 'none'}")
+            if not isinstance(value, (int, float, str, bool, list)) or (
+                    isinstance(value, list) and not all(isinstance(v, int) for v in value)):
+                raise InputError(f"{at}.{key}: must be a number, string, bool or list of ints, got {value!r}")
+            kwargs[key] = tuple(value) if isinstance(value, list) else value
+        for key, default in allowed.items():
+            if default is None and key not in kwargs and not (kind.startswith("MaxPool") and key == "stride"):
+                raise InputError(f"{at}: {kind} needs {key!r}")
+        try:
+            modules.append(getattr(nn, kind)(**kwargs))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise InputError(f"{at}: {kind}({kwargs}) failed: {exc}") from None
+    return nn.Sequential(*modules)
+
+
+def save(module, path: str | Path) -> None:
+    """Save an ``nn.Sequential`` in the format ``ilpregions import-torch`` reads.
+
+    The file is a dict ``{"format", "architecture", "state_dict"}`` of plain
+    data and tensors, written by ``torch.save`` and read back with
+    ``torch.load(weights_only=True)``: loading it never runs pickled code.
+    """
+    import torch
+
+    torch.save({"format": FORMAT, "architecture": architecture(module),
+                "state_dict": module.state_dict()}, str(path))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # torch colours some messages
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None):
+    """Rebuild the ``nn.Sequential`` saved in ``path``, in eval mode.
+
+    ``path`` is either a file written by :func:`save`, or a bare ``state_dict``
+    (``torch.save(model.state_dict(), path)``) together with ``arch``, the
+    layer list (e.g. from an ``--arch`` TOML file). Only
+    ``torch.load(weights_only=True)`` is used.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        data = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "unsupported global" not in str(exc).lower():
+            raise InputError(f"{path}: not a file torch.load(weights_only=True) can read "
+                             f"(corrupt, or not written by torch.save)") from None
+        # weights_only=True refused an object: the file pickles Python classes (a whole
+        # torch.save(model), or anything else), and we never run such code.
+        raise InputError(f"{path}: holds pickled Python objects (a whole torch.save(model)?), which "
+                         f"are never loaded; save with ilpregions.services.torch_import.save(model, path), or "
+                         f"save model.state_dict() and pass --arch") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds; all mean "not readable"
+        raise InputError(f"{path}: cannot be read by torch.load(weights_only=True): "
+                         f"{_first_line(exc)}") from None
+    if not isinstance(data, Mapping):
+        raise InputError(f"{path}: expected a dict (state_dict, or the ilpregions format), got "
+                         f"{type(data).__name__}")
+    if "format" in data:
+        if data["format"] != FORMAT:
+            raise InputError(f"{path}: unknown format {data['format']!r}; expected {FORMAT!r}")
+        state = data.get("state_dict")
+        layers = data.get("architecture") if arch is None else arch
+    else:
+        state, layers = data, arch
+        if layers is None:
+            raise InputError(f"{path}: a bare state_dict does not say the architecture; pass --arch "
+                             f"ARCH.toml (a list of [[layers]] tables), or save with "
+                             f"ilpregions.services.torch_import.save(model, path)")
+    module = build_module(layers)
+    if not isinstance(state, Mapping):
+        raise InputError(f"{path}: the state_dict is missing")
+    dtypes = {t.dtype for t in state.values() if hasattr(t, "is_floating_point") and t.is_floating_point()}
+    if len(dtypes) == 1:
+        module = module.to(dtypes.pop())  # keep float64 weights float64
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise InputError(f"{path}: the weights do not fit the architecture: "
+                         f"{str(exc).strip().splitlines()[0]}") from None
+    return module.eval()
+
+
+__all__ = ["ImportedNetwork", "from_torch", "architecture", "build_module", "save", "load_file", "FORMAT"]
