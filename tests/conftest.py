@@ -1,38 +1,16 @@
-"""Shared fixtures: the reference values (copied from shared/reference) and helpers."""
+"""Shared fixtures; the helpers themselves live in tests/helpers.py."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from ilpregions.core.spec import ConvLayer, Network
-
-DATA = Path(__file__).parent / "data"
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT / "models"
+from helpers import THEOREM1_CASES, TIED_CASES, case_id, run_cli
 
 
-def _load(name: str) -> list[dict]:
-    return json.loads((DATA / name).read_text())["cases"]
-
-
-THEOREM1_CASES = _load("theorem1.json")
-TIED_CASES = _load("tied.json")
-
-
-def case_id(case: dict) -> str:
-    extra = "".join(f"-{k[:3]}{case[k]}" for k in ("stride", "padding", "dilation") if k in case)
-    return f"{'x'.join(map(str, case['input']))}-k{'x'.join(map(str, case['kernel']))}-d{case['filters']}{extra}"
-
-
-def case_network(case: dict, shared: bool = False) -> Network:
-    """A one-layer network for a reference case (local = untied by default)."""
-    layer = ConvLayer(filters=case["filters"], kernel=tuple(case["kernel"]),
-                      stride=case.get("stride", 1), padding=case.get("padding", 0),
-                      dilation=case.get("dilation", 1), shared=shared)
-    return Network(tuple(case["input"]), (layer,))
+@pytest.fixture
+def cli(capsys):
+    """``cli("count", path, "--json") -> (code, out, err)``, in this process."""
+    return lambda *args: run_cli(capsys, *args)
 
 
 @pytest.fixture(params=THEOREM1_CASES, ids=case_id)

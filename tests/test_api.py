@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import ilpregions
-from conftest import MODELS, THEOREM1_CASES, case_network
+from helpers import MODELS, THEOREM1_CASES, case_network
 
 HEAVY = ("ortools", "pulp", "highspy", "networkx", "numpy", "scipy", "torch", "tqdm", "dask",
          "distributed", "pyscipopt", "matplotlib", "pandas")

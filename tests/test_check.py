@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from conftest import MODELS
+from helpers import MODELS
 from ilpregions import backends
 from ilpregions.cli.main import main
 from ilpregions.core.errors import InputError

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import MODELS
+from helpers import MODELS
 from ilpregions.services import comparison
 from ilpregions.cli.main import main
 from ilpregions.core.results import EnumerationOutcome
@@ -28,7 +28,7 @@ def test_four_paths_agree(name):
 
 
 def test_reference_value_through_compare(theorem1_case):
-    from conftest import case_network
+    from helpers import case_network
 
     if int(theorem1_case["regions"]) > 50_000:
         pytest.skip("binary counters enumerate R_N solutions one by one")

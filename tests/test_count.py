@@ -15,7 +15,7 @@ from ilpregions.core.errors import InputError, TooLargeError, UnknownBackendErro
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 
-from conftest import MODELS, case_network
+from helpers import MODELS, case_network
 
 BRUTEFORCE_FEASIBLE = 5_000_000  # box points the reference cases may need
 

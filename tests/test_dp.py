@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import THEOREM1_CASES, case_network
+from helpers import THEOREM1_CASES, case_network
 from strategies import local_layers
 from ilpregions.cli import main as cli
 from ilpregions.backends import bruteforce, cpsat

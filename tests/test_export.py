@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import MODELS
+from helpers import MODELS
 from ilpregions.backends.highs import lp_max, new_highs
 from ilpregions.cli.main import main
 from ilpregions.services.export import export_model

@@ -13,7 +13,7 @@ from ilpregions.cli.main import main
 from ilpregions.core.geometry import (components, essential_unions, is_trivial, layer_instance)
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 
-from conftest import MODELS
+from helpers import MODELS
 
 
 def direct_field(net, pos):

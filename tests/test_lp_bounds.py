@@ -10,7 +10,7 @@ from math import comb
 
 import pytest
 
-from conftest import MODELS, case_network
+from helpers import MODELS, case_network
 from ilpregions.services import lp_bounds
 from ilpregions.backends import cbc, highs
 from ilpregions.core.geometry import layer_instance

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MODELS, case_network
+from helpers import MODELS, case_network
 from ilpregions.theory import fc_bounds as F
 from ilpregions.services import multilayer as M
 from ilpregions.core.errors import TooLargeError

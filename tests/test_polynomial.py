@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import case_network
+from helpers import case_network
 from strategies import local_layers
 from ilpregions.cli import main as cli
 from ilpregions.backends import bruteforce

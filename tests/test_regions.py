@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import MODELS, THEOREM1_CASES, TIED_CASES, case_id, case_network
+from helpers import MODELS, THEOREM1_CASES, TIED_CASES, case_id, case_network
 from ilpregions.services.counting import count_regions
 from ilpregions.core.errors import InputError
 from ilpregions.core.forward import (check_weights, decisions, forward, he_normal_weights, layer_affine,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import MODELS
+from helpers import MODELS
 from ilpregions.services.regions import count_linear_regions, sample_patterns
 from ilpregions.core.forward import he_normal_weights
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network

@@ -9,7 +9,7 @@ from ilpregions.cli.main import main
 from ilpregions.core.errors import SpecError
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, dumps, load, loads
 
-from conftest import MODELS
+from helpers import MODELS
 
 GOOD = 'input = [3, 3, 1]\n[[layers]]\ntype = "conv"\nfilters = 2\nkernel = [2, 2]\n'
 

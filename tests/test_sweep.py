@@ -18,7 +18,7 @@ from ilpregions.core.errors import InputError, SpecError
 from ilpregions.core.spec import network_from_dict
 from ilpregions.services.sweep import grid_from_dict, load_grid, read_rows, run_sweep
 
-from conftest import THEOREM1_CASES
+from helpers import THEOREM1_CASES
 
 # 200 tiny one-layer models (10 inputs x 4 kernels x 5 widths), 1-D and 2-D,
 # some invalid (kernel larger than the input): each point takes milliseconds.

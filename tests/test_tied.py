@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import MODELS, case_network
+from helpers import MODELS, case_network
 from ilpregions.services.counting import count_regions
 from ilpregions.services.regions import count_linear_regions
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network

@@ -19,7 +19,7 @@ from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, d
 from ilpregions.services.torch_import import (ImportedNetwork, architecture, build_module, from_torch,  # noqa: E402
                                      load_file, save)
 
-from conftest import TIED_CASES  # noqa: E402
+from helpers import TIED_CASES  # noqa: E402
 
 
 def torch_output_channels_last(model, x_torch):
