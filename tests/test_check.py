@@ -13,7 +13,7 @@ import pytest
 from helpers import MODELS
 from ilpregions import backends
 from ilpregions.cli.main import main
-from ilpregions.core.errors import InputError
+from ilpregions.core.errors import InputError, ParameterError
 from ilpregions.services.feasibility import check, shrink_violation, verify
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, Network, load
@@ -148,8 +148,10 @@ def test_verify_catches_a_bad_certificate():
 
 @pytest.mark.parametrize("bad", [[1, 2, 3], [1, -1, 0, 0], [1, 0.5, 0, 0], [1, "a", 0, 0], [True, 0, 0, 0]])
 def test_library_rejects_bad_t(bad):
-    with pytest.raises(InputError, match="--t"):
+    """The library names the parameter, not a CLI flag (the CLI maps it to --t)."""
+    with pytest.raises(ParameterError, match="^t: ") as caught:
         check(Network((3, 3, 1), (ConvLayer(2, 2),)), bad)
+    assert caught.value.parameter == "t" and "--" not in str(caught.value)
 
 
 @pytest.mark.parametrize("text", ["1,2,3", "1,-1,0,0", "1,1.5,0,0", "1,x,0,0", ""])

@@ -3,31 +3,48 @@
 Each backend module is imported lazily, only when it is used, so that
 ``import ilpregions`` never pulls in OR-Tools, PuLP, HiGHS or SCIP.
 
-A backend module offers some of these functions, announced by its
-capability flags in :data:`BACKENDS`:
+What a backend offers per task is the :class:`typing.Protocol` of that task
+in :mod:`ilpregions.backends.protocols` (:class:`CountBackend`,
+:class:`CheckBackend`, :class:`LPBackend`, :class:`ExportBackend`,
+:class:`EvaluateBackend`); :data:`BACKENDS` says which tasks each backend
+serves. A *variant* (``cpsat-rows``, ``cpsat-binary``) is a registered name
+for one backend module called through another function and/or with fixed
+options; :func:`load` binds them, so callers never import a backend module.
 
-* ``count(instance, *, time_limit, progress) -> EnumerationOutcome``  (task "count")
-* ``check(instance, t) -> FeasibilityResult``                         (task "check")
-* ``lp_max(instance, weights, *, caps) -> (value, point)``            (task "lp")
+Examples
+--------
+>>> [name for name in backend_names(COUNT)][:3]
+['dp', 'cpsat', 'bruteforce']
+>>> resolve("cpsat-binary", COUNT).summary.split(":")[0]
+'CP-SAT counting the plain solutions of the binary neuron-selection model'
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from ilpregions.core.errors import BackendUnavailableError, UnknownBackendError
 
 COUNT = "count"
 CHECK = "check"
 LP = "lp"
+EXPORT = "export"
+EVALUATE = "evaluate"
 
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """Static facts about one backend: what it can do and what it needs."""
+    """Static facts about one backend: what it can do and what it needs.
+
+    ``entry`` renames a task's function (task -> function name in the module)
+    and ``options`` are keyword arguments fixed for every call: together they
+    make a variant of a module's backend.
+    """
 
     name: str
     module: str
@@ -36,6 +53,12 @@ class BackendSpec:
     extra: str | None
     exact_count: bool
     summary: str
+    entry: tuple[tuple[str, str], ...] = ()
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def is_variant(self) -> bool:
+        return bool(self.entry or self.options)
 
     def is_available(self) -> bool:
         """True when the backend's module and its dependencies can be imported."""
@@ -47,24 +70,48 @@ class BackendSpec:
         return all(importlib.util.find_spec(req) is not None for req in self.requires)
 
 
-def _spec(name, module, tasks, requires=(), extra=None, exact_count=False, summary=""):
+class _Variant:
+    """A backend module seen through a variant's entry points and options."""
+
+    def __init__(self, spec: BackendSpec, module: ModuleType):
+        self.name = spec.name
+        self._module = module
+        self._entry = dict(spec.entry)
+        self._options = dict(spec.options)
+
+    def __getattr__(self, attribute: str):
+        target = getattr(self._module, self._entry.get(attribute, attribute))
+        if callable(target) and self._options and attribute in (COUNT, CHECK, "lp_max"):
+            return functools.partial(target, **self._options)
+        return target
+
+
+def _spec(name, module, tasks, requires=(), extra=None, exact_count=False, summary="", entry=(),
+          options=()):
     return BackendSpec(name, f"ilpregions.backends.{module}", frozenset(tasks), tuple(requires),
-                       extra, exact_count, summary)
+                       extra, exact_count, summary, tuple(entry), tuple(options))
 
 
 BACKENDS: dict[str, BackendSpec] = {
     spec.name: spec for spec in (
-        _spec("dp", "dp.engine", {COUNT}, ("numpy",), exact_count=True,
+        _spec("dp", "dp.engine", {COUNT, EVALUATE}, ("numpy",), exact_count=True,
               summary="frontier dynamic programming over polymatroid states (fast, exact)"),
-        _spec("cpsat", "cpsat", {COUNT, CHECK}, ("ortools",), exact_count=True,
+        _spec("cpsat", "cpsat", {COUNT, CHECK, EXPORT}, ("ortools",), exact_count=True,
               summary="CP-SAT enumeration of K_N with a projecting solution callback"),
         _spec("bruteforce", "bruteforce", {COUNT}, ("numpy",), exact_count=True,
               summary="vectorised enumeration of the t-box with Hall's condition (tiny cases)"),
         _spec("scip", "scip", {COUNT, CHECK}, ("pyscipopt",), extra="scip", exact_count=True,
               summary="SCIP solution counting of the binary neuron-selection model"),
+        _spec("cpsat-rows", "cpsat", {COUNT}, ("ortools",), exact_count=True,
+              options=(("project", False),),
+              summary="CP-SAT enumerating every feasible t: the union rows, no projection"),
+        _spec("cpsat-binary", "cpsat", {COUNT}, ("ortools",), exact_count=True,
+              entry=((COUNT, "count_binary"),),
+              summary="CP-SAT counting the plain solutions of the binary neuron-selection model: "
+                      "each t has Π_p C(d1, t_p) of them (small counts only)"),
         _spec("flow", "flow", {CHECK}, ("networkx",),
               summary="max-flow / Hall's theorem with certificates"),
-        _spec("cbc", "cbc", {CHECK, LP}, ("pulp",),
+        _spec("cbc", "cbc", {CHECK, LP, EXPORT}, ("pulp",),
               summary="CBC through PuLP: feasibility and LP only, cannot enumerate"),
         _spec("highs", "highs", {CHECK, LP}, ("highspy",),
               summary="HiGHS: feasibility and LP only"),
@@ -75,7 +122,7 @@ AUTO = "auto"
 
 
 def backend_names(task: str) -> list[str]:
-    """Every known backend for a task, installed or not."""
+    """Every known backend for a task, installed or not (variants included)."""
     return [name for name, spec in BACKENDS.items() if task in spec.tasks]
 
 
@@ -93,10 +140,21 @@ def resolve(name: str, task: str) -> BackendSpec:
     return spec
 
 
-def load(name: str, task: str) -> ModuleType:
-    """Import and return a backend module, with a hint when it is not installed."""
+def install_hint(spec: BackendSpec) -> str:
+    """How to get a backend's dependencies."""
+    return f'pip install "ilpregions[{spec.extra}]"' if spec.extra else \
+        f"pip install {' '.join(spec.requires)}"
+
+
+def load(name: str, task: str):
+    """The backend ``name`` for ``task``, as an object satisfying that task's
+    protocol (:mod:`ilpregions.backends.protocols`); a hint when not installed."""
     spec = resolve(name, task)
     if not spec.is_available():
-        hint = f'pip install "ilpregions[{spec.extra}]"' if spec.extra else "reinstall ilpregions"
-        raise BackendUnavailableError(f"backend {name!r} is not installed here ({hint})")
-    return importlib.import_module(spec.module)
+        raise BackendUnavailableError(f"backend {name!r} is not installed here ({install_hint(spec)})")
+    module = importlib.import_module(spec.module)
+    return _Variant(spec, module) if spec.is_variant else module
+
+
+__all__ = ["BACKENDS", "BackendSpec", "COUNT", "CHECK", "LP", "EXPORT", "EVALUATE", "AUTO",
+           "backend_names", "available_backends", "resolve", "load", "install_hint"]

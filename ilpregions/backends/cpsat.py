@@ -27,10 +27,15 @@ from math import comb
 
 import numpy as np
 
-from ilpregions.core.errors import InputError
-from ilpregions.core.geometry import disjoint_positions, essential_unions, flow_arcs
-from ilpregions.core.results import EnumerationOutcome
 from ilpregions.backends._blocks import count_by_blocks
+from ilpregions.core.certificates import timed_certificate
+from ilpregions.core.errors import ParameterError
+from ilpregions.core.flow_network import FlowNetwork
+from ilpregions.core.geometry import disjoint_positions, essential_unions
+from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
+
+#: Model formats :func:`write_model` writes (task "export").
+EXPORT_FORMATS = ("cp",)
 
 #: The t_P box is enumerated explicitly; keep it (and box × rows) small.
 MAX_PROJECTED_BOX = 20_000
@@ -205,8 +210,8 @@ def count(inst, *, time_limit: float | None = None, progress=None, workers: int 
     the enumeration complete (OPTIMAL). A wrong count is worse than a slow one.
     """
     if workers != 1:
-        raise InputError(f"cpsat: workers={workers}: solution enumeration is only complete with one "
-                         f"worker (several workers lose and repeat solutions)")
+        raise ParameterError("workers", f"{workers}: cpsat's solution enumeration is only complete with "
+                             f"one worker (several workers lose and repeat solutions)")
     def block(comp, remaining):
         return count_component(inst, comp, time_limit=remaining, progress=progress,
                                workers=workers, presolve=presolve, project=project)
@@ -220,37 +225,45 @@ def count(inst, *, time_limit: float | None = None, progress=None, workers: int 
 
 
 # ----------------------------------------------------------------------------
-# Feasibility and the binary neuron-selection count (appended for issue 4)
+# Feasibility, export, and the binary neuron-selection count
 # ----------------------------------------------------------------------------
 
-def _flow_max(inst, t) -> dict[tuple[int, int], int]:
+def max_flow(network: FlowNetwork) -> dict[tuple[int, int], int]:
     """An integral maximum flow of the feasibility network, solved by CP-SAT."""
     from ortools.sat.python import cp_model
 
-    arcs, by_position, by_pixel = flow_arcs(inst, t)
-    if not arcs:
+    if not network.arcs:
         return {}
     model = cp_model.CpModel()
-    y = {(p, x): model.new_int_var(0, inst.channels, f"y_{p}_{x}") for p, x in arcs}
-    for p, idx in by_position.items():
-        model.add(sum(y[arcs[i]] for i in idx) <= t[p])
-    for x, idx in by_pixel.items():
-        model.add(sum(y[arcs[i]] for i in idx) <= inst.channels)
-    model.maximize(sum(y.values()))
+    y = [model.new_int_var(0, network.channels, f"y_{p}_{x}") for p, x in network.arcs]
+    for p, idx in network.by_position.items():
+        model.add(sum(y[i] for i in idx) <= network.demand[p])
+    for x, idx in network.by_pixel.items():
+        model.add(sum(y[i] for i in idx) <= network.channels)
+    model.maximize(sum(y))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     status = solver.solve(model)
     if status != cp_model.OPTIMAL:
         raise RuntimeError(f"cpsat: unexpected status {solver.status_name(status)}")
-    return {e: int(solver.value(v)) for e, v in y.items() if solver.value(v) > 0}
+    return network.units([solver.value(v) for v in y], "cpsat")
 
 
-def check(inst, t):
-    """Is t ∈ K_N? The max-flow of :mod:`ilpregions.services.feasibility` as a CP-SAT
+def check(inst, t) -> FeasibilityResult:
+    """Is t ∈ K_N? :class:`~ilpregions.core.flow_network.FlowNetwork` as a CP-SAT
     optimisation; the certificate is built from its optimal flow."""
-    from ilpregions.services.feasibility import timed_certificate
+    return timed_certificate(inst, t, "cpsat", max_flow)
 
-    return timed_certificate(inst, t, "cpsat", _flow_max)
+
+def write_model(inst, positions, rows, fmt: str, path: str) -> int:
+    """Write :func:`build_model` over ``positions`` and ``rows`` with the
+    objective max Σ t_p as a text ``CpModelProto`` (task "export", format
+    "cp"); returns the number of variables."""
+    model, variables = build_model(inst, positions, rows)
+    model.maximize(sum(variables[p] for p in positions))
+    with open(path, "w") as handle:
+        handle.write(str(model.proto))
+    return len(positions)
 
 
 def count_binary(inst, *, time_limit: float | None = None, progress=None) -> EnumerationOutcome:

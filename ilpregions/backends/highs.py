@@ -3,7 +3,7 @@
 Models are passed whole, as column-wise (CSC) arrays, through
 ``Highs.passModel``: building them row by row from Python is the slow part.
 
-* ``check``: the max-flow LP of :mod:`ilpregions.services.feasibility`: one variable
+* ``check``: :class:`~ilpregions.core.flow_network.FlowNetwork` as an LP: one variable
   y_{p,x} ∈ [0, d0] per (position, pixel of S_p), rows Σ_x y_{p,x} ≤ t_p and
   Σ_p y_{p,x} ≤ d0, maximise Σ y. Its matrix is a network matrix (totally
   unimodular), so the simplex vertex is integral: the LP *is* the flow.
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilpregions.services.feasibility import FeasibilityResult, timed_certificate
+from ilpregions.core.certificates import timed_certificate
+from ilpregions.core.flow_network import FlowNetwork
+from ilpregions.core.results import FeasibilityResult
 
 
 _BANNER_SHOWN = False
@@ -53,34 +55,33 @@ def new_highs():
     return h
 
 
-def _flow_lp(inst, row_caps, weights, *, integral=False):
-    """Solve max Σ_p w_p Σ_x y_{p,x} over the flow polytope; return (value, y, edges)."""
+def _flow_lp(network: FlowNetwork, weights, *, integral=False):
+    """Solve max Σ_p w_p Σ_x y_{p,x} over the flow polytope; return (value, y)."""
     import highspy
 
-    edges = [(p, x) for p in range(inst.positions) if row_caps[p] > 0 for x in inst.fields[p]]
-    if not edges:
-        return 0.0, np.zeros(0), edges
-    pixels = sorted({x for _, x in edges})
-    pixel_row = {x: inst.positions + i for i, x in enumerate(pixels)}
-    n = len(edges)
+    arcs = network.arcs
+    if not arcs:
+        return 0.0, np.zeros(0)
+    pixels = sorted(network.by_pixel)
+    pixel_row = {x: network.positions + i for i, x in enumerate(pixels)}
+    n = len(arcs)
     # Each column y_{p,x} has two entries: its position row and its pixel row.
     index = np.empty(2 * n, dtype=np.int32)
-    index[0::2] = [p for p, _ in edges]
-    index[1::2] = [pixel_row[x] for _, x in edges]
-    start = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
-    value = np.ones(2 * n)
+    index[0::2] = [p for p, _ in arcs]
+    index[1::2] = [pixel_row[x] for _, x in arcs]
     lp = highspy.HighsLp()
     lp.num_col_ = n
-    lp.num_row_ = inst.positions + len(pixels)
-    lp.col_cost_ = np.array([-float(weights[p]) for p, _ in edges])   # HiGHS minimises
+    lp.num_row_ = network.positions + len(pixels)
+    lp.col_cost_ = np.array([-float(weights[p]) for p, _ in arcs])   # HiGHS minimises
     lp.col_lower_ = np.zeros(n)
-    lp.col_upper_ = np.full(n, float(inst.channels))
+    lp.col_upper_ = np.full(n, float(network.channels))
     lp.row_lower_ = np.full(lp.num_row_, -highspy.kHighsInf)
-    lp.row_upper_ = np.concatenate([np.asarray(row_caps, dtype=float), np.full(len(pixels), float(inst.channels))])
+    lp.row_upper_ = np.concatenate([np.asarray(network.demand, dtype=float),
+                                    np.full(len(pixels), float(network.channels))])
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start
+    lp.a_matrix_.start_ = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
     lp.a_matrix_.index_ = index
-    lp.a_matrix_.value_ = value
+    lp.a_matrix_.value_ = np.ones(2 * n)
     if integral:
         lp.integrality_ = [highspy.HighsVarType.kInteger] * n
     h = new_highs()
@@ -89,16 +90,13 @@ def _flow_lp(inst, row_caps, weights, *, integral=False):
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"highs: unexpected model status {h.modelStatusToString(status)}")
-    y = np.array(h.getSolution().col_value)
-    return -h.getInfo().objective_function_value, y, edges
+    return -h.getInfo().objective_function_value, np.array(h.getSolution().col_value)
 
 
-def max_flow(inst, t) -> dict[tuple[int, int], int]:
-    _, y, edges = _flow_lp(inst, t, [1] * inst.positions)
-    rounded = np.rint(y)
-    if len(y) and np.abs(y - rounded).max() > 1e-6:
-        raise RuntimeError("highs: the LP vertex is not integral")
-    return {e: int(u) for e, u in zip(edges, rounded) if u > 0}
+def max_flow(network: FlowNetwork) -> dict[tuple[int, int], int]:
+    """An integral maximum flow: the LP's vertex (a network matrix's polytope)."""
+    _, y = _flow_lp(network, [1] * network.positions)
+    return network.units(y, "highs")
 
 
 def check(inst, t) -> FeasibilityResult:
@@ -109,8 +107,9 @@ def lp_max(inst, weights, *, caps=None):
     """max Σ w_p t_p over the LP relaxation of K_N (with t ≤ caps, default
     |S_p|, i.e. no d1 cap). Returns (value, t) with t a list of floats."""
     caps = list(inst.field_sizes if caps is None else caps)
-    value, y, edges = _flow_lp(inst, caps, weights)
+    network = FlowNetwork.build(inst, caps)
+    value, y = _flow_lp(network, weights)
     t = [0.0] * inst.positions
-    for (p, _), u in zip(edges, y):
+    for (p, _), u in zip(network.arcs, y):
         t[p] += float(u)
     return value, t

@@ -12,17 +12,18 @@ counting emphasis and restarts off (a restart would recount). Overlap
 components are counted separately and multiplied. SCIP's count is a 64-bit
 integer: a component whose count reaches 2^63 − 1 is reported as incomplete.
 
-Feasibility is the max-flow of :mod:`ilpregions.services.feasibility` as an integer
+Feasibility is :class:`~ilpregions.core.flow_network.FlowNetwork` as an integer
 program.
 """
 
 from __future__ import annotations
 
 
-from ilpregions.services.feasibility import FeasibilityResult, timed_certificate
-from ilpregions.core.geometry import essential_unions, flow_arcs
-from ilpregions.core.results import EnumerationOutcome
 from ilpregions.backends._blocks import count_by_blocks
+from ilpregions.core.certificates import timed_certificate
+from ilpregions.core.flow_network import FlowNetwork
+from ilpregions.core.geometry import essential_unions
+from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
 
 _LONG_MAX = 2 ** 63 - 1
 
@@ -77,23 +78,23 @@ def count(inst, *, time_limit: float | None = None, progress=None) -> Enumeratio
                               details={"model": "binary neuron selection"})
 
 
-def max_flow(inst, t) -> dict[tuple[int, int], int]:
+def max_flow(network: FlowNetwork) -> dict[tuple[int, int], int]:
+    """An integral maximum flow, solved as an integer program by SCIP."""
     import pyscipopt
 
-    arcs, by_position, by_pixel = flow_arcs(inst, t)
-    if not arcs:
+    if not network.arcs:
         return {}
     model = _model()
-    y = {(p, x): model.addVar(f"y_{p}_{x}", vtype="I", lb=0, ub=inst.channels) for p, x in arcs}
-    for p, idx in by_position.items():
-        model.addCons(pyscipopt.quicksum(y[arcs[i]] for i in idx) <= t[p])
-    for x, idx in by_pixel.items():
-        model.addCons(pyscipopt.quicksum(y[arcs[i]] for i in idx) <= inst.channels)
-    model.setObjective(pyscipopt.quicksum(y.values()), "maximize")
+    y = [model.addVar(f"y_{p}_{x}", vtype="I", lb=0, ub=network.channels) for p, x in network.arcs]
+    for p, idx in network.by_position.items():
+        model.addCons(pyscipopt.quicksum(y[i] for i in idx) <= network.demand[p])
+    for x, idx in network.by_pixel.items():
+        model.addCons(pyscipopt.quicksum(y[i] for i in idx) <= network.channels)
+    model.setObjective(pyscipopt.quicksum(y), "maximize")
     model.optimize()
     if model.getStatus() != "optimal":
         raise RuntimeError(f"scip: unexpected status {model.getStatus()}")
-    return {e: int(round(model.getVal(v))) for e, v in y.items() if round(model.getVal(v)) > 0}
+    return network.units([model.getVal(v) for v in y], "scip")
 
 
 def check(inst, t) -> FeasibilityResult:

@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 
+from ilpregions.cli.flags import error_message
 from ilpregions.core.errors import EXIT_BAD_INPUT, BackendUnavailableError, InputError
 
 #: Subcommand modules, in the order ``--help`` lists them. A module that is
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (InputError, BackendUnavailableError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        message = error_message(exc)  # library parameters shown as flags (cli/flags.py)
         sys.stderr.write(f"ilpregions {args.command}: error: {message}\n")
         return EXIT_BAD_INPUT
     except BrokenPipeError:

@@ -1,10 +1,12 @@
-"""Exact integer helpers: binomial rows, prefix sums and balanced products.
+"""Exact integer helpers: binomial rows, prefix sums, balanced products,
+log10 of big integers, and grouping items that share keys.
 
 Pure Python integers throughout; counts are never floats.
 """
 
 from __future__ import annotations
 
+import math
 from math import comb
 from typing import Iterable, Sequence
 
@@ -125,3 +127,49 @@ def short_int(value: int, digits: int = 3) -> str:
     if len(text) <= 15:
         return sign + text
     return f"{sign}{text[0]}.{text[1:digits]}e{len(text) - 1}"
+
+
+def log10_int(value: int | None) -> float | None:
+    """log10 of a non-negative integer of any size (None for None, -inf for 0).
+
+    Through the top 60 bits, so it never overflows a float.
+
+    >>> log10_int(1000), round(log10_int(10 ** 5000 * 3), 6), log10_int(0)
+    (3.0, 5000.477121, -inf)
+    """
+    if value is None:
+        return None
+    if value < 0:
+        raise ValueError(f"log10_int: {value} is negative")
+    if value == 0:
+        return -math.inf
+    shift = max(0, value.bit_length() - 60)
+    return math.log10(value >> shift) + shift * math.log10(2)
+
+
+def connected_groups(members: Sequence[Iterable[int]]) -> list[list[int]]:
+    """Items connected through shared keys: the connected components of the
+    bipartite item–key graph (scipy.sparse.csgraph), each sorted, ordered by
+    their smallest item. An item with no key is a group of its own.
+
+    >>> connected_groups([[0], [1], [0, 1], [2], []])
+    [[0, 1, 2], [3], [4]]
+    """
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    lists = [list(keys) for keys in members]
+    n = len(lists)
+    if n == 0:
+        return []
+    lengths = np.array([len(k) for k in lists], dtype=np.int64)
+    items = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    keys = np.fromiter((k for ks in lists for k in ks), dtype=np.int64, count=int(lengths.sum()))
+    _, key_ids = np.unique(keys, return_inverse=True)
+    size = n + (int(key_ids.max()) + 1 if len(keys) else 0)
+    graph = coo_matrix((np.ones(len(items), dtype=np.int8), (items, n + key_ids)), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    order = np.argsort(labels[:n], kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[:n][order])) + 1
+    return [part.tolist() for part in np.split(order, cuts)]

@@ -23,6 +23,32 @@ class InputError(ILPRegionsError, ValueError):
     """Bad user input: a spec, a t-vector, a backend name, an option."""
 
 
+class ParameterError(InputError):
+    """A bad value for one named parameter of a library function.
+
+    ``parameter`` is the Python name (``"t"``, ``"memory_cap"``, ``"resume"``);
+    the message starts with it. The CLI maps parameters to its flags in one
+    place (``ilpregions.cli.flags``), so the library never names a flag.
+
+    >>> str(ParameterError("memory_cap", "must be positive"))
+    'memory_cap: must be positive'
+    """
+
+    def __init__(self, parameter: str, message: str):
+        self.parameter = parameter
+        self.message = message
+        super().__init__(f"{parameter}: {message}")
+
+
+class SolverError(InputError):
+    """A solver failed on a model that should be solvable, even after retries.
+
+    The input could not be handled: like every :class:`InputError` the CLI
+    reports it on one line with exit code 2 (nothing was computed, no
+    traceback); the message names the solver, its status and what was tried.
+    """
+
+
 class SpecError(InputError):
     """An architecture spec is malformed; ``field`` names where."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+Element = tuple[int, ...]
+
 from ilpregions.core.combinatorics import decimal_string
 
 # Our status vocabulary; backends map their solver's codes onto these.
@@ -84,3 +86,49 @@ class Bound:
         return {"name": self.name, "kind": self.kind,
                 "value": None if self.value is None else decimal_string(self.value),
                 "applicable": self.applicable, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A set J of positions with Σ_J t_p = ``sum`` > ``union`` = |∪_J S_p|."""
+
+    positions: tuple[int, ...]
+    sum: int
+    union: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"positions": list(self.positions), "sum": self.sum, "union": self.union}
+
+
+@dataclass(frozen=True)
+class FeasibilityResult:
+    """The answer to "is t in K_N?" with its certificate.
+
+    Attributes
+    ----------
+    feasible : whether t ∈ K_N
+    assignment : when feasible, per position (row-major) its t_p distinct
+        elements ``(spatial..., channel)``; no element appears twice
+    violated : when infeasible, a small violated set of positions
+    backend : the backend that solved the flow problem
+    seconds : wall time of the backend
+    t : the t-vector checked
+    """
+
+    feasible: bool
+    assignment: tuple[tuple[Element, ...], ...] | None
+    violated: Violation | None
+    backend: str
+    seconds: float
+    t: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "feasible": self.feasible,
+            "t": list(self.t),
+            "assignment": None if self.assignment is None else
+            [[list(e) for e in elements] for elements in self.assignment],
+            "violated": None if self.violated is None else self.violated.to_json(),
+            "backend": self.backend,
+            "seconds": round(self.seconds, 6),
+        }

@@ -1,10 +1,12 @@
-"""Every installed counting path on one model, side by side (issue 4, part 3).
+"""Every installed counting path on one model, side by side.
 
-Counting paths: each registered counting backend (``dp`` when present,
-``cpsat``, ``bruteforce``, ``scip``) plus ``cpsat-binary`` — CP-SAT counting
-the plain solutions of the binary neuron-selection model, whose number is
-R_N (MATH.md §2). The feasibility/LP-only backends (``cbc``, ``highs``) are
-listed as such, with no count: they cannot enumerate.
+Counting paths: every registered counting backend of
+:mod:`ilpregions.backends` (``dp``, ``cpsat``, ``bruteforce``, ``scip``) and
+its registered variants ``cpsat-rows`` (CP-SAT without projection) and
+``cpsat-binary`` — CP-SAT counting the plain solutions of the binary
+neuron-selection model, whose number is R_N (MATH.md §2). The
+feasibility/LP-only backends (``cbc``, ``highs``) are listed as such, with
+no count: they cannot enumerate.
 
 Complete paths must agree; :attr:`ComparisonReport.agree` says whether they
 do and the CLI exits with code 1 when they do not.
@@ -76,24 +78,10 @@ def _backend_path(name: str) -> Callable[..., EnumerationOutcome]:
     return run
 
 
-def _cpsat_binary(inst, time_limit):
-    if not backends.BACKENDS["cpsat"].is_available():
-        raise BackendUnavailableError("cpsat-binary needs ortools")
-    from ilpregions.backends.cpsat import count_binary
-    return count_binary(inst, time_limit=time_limit)
-
-
-def _cpsat_rows(inst, time_limit):
-    from ilpregions.backends.cpsat import count
-    return count(inst, time_limit=time_limit, project=False)
-
-
 def counting_paths() -> dict[str, Callable[..., EnumerationOutcome]]:
-    """Every counting path by name (installed or not)."""
-    paths = {name: _backend_path(name) for name in backends.backend_names(backends.COUNT)}
-    paths["cpsat-rows"] = _cpsat_rows
-    paths["cpsat-binary"] = _cpsat_binary
-    return paths
+    """Every counting path by name (installed or not): the registered
+    counting backends, variants included."""
+    return {name: _backend_path(name) for name in backends.backend_names(backends.COUNT)}
 
 
 #: Extra paths (name -> callable(inst, time_limit) -> EnumerationOutcome);
@@ -105,47 +93,51 @@ NOTES = {"cpsat-binary": "counts solutions of the binary neuron-selection model"
          "scip": "SCIP solution counting, binary neuron-selection model"}
 
 
-def compare(model, time_limit: float | None = 10.0) -> ComparisonReport:
-    """Run every installed counting path under ``time_limit`` seconds each."""
-    inst = as_instance(model)
-    rows = []
-    paths = {**counting_paths(), **EXTRA_PATHS}
-    for name, path in paths.items():
-        spec = backends.BACKENDS.get(name)
-        if spec is not None and not spec.is_available():
-            hint = f'pip install "ilpregions[{spec.extra}]"' if spec.extra else "module not in this build"
-            rows.append(ComparisonRow(name, None, False, None, None, None, UNAVAILABLE, hint))
-            continue
-        start = time.perf_counter()
-        try:
-            outcome = path(inst, time_limit)
-        except TooLargeError as exc:
-            rows.append(ComparisonRow(name, None, False, time.perf_counter() - start, None, None,
-                                      TOO_LARGE, str(exc).splitlines()[0]))
-            continue
-        except BackendUnavailableError as exc:
-            rows.append(ComparisonRow(name, None, False, None, None, None, UNAVAILABLE, str(exc)))
-            continue
-        except Exception as exc:  # a crashing backend is reported, not fatal
-            rows.append(ComparisonRow(name, None, False, time.perf_counter() - start, None, None,
-                                      ERROR, f"{type(exc).__name__}: {exc}"))
-            continue
-        seconds = time.perf_counter() - start
-        rows.append(ComparisonRow(name, outcome.regions, outcome.complete, seconds, outcome.t_vectors,
-                                  outcome.solutions, COMPLETE if outcome.complete else TIME_LIMIT,
-                                  NOTES.get(name, "" if outcome.complete else "partial sum: a lower bound")))
-    for name in ("cbc", "highs"):
-        spec = backends.BACKENDS[name]
-        status = UNSUPPORTED if spec.is_available() else UNAVAILABLE
-        rows.append(ComparisonRow(name, None, False, None, None, None, status,
-                                  "feasibility/LP only: cannot enumerate, no count"))
+def _run_path(name: str, path, inst, time_limit) -> ComparisonRow:
+    """One counting path as a row; a crashing backend is reported, not fatal."""
+    spec = backends.BACKENDS.get(name)
+    if spec is not None and not spec.is_available():
+        return ComparisonRow(name, None, False, None, None, None, UNAVAILABLE, backends.install_hint(spec))
+    start = time.perf_counter()
+    try:
+        outcome = path(inst, time_limit)
+    except TooLargeError as exc:
+        return ComparisonRow(name, None, False, time.perf_counter() - start, None, None,
+                             TOO_LARGE, str(exc).splitlines()[0])
+    except BackendUnavailableError as exc:
+        return ComparisonRow(name, None, False, None, None, None, UNAVAILABLE, str(exc))
+    except Exception as exc:  # noqa: BLE001 - the row says what went wrong
+        return ComparisonRow(name, None, False, time.perf_counter() - start, None, None,
+                             ERROR, f"{type(exc).__name__}: {exc}")
+    seconds = time.perf_counter() - start
+    return ComparisonRow(name, outcome.regions, outcome.complete, seconds, outcome.t_vectors,
+                         outcome.solutions, COMPLETE if outcome.complete else TIME_LIMIT,
+                         NOTES.get(name, "" if outcome.complete else "partial sum: a lower bound"))
+
+
+def _agreement(rows) -> tuple[bool, int | None]:
+    """Whether complete paths agree (and no partial sum exceeds them), and the common value."""
     exact_values = {r.regions for r in rows if r.status == COMPLETE}
     agree = len(exact_values) <= 1
     # A partial (time-limited) count is a lower bound: it must not exceed an exact one.
     if agree and exact_values:
         value = next(iter(exact_values))
         agree = all(r.regions <= value for r in rows if r.status == TIME_LIMIT and r.regions is not None)
-    regions = next(iter(exact_values)) if agree and exact_values else None
+    return agree, (next(iter(exact_values)) if agree and exact_values else None)
+
+
+def compare(model, time_limit: float | None = 10.0) -> ComparisonReport:
+    """Run every installed counting path under ``time_limit`` seconds each."""
+    inst = as_instance(model)
+    paths = {**counting_paths(), **EXTRA_PATHS}
+    rows = [_run_path(name, path, inst, time_limit) for name, path in paths.items()]
+    # Feasibility/LP-only backends are listed as such: they cannot enumerate.
+    for name in backends.backend_names(backends.LP):
+        if name not in paths:
+            status = UNSUPPORTED if backends.BACKENDS[name].is_available() else UNAVAILABLE
+            rows.append(ComparisonRow(name, None, False, None, None, None, status,
+                                      "feasibility/LP only: cannot enumerate, no count"))
+    agree, regions = _agreement(rows)
     return ComparisonReport(tuple(rows), agree, regions, time_limit,
                             details={"positions": inst.positions, "union_size": inst.union_size})
 

@@ -1,10 +1,12 @@
-"""Write the K_N model we solve, for any other solver (issue 4, part 4).
+"""Write the K_N model we solve, for any other solver.
+
+Each format is written by a backend of the registry (task "export"):
 
 * ``cp``: the CP-SAT model of :func:`ilpregions.backends.cpsat.build_model`
   (one integer t_p ∈ [0, min(d1, |S_p|)] per position, one row per essential
   union J with |J| ≥ 2 that can bind), as a text protocol buffer
   (``CpModelProto``), with the objective max Σ t_p.
-* ``lp`` / ``mps``: the same integer program written by PuLP.
+* ``lp`` / ``mps``: the same integer program written by PuLP (the ``cbc`` backend).
 
 The objective's optimum is the largest Σ t over K_N with the d1 cap, which
 is |∪S| once d1 ≥ every |S_p| (the rank of the polymatroid).
@@ -21,13 +23,15 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
-from ilpregions.core.errors import InputError
+from ilpregions import backends
+from ilpregions.core.errors import ParameterError
 from ilpregions.core.geometry import Theorem1Instance, as_instance, essential_unions
 
 FORMATS = ("cp", "lp", "mps")
+#: The backend writing each format (task "export" of the registry).
+WRITERS = {"cp": "cpsat", "lp": "cbc", "mps": "cbc"}
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,6 @@ class ExportSummary:
     path: str
     variables: int
     rows: int
-
-
-def _instance(model) -> Theorem1Instance:
-    return as_instance(model)
 
 
 def binding_rows(inst: Theorem1Instance):
@@ -54,35 +54,13 @@ def binding_rows(inst: Theorem1Instance):
 def export_model(model, fmt: str, path: str) -> ExportSummary:
     """Write the K_N integer program of a one-layer model to ``path``."""
     if fmt not in FORMATS:
-        raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
-    inst = _instance(model)
+        raise ParameterError("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+    inst = as_instance(model)
     positions, rows = binding_rows(inst)
-    if fmt == "cp":
-        from ilpregions.backends.cpsat import build_model
-
-        cp, variables = build_model(inst, positions, essential_unions(inst, positions))
-        cp.maximize(sum(variables[p] for p in positions))
-        with open(path, "w") as handle:
-            handle.write(str(cp.proto))
-        return ExportSummary(fmt, path, len(positions), len(rows))
-    import pulp
-
-    from ilpregions.backends.cbc import variable
-
-    caps = inst.caps
-    problem = pulp.LpProblem("K_N", pulp.LpMaximize)
-    t = {p: variable(problem, f"t_{p}", 0, caps[p], pulp.LpInteger) for p in positions}
-    problem += pulp.LpAffineExpression([(t[p], 1) for p in positions]), "sum_t"
-    for subset, union in rows:
-        problem += pulp.LpAffineExpression([(t[p], 1) for p in subset]) <= union, \
-            "union_" + "_".join(map(str, subset))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        if fmt == "lp":
-            problem.writeLP(path)
-        else:
-            # OBJSENSE MAX: MPS minimises unless told otherwise.
-            problem.writeMPS(path, with_objsense=True)
+    writer = backends.load(WRITERS[fmt], backends.EXPORT)
+    # The CP model takes every essential row (its singleton rows become bounds).
+    model_rows = essential_unions(inst, positions) if fmt == "cp" else rows
+    writer.write_model(inst, positions, model_rows, fmt, path)
     return ExportSummary(fmt, path, len(positions), len(rows))
 
 

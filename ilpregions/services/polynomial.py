@@ -146,9 +146,10 @@ def region_polynomial(inst, *, time_limit: float | None = None, progress=None,
 
     The instance's own ``filters`` value is ignored.
     """
-    from ilpregions.backends.dp import engine as dp
+    from ilpregions import backends
     from ilpregions.core.geometry import components
 
+    dp = backends.load("dp", backends.EVALUATE)
     sizes = list(inst.field_sizes)
     degrees = {}
     for comp in components(inst):
