@@ -112,12 +112,11 @@ def test_regions_and_tied_max_agree_on_the_weight_sharing_gap():
     assert ilpregions.regions(net, seed=3).regions == tied.regions
 
 
-def test_api_mirrors_the_cli():
+def test_api_mirrors_the_cli(cli):
     path = MODELS / "conv1d.toml"
-    result = subprocess.run([sys.executable, "-m", "ilpregions", "count", str(path), "--json"],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    cli = json.loads(result.stdout)
+    code, out, err = cli("count", path, "--json")
+    assert code == 0, err
+    cli = json.loads(out)
     api = ilpregions.count_regions(ilpregions.load(path))
     assert cli["regions"] == str(api.regions) and cli["t_vectors"] == api.t_vectors
 

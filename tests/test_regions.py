@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -243,29 +241,25 @@ def test_time_limit_gives_a_lower_bound():
 
 # -- CLI ------------------------------------------------------------------------------
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "ilpregions", *args], capture_output=True, text=True)
-
-
-def test_cli_regions_json(tmp_path):
-    proc = _cli("regions", str(MODELS / "paper_3x3.toml"), "--seed", "3", "--method", "lp", "--json")
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+def test_cli_regions_json(tmp_path, cli):
+    code, stdout, err = cli("regions", MODELS / "paper_3x3.toml", "--seed", "3", "--method", "lp", "--json")
+    assert code == 0, err
+    out = json.loads(stdout)
     assert out["regions"] == 255 and out["exact"] is True
     assert {"regions", "exact", "lps_solved", "seconds"} <= set(out)
 
 
-def test_cli_regions_weights_file(tmp_path):
+def test_cli_regions_weights_file(tmp_path, cli):
     net = Network((3, 3, 1), (ConvLayer(2, 2),))
     path = tmp_path / "w.npz"
     np.savez(path, **he_normal_weights(net, 8))
-    proc = _cli("regions", str(MODELS / "paper_3x3.toml"), "--weights", str(path), "--json")
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["regions"] == 255
+    code, out, err = cli("regions", MODELS / "paper_3x3.toml", "--weights", path, "--json")
+    assert code == 0, err
+    assert json.loads(out)["regions"] == 255
 
 
 @pytest.mark.parametrize("kind", ["shape", "name", "garbage", "pickle"])
-def test_cli_bad_weights_exit_2(tmp_path, kind):
+def test_cli_bad_weights_exit_2(tmp_path, kind, cli):
     path = tmp_path / "bad.npz"
     if kind == "shape":
         np.savez(path, **{"layers.0.weight": np.zeros((2, 2, 2)), "layers.0.bias": np.zeros(2)})
@@ -276,10 +270,10 @@ def test_cli_bad_weights_exit_2(tmp_path, kind):
     else:
         np.savez(path, **{"layers.0.weight": np.array([{"a": 1}], dtype=object),
                           "layers.0.bias": np.zeros(2)})
-    proc = _cli("regions", str(MODELS / "paper_3x3.toml"), "--weights", str(path))
-    assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and "error" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    code, _, err = cli("regions", MODELS / "paper_3x3.toml", "--weights", path)
+    assert code == 2
+    assert err.count("\n") == 1 and "error" in err
+    assert "Traceback" not in err
 
 
 def test_disjoint_fields_multiply():

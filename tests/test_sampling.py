@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -47,10 +45,9 @@ def test_sampler_is_monotone_in_samples():
     assert a <= b
 
 
-def test_cli_sample_json():
-    proc = subprocess.run([sys.executable, "-m", "ilpregions", "regions", str(MODELS / "paper_3x3.toml"),
-                           "--seed", "0", "--method", "sample", "--samples", "20000", "--json"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+def test_cli_sample_json(cli):
+    code, stdout, err = cli("regions", MODELS / "paper_3x3.toml", "--seed", "0", "--method", "sample",
+                            "--samples", "20000", "--json")
+    assert code == 0, err
+    out = json.loads(stdout)
     assert out["exact"] is False and 1 <= out["regions"] <= 255 and out["samples"] == 20000
