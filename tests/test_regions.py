@@ -295,3 +295,63 @@ def test_regions_that_open_only_far_out_are_found():
     b = count_linear_regions(pooled, weights=w, seed_samples=0)
     assert a.exact and b.exact and a.regions == b.regions
     assert count_linear_regions(pooled, weights=w, method="sample", samples=200_000).regions < a.regions
+
+
+# -- solver failures: retried, then one line and exit 2 (never a traceback) ---------------
+
+def _failing_run(fail_first: int):
+    """A CellLP._run whose first ``fail_first`` solves end with status Unknown."""
+    import highspy
+
+    from ilpregions.services.regions.lp import CellLP
+
+    original = CellLP._run
+    calls = {"n": 0}
+
+    def run(self):
+        calls["n"] += 1
+        if calls["n"] <= fail_first:
+            return highspy.HighsModelStatus.kUnknown
+        return original(self)
+    return run
+
+
+def test_cell_lp_retries_a_solve_that_ends_unknown(monkeypatch):
+    from ilpregions.services.regions.lp import CellLP
+
+    lp = CellLP(2)
+    lp.push(np.array([[1.0, 0.0, 0.0]]))          # x1 > 0: the margin t* is 1 at (1, *, 1)
+    expected, _ = lp.solve()
+    monkeypatch.setattr(CellLP, "_run", _failing_run(1))
+    t, point = lp.solve()
+    assert lp.retried == 1 and t == pytest.approx(expected) and t > 0.5 and point[0] > 0
+
+
+def test_cell_lp_gives_up_with_a_solver_error(monkeypatch):
+    from ilpregions.core.errors import SolverError
+    from ilpregions.services.regions.lp import RETRIES, CellLP
+
+    lp = CellLP(2)
+    monkeypatch.setattr(CellLP, "_run", _failing_run(1 + len(RETRIES)))
+    with pytest.raises(SolverError, match="HiGHS could not solve a cell LP.*Unknown") as caught:
+        lp.solve()
+    assert isinstance(caught.value, InputError)
+
+
+def test_cli_solver_failure_is_one_line_and_exit_2(monkeypatch, cli):
+    from ilpregions.services.regions.lp import CellLP
+
+    monkeypatch.setattr(CellLP, "_run", _failing_run(10 ** 9))
+    code, out, err = cli("regions", MODELS / "paper_3x3.toml", "--method", "lp", "--seed", "3")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "HiGHS" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_two_conv_layers_where_highs_returned_unknown():
+    # 8x8x1, two 3x3 conv layers of 4 filters, seed 0: HiGHS's warm-started simplex ended
+    # "Unknown" within seconds and the command crashed; the retry re-solves those LPs.
+    net = Network((8, 8, 1), (ConvLayer(4, 3), ConvLayer(4, 3)))
+    result = count_linear_regions(net, seed=0, time_limit=15)
+    assert result.details.get("lp_retries", 0) >= 1
+    assert result.regions >= 1 and not result.exact

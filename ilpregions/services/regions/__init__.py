@@ -1,0 +1,57 @@
+"""Exact linear-region counts of one concrete network, over all of R^n.
+
+A *region* is a non-empty open set of inputs on which every ReLU's sign and
+every max-pooling argmax is constant (for pooling after a ReLU, the argmax is
+taken among the window's active entries; a window whose entries are all
+inactive outputs 0 and makes no choice). On each region the network is one
+affine map.
+
+``method="exact"`` enumerates the regions as the leaves of a tree: the
+decisions (neurons layer by layer, then pooling windows) are taken one at a
+time, and a child is kept when its cell is non-empty. Non-emptiness is
+decided, cheapest first, by
+
+1. **rank tests**: if the new neuron's normal is not in the span of the
+   normals already constraining the cell, the hyperplane cuts the cell, so
+   both children exist and a point of each is written down directly;
+2. **witness points**: a point strictly inside the cell lies on one side, and
+   inputs sampled beforehand whose pattern shares the child's prefix are
+   points of that child (each is re-checked against the cell's rows);
+3. **an LP** (HiGHS) otherwise, in homogeneous coordinates so that it is
+   scale-free and sees unbounded cells: with x = y / y0, maximise t subject
+   to ``a_i . (y, y0) >= t`` for every unit-normalised row a_i, ``y0 >= t``,
+   ``-1 <= y <= 1``, ``0 <= y0 <= 1``, ``t <= 1``. The cell is non-empty iff
+   t* > 0; a cell reaching out to infinity keeps a positive t* however far
+   away it lies, so nothing is lost to a bounding box.
+
+For a single conv/local/dense layer with generic biases, the regions are the
+independent subsets of the neurons' normals (Zaslavsky; MATH.md §2), counted
+by a search that prunes every superset of a dependent set and checks, for
+every dependent set it meets, that the biases keep it non-central. When
+that check fails, the LP enumeration runs instead.
+
+``method="sample"`` is the authors' baseline (Xiong et al. 2020): count the
+distinct patterns of Gaussian inputs. It is a lower bound.
+
+Examples
+--------
+>>> from ilpregions.core.spec import Network, ConvLayer
+>>> net = Network((4, 1), (ConvLayer(filters=2, kernel=2, shared=False),))
+>>> count_linear_regions(net, seed=0).regions
+55
+>>> count_linear_regions(net, seed=0, method="lp").regions
+55
+
+The package, by job: :mod:`.lp` (the HiGHS cell LP, with retries),
+:mod:`.cell` (a cell's rows and its witness tests), :mod:`.tree` (the LP
+tree), :mod:`.rank` (the rank count), :mod:`.sampler` (the baseline) and
+:mod:`.count` (the entry point).
+"""
+
+from __future__ import annotations
+
+from ilpregions.services.regions.count import RegionsResult, count_linear_regions
+from ilpregions.services.regions.rank import count_independent_subsets
+from ilpregions.services.regions.sampler import sample_patterns
+
+__all__ = ["RegionsResult", "count_linear_regions", "count_independent_subsets", "sample_patterns"]
