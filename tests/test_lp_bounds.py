@@ -12,6 +12,7 @@ import pytest
 
 from helpers import MODELS, case_network
 from ilpregions.services import lp_bounds
+from ilpregions.services.lp_bounds import block_tree, tilt
 from ilpregions.backends import cbc, highs
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, Network, load
@@ -73,9 +74,9 @@ def test_sandwich_on_reference(theorem1_case):
 
 def test_sandwich_with_small_leaves_and_the_tilt(theorem1_case, monkeypatch):
     # Force the non-exact paths: tiny leaves, and top blocks joined by the tilt.
-    monkeypatch.setattr(lp_bounds, "LEAF_BOX", 30)
-    monkeypatch.setattr(lp_bounds, "LEAF_POSITIONS", 2)
-    monkeypatch.setattr(lp_bounds, "POLY_BITS", 40)
+    monkeypatch.setattr(block_tree, "LEAF_BOX", 30)
+    monkeypatch.setattr(block_tree, "LEAF_POSITIONS", 2)
+    monkeypatch.setattr(block_tree, "POLY_BITS", 40)
     inst = layer_instance(case_network(theorem1_case))
     exact = int(theorem1_case["regions"])
     upper, is_exact, _ = lp_bounds.block_tree_upper(inst)
@@ -127,10 +128,10 @@ def test_directed_rounding_brackets_exact_values():
     for _ in range(200):
         a, n = rng.randint(1, 2 ** 24), rng.randint(1, 400)
         exact = a ** n
-        up, down = lp_bounds._pow_round((a, 0), n, True), lp_bounds._pow_round((a, 0), n, False)
+        up, down = tilt._pow_round((a, 0), n, True), tilt._pow_round((a, 0), n, False)
         assert down[0] << down[1] <= exact <= up[0] << up[1]
         num = rng.randint(1, 10 ** 300)
-        ratio = lp_bounds._ceil_ratio(lp_bounds._norm(num, 0, True), down)
+        ratio = tilt._ceil_ratio(tilt._norm(num, 0, True), down)
         assert ratio * exact >= num                      # an upper bound on num / a^n
         assert ratio <= num // exact + 1 + (num // exact) // 10 ** 15 + 1
 
