@@ -185,3 +185,31 @@ def test_cli_time_limit_exit_3_says_at_least(tmp_path, capsys):
     code = main(["count", str(spec), "--backend", "cpsat", "--time-limit", "0.3", "--json", "--quiet"])
     data = json.loads(capsys.readouterr().out)
     assert code == 3 and data["exact"] is False and int(data["regions"]) >= 0
+
+
+# -- registered variants: selectable wherever a counting backend is ------------------------
+
+@pytest.mark.parametrize("variant", ["cpsat-binary", "cpsat-rows"])
+def test_count_variants_are_registered_and_agree(variant, cli):
+    from ilpregions import backends
+    from ilpregions.backends.protocols import CountBackend
+
+    assert variant in backends.backend_names(backends.COUNT)
+    assert isinstance(backends.load(variant, backends.COUNT), CountBackend)
+    path = MODELS / "paper_3x3.toml"
+    code, out, err = cli("count", path, "--backend", variant, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["backend"] == variant and result["regions"] == "256" and result["exact"] is True
+    assert variant in cli("count", "--help")[1]
+
+
+def test_cpsat_binary_counts_solutions_and_rows_does_not_project():
+    inst = layer_instance(Network((4, 1), (ConvLayer(2, 2),)))
+    binary = count_regions(inst, backend="cpsat-binary")
+    rows = count_regions(inst, backend="cpsat-rows")
+    plain = count_regions(inst, backend="cpsat")
+    assert binary.regions == rows.regions == plain.regions == 55
+    assert binary.solutions == 55 and binary.t_vectors is None      # one solution per neuron set
+    assert rows.solutions == rows.t_vectors                          # every t enumerated by CP-SAT
+    assert plain.solutions < plain.t_vectors                         # projected positions summed in bulk

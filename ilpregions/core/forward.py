@@ -47,13 +47,6 @@ from ilpregions.core.errors import InputError
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 
 
-def _prod(values) -> int:
-    out = 1
-    for v in values:
-        out *= int(v)
-    return out
-
-
 def weight_shapes(network: Network) -> dict[str, tuple[int, ...]]:
     """The expected name → shape of every weight array of ``network``.
 
@@ -73,7 +66,7 @@ def weight_shapes(network: Network) -> dict[str, tuple[int, ...]]:
                 shapes[f"layers.{i}.weight"] = tuple(out[:-1]) + (layer.filters,) + kernel
                 shapes[f"layers.{i}.bias"] = tuple(out[:-1]) + (layer.filters,)
         elif isinstance(layer, DenseLayer):
-            shapes[f"layers.{i}.weight"] = (layer.units, _prod(shape))
+            shapes[f"layers.{i}.weight"] = (layer.units, math.prod(shape))
             shapes[f"layers.{i}.bias"] = (layer.units,)
     return shapes
 
@@ -82,9 +75,9 @@ def fan_in(network: Network, index: int) -> int:
     """Inputs seen by one neuron of layer ``index`` (kernel volume times d_in)."""
     layer, shape = network.layers[index], network.input_shapes()[index]
     if isinstance(layer, ConvLayer):
-        return _prod(layer.kernel) * shape[-1]
+        return math.prod(layer.kernel) * shape[-1]
     if isinstance(layer, DenseLayer):
-        return _prod(shape)
+        return math.prod(shape)
     raise InputError(f"layers[{index}]: a {layer.type} layer has no weights")
 
 
@@ -177,7 +170,7 @@ def layer_affine(network: Network, weights: Mapping[str, np.ndarray], index: int
     if not isinstance(layer, ConvLayer):
         raise InputError(f"layers[{index}]: a {layer.type} layer is not affine")
     spatial, d_in, filters = shape[:-1], shape[-1], layer.filters
-    n_in, n_out = _prod(shape), _prod(out)
+    n_in, n_out = math.prod(shape), math.prod(out)
     A = np.zeros((n_out, n_in))
     b = np.zeros(n_out)
     for pos in itertools.product(*(range(n) for n in out[:-1])):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from ilpregions import backends
 from ilpregions.core.errors import EXIT_DISAGREE, EXIT_OK, EXIT_PARTIAL
 from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument, load_model,
                       print_json, short_int)
 
 
 def register(sub) -> None:
+    paths = ", ".join(backends.backend_names(backends.COUNT))
     parser = sub.add_parser(
         "compare", help="run every installed counting backend and check that they agree",
-        description="Count R_N with every installed counting path (dp, cpsat, cpsat-binary, "
-                    "bruteforce, scip) under a per-backend time limit (default 10 s). Exit code 1 "
-                    "when complete backends disagree, 3 when none completed.")
+        description=f"Count R_N with every installed counting path ({paths}) under a per-backend "
+                    f"time limit (default 10 s). Exit code 1 when complete backends disagree, 3 when "
+                    f"none completed.")
     add_model_argument(parser)
     add_time_limit_argument(parser)
     add_json_argument(parser)
