@@ -30,6 +30,8 @@ FLAGS = {
     "samples": "--samples",
     "method": "--method",
     "backend": "--backend",
+    "arch": "--arch",
+    "drop_head": "--drop-head",
 }
 
 

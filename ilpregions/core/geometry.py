@@ -217,34 +217,6 @@ def overlap_graph(inst: Theorem1Instance) -> list[set[int]]:
     return adjacency
 
 
-def flow_arcs(inst: Theorem1Instance, capacities) -> tuple[list[tuple[int, int]], dict[int, list[int]],
-                                                          dict[int, list[int]]]:
-    """The position → pixel arcs of the feasibility flow network (MATH.md §2).
-
-    Source → p has capacity ``capacities[p]``; p → pixel x (for x in S_p) and
-    x → sink have capacity d0 (a pixel holds d0 elements). Positions with no
-    capacity get no arcs. Returns ``(arcs, by_position, by_pixel)``, the last
-    two mapping to indices into ``arcs``; every solver backend builds its
-    model from this one description.
-
-    >>> from ilpregions.core.spec import Network, ConvLayer
-    >>> arcs, by_p, by_x = flow_arcs(layer_instance(Network((3, 1), (ConvLayer(1, 2),))), [1, 0])
-    >>> arcs, by_p, by_x
-    ([(0, 0), (0, 1)], {0: [0, 1]}, {0: [0], 1: [1]})
-    """
-    arcs: list[tuple[int, int]] = []
-    by_position: dict[int, list[int]] = {}
-    by_pixel: dict[int, list[int]] = {}
-    for p in range(inst.positions):
-        if capacities[p] <= 0:
-            continue
-        for x in inst.fields[p]:
-            by_position.setdefault(p, []).append(len(arcs))
-            by_pixel.setdefault(x, []).append(len(arcs))
-            arcs.append((p, x))
-    return arcs, by_position, by_pixel
-
-
 def as_instance(model) -> Theorem1Instance:
     """A Theorem1Instance as is, or the set system of a one-layer Network."""
     if isinstance(model, Theorem1Instance):
@@ -270,28 +242,11 @@ def components(inst: Theorem1Instance) -> list[list[int]]:
 
 
 def _components(inst: Theorem1Instance) -> list[list[int]]:
-    """Connected components of the overlap graph, ignoring empty fields.
+    """Connected components of the overlap graph, ignoring empty fields (one
+    implementation: :func:`ilpregions.core.flow_network.overlap_components`)."""
+    from ilpregions.core.flow_network import overlap_components  # numpy: not at import time
 
-    Positions in different components never share an element, so K_N is the
-    product of the components' K's and R_N the product of their counts.
-    Positions with an empty field are left out: their neurons are constant.
-    """
-    adjacency = overlap_graph(inst)
-    seen, result = set(), []
-    for start in range(inst.positions):
-        if start in seen or not inst.fields[start]:
-            continue
-        stack, comp = [start], []
-        seen.add(start)
-        while stack:
-            p = stack.pop()
-            comp.append(p)
-            for q in adjacency[p]:
-                if q not in seen:
-                    seen.add(q)
-                    stack.append(q)
-        result.append(sorted(comp))
-    return result
+    return overlap_components(inst)
 
 
 def iter_connected_subsets(adjacency: Sequence[set[int]], vertices: Sequence[int]) -> Iterator[tuple[int, ...]]:
