@@ -9,6 +9,7 @@ with :mod:`ast`; importing a higher layer, or the package root, fails.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 from pathlib import Path
@@ -40,9 +41,14 @@ def _absolute(node: ast.ImportFrom, path: Path) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
+@functools.lru_cache(maxsize=None)
+def _parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
 def imported_modules(path: Path) -> list[tuple[int, str]]:
     """(line, dotted module) for every import in a file, nested ones included."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = _parse(path)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -114,7 +120,7 @@ FLAG = re.compile(r"(?:^|[\s(])--[a-z]")
 
 def flag_naming_raises(path: Path, root: Path | None = None) -> list[str]:
     """Lines where a ``raise`` builds its message from text naming a ``--flag``."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _parse(path)
     lines = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Raise) and node.exc is not None:
