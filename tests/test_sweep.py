@@ -312,7 +312,7 @@ def test_existing_output_needs_resume_or_overwrite(grid_file, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--resume" in err and "--overwrite" in err and err.count("\n") == 1
     assert main(["sweep", str(grid_file), "-o", str(out), "--quiet", "--resume"]) == 2
-    assert "columns" in capsys.readouterr().err  # not this grid's file
+    assert "fingerprint" in capsys.readouterr().err  # no proof it is this grid's file
     assert out.read_text() == "whatever\n"  # untouched
 
 
@@ -321,7 +321,7 @@ def test_resume_refuses_a_changed_grid(grid_file, tmp_path):
     small = tmp_path / "small.toml"
     small.write_text(GRID_200.replace('[1, 2, 3, 4, 5]', '[1, 2]').replace('[1, 2, 3, 4]', '[1, 2, 3, 4, 5]'))
     run_sweep(small, workers=1, output=out)
-    with pytest.raises(InputError, match="grid changed|columns"):
+    with pytest.raises(InputError, match="the grid axes changed"):
         run_sweep(grid_file, workers=1, output=out, resume=True)
 
 

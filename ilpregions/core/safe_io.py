@@ -1,0 +1,272 @@
+"""Safe file output and bounded file input (docs/safety.md).
+
+This is the one module of ``core`` that touches files: every other layer
+writes and reads user-named paths through it, so the rules live in one place.
+
+Outputs
+    * only regular files are written: a device node, FIFO, socket or
+      directory at the path (or at the end of a symlink) is refused, never
+      replaced;
+    * writes are atomic: a temporary file in the same directory, flushed,
+      fsynced, then renamed over the target (readers see the old or the new
+      file, never half of one); a symlink to a regular file is followed, so
+      its target is replaced, not the link;
+    * :func:`output_lock` takes an exclusive ``fcntl`` lock on a hidden
+      sidecar ``.NAME.lock`` beside the output, so two writers of one file
+      cannot both proceed.
+
+Inputs
+    :func:`read_bytes_bounded` / :func:`read_text_bounded` read only regular
+    files, at most ``limit`` bytes, so ``/dev/zero`` or a huge file is
+    refused instead of read forever.
+
+Every refusal is an :class:`OutputError` or :class:`~ilpregions.core.errors.SpecError`
+(both :class:`~ilpregions.core.errors.InputError`: exit code 2 in the CLI)
+whose message names the path.
+
+Examples
+--------
+>>> import os, tempfile
+>>> d = tempfile.mkdtemp()
+>>> path = os.path.join(d, "out.txt")
+>>> with output_lock(path):
+...     _ = atomic_write(path, "hello\\n")
+>>> open(path).read()
+'hello\\n'
+>>> fifo = os.path.join(d, "fifo")
+>>> os.mkfifo(fifo)
+>>> try:
+...     atomic_write(fifo, "x")
+... except OutputError as exc:
+...     print(str(exc).replace(d, "DIR"))
+DIR/fifo: is a FIFO, not a regular file; refusing to write it
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+from typing import IO, Iterator
+
+from ilpregions.core.errors import InputError, SpecError
+
+#: Default bound for text inputs (specs, grids, sweep definitions): no real
+#: spec is anywhere near this, and TOML parsing of a few MB takes < 1 s.
+MAX_TEXT_BYTES = 4 * 1024 * 1024
+
+
+class OutputError(InputError):
+    """An output path that must not or cannot be written."""
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
+def _kind(mode: int) -> str:
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _label(path: Path) -> str:
+    """How messages name a path: as given by the user (short, but unambiguous)."""
+    return str(path)
+
+
+def output_target(path: str | os.PathLike, make_parents: bool = False) -> Path:
+    """The regular file that writing ``path`` would replace, after checks.
+
+    Returns the path to rename onto: ``path`` itself, or the end of its
+    symlink chain when that is a regular file. Raises :class:`OutputError`
+    when the path (or its link target) exists and is not a regular file, or
+    when its directory does not exist (unless ``make_parents``) or cannot be
+    written.
+    """
+    path = Path(path)
+    label = _label(path)
+    if str(path) in ("", "-"):
+        raise OutputError(f"{label!r}: not a file name")
+    try:
+        info = os.stat(path)  # follows symlinks: what would be written is the target
+    except FileNotFoundError:
+        info = None
+        if os.path.islink(path):
+            raise OutputError(f"{label}: is a dangling symlink; refusing to write through it") from None
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot be checked ({exc.strerror or exc.__class__.__name__})") from None
+    if info is not None:
+        if not stat.S_ISREG(info.st_mode):
+            raise OutputError(f"{label}: is {_kind(info.st_mode)}, not a regular file; refusing to write it")
+        path = Path(os.path.realpath(path))
+    parent = path.parent
+    if not parent.exists():
+        if not make_parents:
+            raise OutputError(f"{label}: its directory {str(parent)!r} does not exist")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{label}: cannot create its directory ({exc.strerror or exc})") from None
+    if not parent.is_dir():
+        raise OutputError(f"{label}: {str(parent)!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{label}: its directory {str(parent)!r} is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, make_parents: bool = False) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; on success, fsync and rename it over ``path``.
+
+    For writers that want a file name (PuLP, matplotlib): the temporary name
+    keeps ``path``'s suffix, so format detection by extension still works.
+    On an exception the temporary file is removed and ``path`` is untouched.
+    """
+    target = output_target(path, make_parents)
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
+    try:
+        yield str(tmp)
+        if not tmp.exists():
+            raise OutputError(f"{_label(Path(path))}: the writer produced no file")
+        info = os.lstat(tmp)
+        if not stat.S_ISREG(info.st_mode):
+            raise OutputError(f"{_label(Path(path))}: the temporary file is {_kind(info.st_mode)}")
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        output_target(target)  # re-check: something may have appeared meanwhile
+        os.replace(tmp, target)
+        fsync_directory(target.parent)
+    except OSError as exc:
+        raise OutputError(f"{_label(Path(path))}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            if tmp.exists() or tmp.is_symlink():
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", make_parents: bool = False,
+                **kwargs) -> Iterator[IO]:
+    """Open a temporary file beside ``path`` for writing; rename it over ``path`` on success.
+
+    ``mode`` is ``"w"`` or ``"wb"``; text mode defaults to UTF-8.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    if mode == "w":
+        kwargs.setdefault("encoding", "utf-8")
+    with atomic_path(path, make_parents) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes, make_parents: bool = False) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` atomically; return the path written."""
+    with atomic_open(path, "wb" if isinstance(data, bytes) else "w", make_parents,
+                     **({} if isinstance(data, bytes) else {"newline": ""})) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def fsync_directory(directory: str | os.PathLike) -> None:
+    """fsync a directory, so a rename in it survives a power cut (best effort)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The sidecar lock file of an output: ``.NAME.lock`` in the same directory."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike, make_parents: bool = False) -> Iterator[Path]:
+    """Hold an exclusive lock on ``path`` for writing; refuse if another process has it.
+
+    The lock is an ``fcntl.flock`` on the sidecar :func:`lock_path` (left in
+    place afterwards: deleting it would let a third writer lock a fresh
+    inode while a second still holds the old one). The kernel releases it
+    when the process dies, so a killed writer never leaves a stale lock.
+    Yields the checked output target.
+    """
+    import fcntl
+
+    target = output_target(path, make_parents)
+    sidecar = lock_path(target)
+    try:
+        fd = os.open(sidecar, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        raise OutputError(f"{_label(Path(path))}: cannot create the lock file {sidecar.name} "
+                          f"({exc.strerror or exc})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OutputError(f"{_label(Path(path))}: its lock file {sidecar.name} is not a regular file")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"{_label(Path(path))}: another process is writing it "
+                              f"(locked through {sidecar.name}); wait for it or choose another file") from None
+        yield target
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _regular_input(path: Path, limit: int, what: str) -> int:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise SpecError("", "no such file", str(path)) from None
+    except OSError as exc:
+        raise SpecError("", f"cannot read the file ({exc.strerror or exc.__class__.__name__})", str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise SpecError("", f"is a directory, not {what}", str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError("", f"is {_kind(info.st_mode)}, not {what} (only regular files are read)", str(path))
+    if info.st_size > limit:
+        raise SpecError("", f"is {info.st_size} bytes, over the limit of {limit} bytes for {what}", str(path))
+    return info.st_size
+
+
+def read_bytes_bounded(path: str | os.PathLike, limit: int = MAX_TEXT_BYTES, what: str = "an input file") -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, else :class:`SpecError`."""
+    path = Path(path)
+    _regular_input(path, limit, what)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)  # the file may have grown since stat
+    except OSError as exc:
+        raise SpecError("", f"cannot read the file ({exc.strerror or exc.__class__.__name__})", str(path)) from None
+    if len(data) > limit:
+        raise SpecError("", f"is over the limit of {limit} bytes for {what}", str(path))
+    return data
+
+
+def read_text_bounded(path: str | os.PathLike, limit: int = MAX_TEXT_BYTES, what: str = "a text file") -> str:
+    """:func:`read_bytes_bounded`, decoded as UTF-8 (an error names the byte offset)."""
+    data = read_bytes_bounded(path, limit, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError("", f"cannot read the file: not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})",
+                        str(path)) from None
+
+
+__all__ = ["OutputError", "MAX_TEXT_BYTES", "output_target", "atomic_path", "atomic_open", "atomic_write",
+           "output_lock", "lock_path", "fsync_directory", "read_bytes_bounded", "read_text_bounded"]
