@@ -228,6 +228,41 @@ def output_lock(path: str | os.PathLike, make_parents: bool = False) -> Iterator
         os.close(fd)  # closing releases the lock
 
 
+def output_directory(path: str | os.PathLike, make: bool = True) -> Path:
+    """Check (and create) a directory that outputs go into.
+
+    Refuses a path that exists but is not a directory, and a directory that
+    holds a non-regular file (a device, FIFO, socket) where an output could
+    land: writers in it replace entries by name.
+    """
+    path = Path(path)
+    if os.path.lexists(path) and not path.is_dir():
+        try:
+            kind = _kind(os.stat(path).st_mode)
+        except OSError:
+            kind = "a dangling symlink"
+        raise OutputError(f"{_label(path)}: is {kind}, not a directory; refusing to write into it")
+    if not path.exists():
+        if not make:
+            raise OutputError(f"{_label(path)}: no such directory")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{_label(path)}: cannot create the directory ({exc.strerror or exc})") from None
+    for entry in os.scandir(path):
+        if entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            mode = os.stat(entry.path).st_mode
+        except OSError:
+            raise OutputError(f"{entry.path}: is a dangling symlink in an output directory") from None
+        if not stat.S_ISREG(mode):
+            raise OutputError(f"{entry.path}: is {_kind(mode)} in an output directory; refusing to write there")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{_label(path)}: the directory is not writable")
+    return path
+
+
 def _regular_input(path: Path, limit: int, what: str) -> int:
     try:
         info = os.stat(path)
@@ -268,5 +303,5 @@ def read_text_bounded(path: str | os.PathLike, limit: int = MAX_TEXT_BYTES, what
                         str(path)) from None
 
 
-__all__ = ["OutputError", "MAX_TEXT_BYTES", "output_target", "atomic_path", "atomic_open", "atomic_write",
+__all__ = ["OutputError", "MAX_TEXT_BYTES", "output_target", "output_directory", "atomic_path", "atomic_open", "atomic_write",
            "output_lock", "lock_path", "fsync_directory", "read_bytes_bounded", "read_text_bounded"]

@@ -25,6 +25,7 @@ import warnings
 from dataclasses import dataclass
 
 from ilpregions.core.errors import InputError
+from ilpregions.core.safe_io import atomic_open, atomic_path, output_lock, output_target
 from ilpregions.core.geometry import Theorem1Instance, as_instance, essential_unions
 
 FORMATS = ("cp", "lp", "mps")
@@ -55,6 +56,7 @@ def export_model(model, fmt: str, path: str) -> ExportSummary:
     """Write the K_N integer program of a one-layer model to ``path``."""
     if fmt not in FORMATS:
         raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    output_target(path)  # refuse a device, FIFO or directory before any work
     inst = _instance(model)
     positions, rows = binding_rows(inst)
     if fmt == "cp":
@@ -62,7 +64,7 @@ def export_model(model, fmt: str, path: str) -> ExportSummary:
 
         cp, variables = build_model(inst, positions, essential_unions(inst, positions))
         cp.maximize(sum(variables[p] for p in positions))
-        with open(path, "w") as handle:
+        with output_lock(path), atomic_open(path) as handle:
             handle.write(str(cp.proto))
         return ExportSummary(fmt, path, len(positions), len(rows))
     import pulp
@@ -76,13 +78,13 @@ def export_model(model, fmt: str, path: str) -> ExportSummary:
     for subset, union in rows:
         problem += pulp.LpAffineExpression([(t[p], 1) for p in subset]) <= union, \
             "union_" + "_".join(map(str, subset))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), output_lock(path), atomic_path(path) as tmp:
         warnings.simplefilter("ignore", DeprecationWarning)
         if fmt == "lp":
-            problem.writeLP(path)
+            problem.writeLP(tmp)
         else:
             # OBJSENSE MAX: MPS minimises unless told otherwise.
-            problem.writeMPS(path, with_objsense=True)
+            problem.writeMPS(tmp, with_objsense=True)
     return ExportSummary(fmt, path, len(positions), len(rows))
 
 

@@ -23,8 +23,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ilpregions.core.safe_io import output_directory
     from ilpregions.services.report import build_report, load_sweeps
 
+    # Refuse a --out that is not a directory, or holds a device/FIFO where a
+    # table would land, before any work (the writes themselves are atomic).
+    output_directory(args.out)
+    output_directory(Path(args.out) / "report")
     sweeps_path = args.sweeps
     if sweeps_path is None and DEFAULT_SWEEPS_FILE.exists():
         sweeps_path = DEFAULT_SWEEPS_FILE
