@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.combinatorics import decimal_string
 
 # Our status vocabulary; backends map their solver's codes onto these.
@@ -16,6 +17,7 @@ TOO_LARGE = "too_large"          # refused before starting (memory / size cap)
 ERROR = "error"
 
 
+@big_int_repr
 @dataclass(frozen=True)
 class CountResult:
     """The outcome of counting R_N for one layer.
@@ -55,6 +57,7 @@ class CountResult:
         return out
 
 
+@big_int_repr
 @dataclass(frozen=True)
 class EnumerationOutcome:
     """What a counting backend returns for one connected block of positions."""
@@ -66,6 +69,7 @@ class EnumerationOutcome:
     details: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+@big_int_repr
 @dataclass(frozen=True)
 class Bound:
     """One named bound on R_N.

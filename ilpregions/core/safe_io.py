@@ -303,5 +303,78 @@ def read_text_bounded(path: str | os.PathLike, limit: int = MAX_TEXT_BYTES, what
                         str(path)) from None
 
 
-__all__ = ["OutputError", "MAX_TEXT_BYTES", "output_target", "output_directory", "atomic_path", "atomic_open", "atomic_write",
+def read_npz_bounded(path: str | os.PathLike, max_elements: int | None = None,
+                     max_bytes: int | None = None) -> dict:
+    """The arrays of an ``.npz`` file, with every size checked before it is read.
+
+    Never unpickles (object arrays are refused). Each member's declared
+    shape is read from its ``.npy`` header (no data) and checked against
+    ``max_elements``; the declared decompressed sizes of all zip members
+    together against ``max_bytes`` (a zip bomb is refused before
+    decompression, and :mod:`zipfile` never inflates past a declared size).
+    Errors are one-line :class:`SpecError` naming the file and the member.
+    """
+    import zipfile
+
+
+    from ilpregions.core import sizes
+
+    max_elements = sizes.MAX_ARRAY_ELEMENTS if max_elements is None else max_elements
+    max_bytes = sizes.MAX_WEIGHTS_BYTES if max_bytes is None else max_bytes
+    path = Path(path)
+    _regular_input(path, max_bytes, "a weights file")
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    if head == b"\x93NUMPY":
+        raise SpecError("", "is a .npy file (one array); weights must be an .npz of named arrays "
+                            "(numpy.savez)", str(path))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            declared = sum(info.file_size for info in members)
+            if declared > max_bytes:
+                raise SpecError("", f"declares {declared} bytes of arrays, over the limit of {max_bytes}",
+                                str(path))
+            return {info.filename[:-4]: _npz_member(archive, info, max_elements, path)
+                    for info in members}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+        if isinstance(exc, SpecError):
+            raise
+        raise SpecError("", f"not a readable .npz of plain arrays ({exc.__class__.__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''})", str(path)) from None
+
+
+def _npz_member(archive, info, max_elements: int, path: Path):
+    import numpy as np
+    from numpy.lib import format as npy
+
+    from ilpregions.core.sizes import array_bytes
+
+    where = f"member {info.filename!r}"
+    if not info.filename.endswith(".npy"):
+        raise SpecError("", f"{where} is not a .npy array", str(path))
+    with archive.open(info) as member:
+        version = npy.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(member)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = npy.read_array_header_2_0(member)
+        else:
+            raise SpecError("", f"{where}: unsupported .npy version {version}", str(path))
+        if dtype.hasobject:
+            raise SpecError("", f"{where} holds Python objects (pickles are never loaded)", str(path))
+        elements = 1
+        for n in shape:
+            elements *= n
+        if elements > max_elements:
+            raise SpecError("", f"{where} declares shape {list(shape)} = {elements} elements, over the "
+                                f"limit of {max_elements}", str(path))
+        if array_bytes(shape, dtype.itemsize) > info.file_size:
+            raise SpecError("", f"{where} declares shape {list(shape)} but holds fewer bytes", str(path))
+        data = member.read(array_bytes(shape, dtype.itemsize))
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return array.copy()
+
+
+__all__ = ["OutputError", "read_npz_bounded", "MAX_TEXT_BYTES", "output_target", "output_directory", "atomic_path", "atomic_open", "atomic_write",
            "output_lock", "lock_path", "fsync_directory", "read_bytes_bounded", "read_text_bounded"]
