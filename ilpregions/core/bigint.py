@@ -16,7 +16,7 @@ Examples
 ...     parts: tuple = ()
 >>> text = repr(R(10 ** 5000, (2 ** 20000, "x")))
 >>> text[:12], len(text)
-('R(regions=10', 6049)
+('R(regions=10', 11048)
 """
 
 from __future__ import annotations
