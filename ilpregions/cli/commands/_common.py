@@ -56,6 +56,23 @@ def print_json(obj) -> None:
     sys.stdout.write("\n")
 
 
+def json_record(model: str | None, status: str, seconds: float, **fields) -> dict:
+    """The common shape of every command's ``--json`` object.
+
+    ``model`` first (when the command has one), then ``status`` and
+    ``seconds`` (always), then the command's own fields. Big integers are
+    decimal strings: pass them through :func:`decimal_string` first.
+
+    >>> list(json_record("m.toml", "complete", 0.51234567, rows=3))
+    ['model', 'status', 'seconds', 'rows']
+    """
+    record: dict = {} if model is None else {"model": str(model)}
+    record["status"] = status
+    record["seconds"] = round(float(seconds), 6)
+    record.update(fields)
+    return record
+
+
 def log10_int(value: int) -> float:
     """log10 of a positive integer of any size."""
     text = decimal_string(value)
