@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ def run(args) -> int:
     sweeps_path = args.sweeps
     if sweeps_path is None and DEFAULT_SWEEPS_FILE.exists():
         sweeps_path = DEFAULT_SWEEPS_FILE
-    if sweeps_path is not None:
+    if sweeps_path is not None and os.path.lexists(sweeps_path):  # a missing one: load_sweeps says so
         read_text_bounded(sweeps_path, what="a sweeps file")
     sweeps = load_sweeps(sweeps_path)
     result = build_report(args.out, sweeps, plots=not args.no_plots, progress=not args.quiet)
