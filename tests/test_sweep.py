@@ -543,3 +543,26 @@ def test_pool_workers_die_with_their_parent(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_during_a_cpsat_sweep_stores_no_false_row(tmp_path, workers):
+    grid = tmp_path / "slow.toml"
+    grid.write_text('backend = "cpsat"\n[base]\ninput = [6, 6, 1]\n[[base.layers]]\ntype = "conv"\n'
+                    'filters = 6\nkernel = 3\n[grid]\n"layers[0].stride" = [1, 1]\n')
+    out = tmp_path / "s.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "ilpregions", "sweep", str(grid), "--workers", workers,
+                             "-o", str(out), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.0)  # inside the CP-SAT solve of point 0
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert read_csv(out) == []  # no time_limit row that --resume would never rerun
