@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import tempfile
 import time
 import zipfile
@@ -104,6 +105,10 @@ T_STRINGS = st.one_of(
     st.lists(st.one_of(st.integers(0, 4), WILD_INTS), min_size=1, max_size=6).map(lambda v: ",".join(map(str, v))),
     st.text(alphabet="0123456789,- x[]e.", max_size=20),
 )
+SMALL_T = st.one_of(
+    st.lists(st.integers(-1, 2 ** 62), min_size=1, max_size=6).map(lambda v: ",".join(map(str, v))),
+    st.text(alphabet="0123456789,- x", max_size=12),
+)
 SECONDS = st.one_of(st.sampled_from(["1", "2", "0.5"]), st.sampled_from(["0", "-1", "nan", "inf", "1e400", "x", ""]))
 BACKENDS = st.sampled_from(["auto", "dp", "cpsat", "enumerate", "cpsat-binary", "nope", ""])
 
@@ -112,16 +117,30 @@ BACKENDS = st.sampled_from(["auto", "dp", "cpsat", "enumerate", "cpsat-binary", 
 # Running one case
 # ---------------------------------------------------------------------------
 
+class CaseTimeout(BaseException):
+    """Raised by SIGALRM in a case that overran (a BaseException: no ``except Exception`` swallows it)."""
+
+
+def _alarm(signum, frame):
+    raise CaseTimeout
+
+
 def run_case(capsys, *args) -> tuple[int, str, str]:
-    start = time.perf_counter()
-    code, out, err = run_cli(capsys, *args)
-    seconds = time.perf_counter() - start
-    log = os.environ.get("ILPREGIONS_FUZZ_LOG")
-    if log:
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"command": str(args[0]), "code": code, "seconds": round(seconds, 4),
-                                     "error": err.strip().splitlines()[-1][:200] if err.strip() else ""}) + "\n")
     shown = " ".join(map(str, args))[:300]
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
+    start = time.perf_counter()
+    try:
+        code, out, err = run_cli(capsys, *args)
+    except CaseTimeout:
+        capsys.readouterr()
+        _log(args, "timeout", CASE_SECONDS, "")
+        raise AssertionError(f"over {CASE_SECONDS:.0f} s: `ilpregions {shown}`") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    seconds = time.perf_counter() - start
+    _log(args, code, seconds, err)
     assert code in ALLOWED, f"exit {code} for `ilpregions {shown}`:\n{err[-3000:]}"
     assert "Traceback" not in err, f"traceback for `ilpregions {shown}`:\n{err[-3000:]}"
     if code == 2:
@@ -129,6 +148,14 @@ def run_case(capsys, *args) -> tuple[int, str, str]:
         assert "error" in last, f"exit 2 without a one-line error for `ilpregions {shown}`: {err[-500:]!r}"
     assert seconds < CASE_SECONDS, f"{seconds:.1f} s for `ilpregions {shown}`"
     return code, out, err
+
+
+def _log(args, code, seconds: float, err: str) -> None:
+    log = os.environ.get("ILPREGIONS_FUZZ_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"command": str(args[0]), "code": code, "seconds": round(seconds, 4),
+                                     "error": err.strip().splitlines()[-1][:200] if err.strip() else ""}) + "\n")
 
 
 def spec_command(data, path: Path, out_dir: Path) -> list:
@@ -140,8 +167,9 @@ def spec_command(data, path: Path, out_dir: Path) -> list:
         if data.draw(st.booleans()):
             args.append("--json")
     elif command == "check":
-        args += ["--t", data.draw(T_STRINGS, label="t"),
-                 "--backend", data.draw(st.sampled_from(["flow", "cpsat", "highs", "cbc", "nope"]))]
+        backend = data.draw(st.sampled_from(["flow", "cpsat", "highs", "cbc", "nope"]))
+        # cpsat: entries >= 2**63 are a known finding (KNOWN_FINDINGS), kept out here
+        args += ["--t", data.draw(T_STRINGS if backend != "cpsat" else SMALL_T, label="t"), "--backend", backend]
     elif command == "bounds":
         args += ["--time-limit", "2"]
     elif command == "compare":
@@ -176,9 +204,12 @@ def prop_options(data, capsys):
         path.write_text(toml_text({"input": [4, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 2}]}))
         choice = data.draw(st.integers(0, 4), label="which")
         value = data.draw(st.one_of(st.text(max_size=8), WILD_INTS.map(str), st.integers(-3, 5).map(str)))
+        # --widths and --repeats: wild values only up to the known findings (KNOWN_FINDINGS below)
+        small = data.draw(st.one_of(st.text(max_size=8), st.integers(-3, 64).map(str),
+                                    st.sampled_from(["1,2,3", "0", "-1", "2**63", "1e3", "4,,4"])))
         args = [["count", path, "--time-limit", data.draw(SECONDS), "--backend", data.draw(BACKENDS)],
-                ["claims", "--widths", value],
-                ["tied-max", path, "--repeats", value],
+                ["claims", "--widths", small],
+                ["tied-max", path, "--repeats", small],
                 ["geometry", path, "--fields", value],
                 ["count", path, "--memory-cap", value, "--time-limit", "2"]][choice]
         run_case(capsys, *args)
@@ -296,6 +327,26 @@ def test_fuzz_sample(name, capsys):
 @pytest.mark.parametrize("name", list(PROPS))
 def test_fuzz_full(name, capsys):
     run_property(name, PROPS[name][2], capsys)
+
+
+#: Defects found by this suite in code other helpers own, kept out of the
+#: generators so the rest keeps running; each is a strict xfail here, so it
+#: fails (and must be removed from this list) once fixed. See results/fuzz.md.
+KNOWN_FINDINGS = [
+    pytest.param(("claims", "--widths", "1000000"), id="claims-widths-1e6-unbounded"),
+    pytest.param(("tied-max", "{spec}", "--repeats", "1000000000"), id="tied-max-repeats-1e9-unbounded"),
+    pytest.param(("check", "{spec}", "--t", "9223372036854775808,1,1", "--backend", "cpsat"),
+                 id="check-t-2**63-cpsat-internal-error"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known finding, owned elsewhere (results/fuzz.md)")
+@pytest.mark.parametrize("args", KNOWN_FINDINGS)
+def test_known_finding(args, capsys, tmp_path):
+    spec = tmp_path / "m.toml"
+    spec.write_text(toml_text({"input": [4, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 2}]}))
+    run_case(capsys, *[str(spec) if a == "{spec}" else a for a in args])
 
 
 def test_full_run_has_at_least_5000_cases():
