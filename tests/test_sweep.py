@@ -312,7 +312,7 @@ def test_existing_output_needs_resume_or_overwrite(grid_file, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--resume" in err and "--overwrite" in err and err.count("\n") == 1
     assert main(["sweep", str(grid_file), "-o", str(out), "--quiet", "--resume"]) == 2
-    assert "columns" in capsys.readouterr().err  # not this grid's file
+    assert "fingerprint" in capsys.readouterr().err  # no proof it is this grid's file
     assert out.read_text() == "whatever\n"  # untouched
 
 
@@ -321,7 +321,7 @@ def test_resume_refuses_a_changed_grid(grid_file, tmp_path):
     small = tmp_path / "small.toml"
     small.write_text(GRID_200.replace('[1, 2, 3, 4, 5]', '[1, 2]').replace('[1, 2, 3, 4]', '[1, 2, 3, 4, 5]'))
     run_sweep(small, workers=1, output=out)
-    with pytest.raises(InputError, match="grid changed|columns"):
+    with pytest.raises(InputError, match="the grid axes changed"):
         run_sweep(grid_file, workers=1, output=out, resume=True)
 
 
@@ -383,3 +383,186 @@ def test_parquet_resume(grid_file, tmp_path, serial_rows):
     assert (again.ran, again.skipped) == (0, 200)
     assert strip_time(again.rows) == strip_time(serial_rows)
     assert not (tmp_path / "r.parquet.partial.csv").exists()
+
+
+# ---------------------------------------------------------------------------
+# Hardening (issue 13): fingerprint, interrupts, orphans, huge grids, locks
+# ---------------------------------------------------------------------------
+
+SMALL = {"base": BASE, "grid": {"layers[0].filters": [1, 2, 3]}}
+
+
+@pytest.mark.parametrize("change, what", [
+    ({"base": {**BASE, "input": [5, 1]}}, "the base spec"),
+    ({"backend": "cpsat"}, "the task, backend"),
+    ({"options": {"memory_cap": 1.0}}, "the task, backend"),
+    ({"time_limit": 5.0}, "the task, backend"),
+])
+def test_resume_refuses_another_base_backend_or_options(tmp_path, change, what):
+    out = tmp_path / "s.csv"
+    run_sweep(grid_from_dict(SMALL), workers=1, output=out)
+    assert (tmp_path / "s.csv.sweep.json").exists()
+    with pytest.raises(InputError, match=what):
+        run_sweep(grid_from_dict({**SMALL, **change}), workers=1, output=out, resume=True)
+    # the same grid resumes (nothing left to run)
+    again = run_sweep(grid_from_dict(SMALL), workers=1, output=out, resume=True)
+    assert (again.ran, again.skipped) == (0, 3)
+
+
+def test_resume_refuses_a_file_without_fingerprint(tmp_path):
+    out = tmp_path / "s.csv"
+    run_sweep(grid_from_dict(SMALL), workers=1, output=out)
+    (tmp_path / "s.csv.sweep.json").unlink()
+    with pytest.raises(InputError, match="no fingerprint"):
+        run_sweep(grid_from_dict(SMALL), workers=1, output=out, resume=True)
+
+
+def test_a_time_limit_stop_before_the_limit_is_an_interruption():
+    from ilpregions.services import sweep_tasks
+
+    # CP-SAT answers Ctrl-C with an ordinary time-limit stop; without a limit
+    # (or long before it) that can only be an interruption.
+    assert sweep_tasks._stopped_early(0.5, None)
+    assert sweep_tasks._stopped_early(0.5, 10.0)
+    assert not sweep_tasks._stopped_early(10.2, 10.0)
+
+
+def test_interrupted_point_is_never_stored_and_resume_reruns_it(tmp_path, monkeypatch, cli):
+    from ilpregions.services import sweep_tasks
+
+    real = sweep_tasks._TASKS["count"]
+
+    def flaky(network, job):
+        if job["id"] == 1:
+            from ilpregions.core.results import TIME_LIMIT
+            return TIME_LIMIT, {"regions": 1}  # what CP-SAT returns on Ctrl-C
+        return real(network, job)
+
+    monkeypatch.setitem(sweep_tasks._TASKS, "count", flaky)
+    grid_path = tmp_path / "g.toml"
+    grid_path.write_text('[base]\ninput = [4, 1]\n[[base.layers]]\ntype = "conv"\nfilters = 1\nkernel = 2\n'
+                         '[grid]\n"layers[0].filters" = [1, 2, 3]\n')
+    out = tmp_path / "s.csv"
+    code, _, err = cli("sweep", grid_path, "--workers", "1", "-o", out, "--quiet")
+    assert code == 130, err
+    assert [r["id"] for r in read_csv(out)] == ["0"]  # point 1 is not a row
+    monkeypatch.setitem(sweep_tasks._TASKS, "count", real)
+    code, _, err = cli("sweep", grid_path, "--workers", "1", "-o", out, "--resume", "--quiet")
+    assert code == 0, err
+    assert [r["status"] for r in read_csv(out)] == ["complete"] * 3
+
+
+def test_ctrl_c_in_a_point_is_an_interruption_not_a_row():
+    from ilpregions.services import sweep_tasks
+
+    def interrupted(network, job):
+        raise KeyboardInterrupt
+
+    row = None
+    real = sweep_tasks._TASKS["count"]
+    sweep_tasks._TASKS["count"] = interrupted
+    try:
+        row = sweep_tasks.run_point({"id": 0, "spec": BASE, "task": "count", "backend": "auto",
+                                     "time_limit": None, "options": {}})
+    finally:
+        sweep_tasks._TASKS["count"] = real
+    assert row["status"] == "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        _consume_interrupted()
+
+
+def _consume_interrupted():
+    from ilpregions.services.sweep import _consume, _Sink
+
+    grid = grid_from_dict(SMALL)
+    sink = _Sink(grid.columns, None, None, {})
+    _consume(grid, iter([{"id": "0", "status": "interrupted"}]), sink, type("B", (), {"update": lambda *a: 0})())
+
+
+def test_a_billion_point_grid_is_refused_at_once():
+    from ilpregions.core.errors import TooLargeError
+
+    start = time.perf_counter()
+    with pytest.raises(TooLargeError, match="over the limit"):
+        grid_from_dict({"base": BASE, "grid": {"layers[0].filters": list(range(1, 1001)),
+                                               "layers[0].kernel": list(range(1, 1001)),
+                                               "input": [[n, 1] for n in range(1, 1001)]}})
+    assert time.perf_counter() - start < 2
+
+
+def test_ids_are_drawn_lazily():
+    from ilpregions.services.sweep import MAX_GRID_POINTS, _results
+
+    big = grid_from_dict({"base": BASE, "grid": {"layers[0].filters": list(range(1, 1001)),
+                                                 "layers[0].padding": list(range(MAX_GRID_POINTS // 1000))}})
+    assert len(big) == MAX_GRID_POINTS
+    start = time.perf_counter()
+    rows = _results(big, {}, 1, None, 1)
+    assert next(rows)["status"] == "complete"
+    assert time.perf_counter() - start < 5  # no list of ten million ids was built
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_pool_workers_die_with_their_parent(tmp_path):
+    grid = tmp_path / "slow.toml"
+    grid.write_text('backend = "cpsat"\n[base]\ninput = [6, 6, 1]\n[[base.layers]]\ntype = "conv"\n'
+                    'filters = 6\nkernel = 3\n[grid]\n"layers[0].stride" = [1, 1, 1, 1]\n')
+    proc = subprocess.Popen([sys.executable, "-m", "ilpregions", "sweep", str(grid), "--workers", "2",
+                             "-o", str(tmp_path / "s.csv"), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2, "the pool never started"
+        time.sleep(0.5)  # let the workers run their initializer
+        os.kill(proc.pid, signal.SIGKILL)  # the parent only
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(w) for w in workers), "orphaned pool workers"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_during_a_cpsat_sweep_stores_no_false_row(tmp_path, workers):
+    grid = tmp_path / "slow.toml"
+    grid.write_text('backend = "cpsat"\n[base]\ninput = [6, 6, 1]\n[[base.layers]]\ntype = "conv"\n'
+                    'filters = 6\nkernel = 3\n[grid]\n"layers[0].stride" = [1, 1]\n')
+    out = tmp_path / "s.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "ilpregions", "sweep", str(grid), "--workers", workers,
+                             "-o", str(out), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.0)  # inside the CP-SAT solve of point 0
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert read_csv(out) == []  # no time_limit row that --resume would never rerun

@@ -1,8 +1,20 @@
 """The ``ilpregions`` command line: a thin layer over the library.
 
-Each subcommand lives in ``ilpregions/commands/<name>.py`` and exposes
+Each subcommand lives in ``ilpregions/cli/commands/<name>.py`` and exposes
 ``register(subparsers)``; the parser sets ``func(args) -> exit code``.
-Input errors become one line on stderr and exit code 2, never a traceback.
+
+:func:`main` is the one boundary where exceptions become exit codes
+(docs/safety.md); nothing else escapes it:
+
+====  ==========================================================================
+0     done
+1     backends disagree (only that)
+2     bad input or a refused size: one line on stderr, naming the file/field
+3     partial answer (a time limit), labelled as such
+70    internal error (a bug): one line on stderr, asking for a report
+130   interrupted (Ctrl-C)
+141   the reader of stdout went away (``| head``): stop quietly
+====  ==========================================================================
 """
 
 from __future__ import annotations
@@ -13,7 +25,13 @@ import os
 import sys
 
 from ilpregions.cli.flags import error_message
-from ilpregions.core.errors import EXIT_BAD_INPUT, BackendUnavailableError, InputError
+from ilpregions.core.errors import EXIT_BAD_INPUT, ILPRegionsError
+
+EXIT_INTERNAL = 70       # sysexits.h EX_SOFTWARE: never 1, which means "backends disagree"
+EXIT_INTERRUPTED = 130   # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_BROKEN_PIPE = 141   # 128 + SIGPIPE, as a shell reports `yes | head`
+#: The codes a command itself may return.
+COMMAND_CODES = (0, 1, 2, 3)
 
 #: Subcommand modules, in the order ``--help`` lists them. A module that is
 #: not present in this build is skipped.
@@ -50,25 +68,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    # Our counts can have hundreds of thousands of digits; lift Python's guard.
-    sys.set_int_max_str_digits(0)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _first_line(exc: BaseException) -> str:
+    return _first_line_of(str(exc)) or exc.__class__.__name__
+
+
+def _first_line_of(text: str) -> str:
+    text = text.strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _say(command: str, message: str) -> None:
+    sys.stderr.write(f"ilpregions {command}: {message}\n")
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit flush cannot fail again."""
     try:
-        return int(args.func(args) or 0)
-    except (InputError, BackendUnavailableError) as exc:
-        message = error_message(exc)  # library parameters shown as flags (cli/flags.py)
-        sys.stderr.write(f"ilpregions {args.command}: error: {message}\n")
-        return EXIT_BAD_INPUT
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) left: stop quietly, as the Python docs advise.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
+    except (OSError, ValueError):
+        pass  # stdout is not a real file (e.g. captured in tests)
+
+
+def run_command(args) -> int:
+    """Run a parsed command; every outcome becomes one of the documented exit codes."""
+    command = getattr(args, "command", "?")
+    try:
+        code = args.func(args)
+        code = 0 if code is None else code
+        if code not in COMMAND_CODES:
+            _say(command, f"internal error: the command returned exit code {code!r} (please report this)")
+            return EXIT_INTERNAL
+        return int(code)
+    except ILPRegionsError as exc:
+        _say(command, f"error: {_first_line_of(error_message(exc))}")
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        sys.stderr.write("ilpregions: interrupted\n")
-        return 130
+        _say(command, "interrupted")
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        _say(command, "error: out of memory; this input is too large for the machine (refused)")
+        return EXIT_BAD_INPUT
+    except RecursionError:
+        _say(command, "error: input nested too deeply (refused)")
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # a file the user named: unreadable, unwritable, disk full
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        _say(command, f"error: {where}{exc.strerror or _first_line(exc)}")
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - the one place nothing may escape
+        _say(command, f"internal error: {exc.__class__.__name__}: {_first_line(exc)} (please report this)")
+        return EXIT_INTERNAL
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_command(args)
 
 
 def run() -> None:

@@ -30,6 +30,7 @@ from functools import cached_property, lru_cache
 from typing import Iterable, Iterator, Sequence
 
 from ilpregions.core.errors import InputError, TooLargeError
+from ilpregions.core.sizes import check_layer_sizes
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 
 
@@ -156,6 +157,7 @@ def conv_instance(input_shape: Sequence[int], layer: ConvLayer) -> Theorem1Insta
     for an ImageNet stem), so the few most recent are kept: the CLI, the
     bounds and the backends ask for the same layer several times.
     """
+    check_layer_sizes(input_shape, layer)  # by arithmetic, before building anything
     return _conv_instance(tuple(input_shape), layer)
 
 
@@ -170,6 +172,7 @@ def _conv_instance(input_shape: tuple[int, ...], layer: ConvLayer) -> Theorem1In
 
 def dense_instance(input_shape: Sequence[int], layer: DenseLayer) -> Theorem1Instance:
     """A dense layer is one position whose field is the whole input."""
+    check_layer_sizes(input_shape, layer)
     spatial = tuple(input_shape[:-1])
     pixels = 1
     for n in spatial:
@@ -191,6 +194,8 @@ def layer_instance(network: Network, index: int | None = None) -> Theorem1Instan
         index = 0
     layer = network.layers[index]
     shape = network.input_shapes()[index]
+    if isinstance(layer, (ConvLayer, DenseLayer)):
+        check_layer_sizes(shape, layer, f"layers[{index}]")
     if isinstance(layer, ConvLayer):
         return conv_instance(shape, layer)
     if isinstance(layer, DenseLayer):

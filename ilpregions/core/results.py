@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-Element = tuple[int, ...]
-
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.combinatorics import decimal_string
+
+Element = tuple[int, ...]
 
 # Our status vocabulary; backends map their solver's codes onto these.
 COMPLETE = "complete"            # the whole space was enumerated / solved
@@ -18,6 +19,7 @@ TOO_LARGE = "too_large"          # refused before starting (memory / size cap)
 ERROR = "error"
 
 
+@big_int_repr
 @dataclass(frozen=True)
 class CountResult:
     """The outcome of counting R_N for one layer.
@@ -57,6 +59,7 @@ class CountResult:
         return out
 
 
+@big_int_repr
 @dataclass(frozen=True)
 class EnumerationOutcome:
     """What a counting backend returns for one connected block of positions."""
@@ -68,6 +71,7 @@ class EnumerationOutcome:
     details: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+@big_int_repr
 @dataclass(frozen=True)
 class Bound:
     """One named bound on R_N.

@@ -327,12 +327,30 @@ def network_from_dict(data: Mapping[str, Any]) -> Network:
     return Network(input_shape=tuple(raw_input), layers=tuple(layers), name=name)
 
 
-def loads(text: str, source: str | None = None) -> Network:
-    """Parse a TOML spec from a string."""
+def parse_toml(text: str, source: str | None = None) -> dict:
+    """``tomllib.loads`` whose every failure is a one-line :class:`SpecError`.
+
+    Deep nesting (``a = [[[[...]]]]``) makes tomllib recurse past Python's
+    limit; that is bad input too, not a crash.
+
+    >>> parse_toml("a = " + "[" * 5000 + "]" * 5000)
+    Traceback (most recent call last):
+    ...
+    ilpregions.core.errors.SpecError: TOML nested too deeply to parse
+    """
+    if not isinstance(text, str):
+        raise SpecError("", f"a TOML text must be a string, got {type(text).__name__}", source)
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError("", f"TOML syntax error: {exc}", source) from None
+    except RecursionError:
+        raise SpecError("", "TOML nested too deeply to parse", source) from None
+
+
+def loads(text: str, source: str | None = None) -> Network:
+    """Parse a TOML spec from a string."""
+    data = parse_toml(text, source)
     try:
         return network_from_dict(data)
     except SpecError as exc:
@@ -351,15 +369,10 @@ def load(path: str | Path) -> Network:
     ((2, 2, 2),)
     >>> os.unlink(fh.name)
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError("", "no such file", str(path)) from None
-    except IsADirectoryError:
-        raise SpecError("", "is a directory, not a spec file", str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError("", f"cannot read the file ({exc.__class__.__name__}: {exc})", str(path)) from None
+    from ilpregions.core.safe_io import read_text_bounded
+
+    # Bounded: only a regular file of at most a few MB is read (not /dev/zero).
+    text = read_text_bounded(path, what="a spec file")
     return loads(text, source=str(path))
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from ilpregions import backends
 from ilpregions.core.errors import ParameterError
+from ilpregions.core.safe_io import atomic_path, output_lock, output_target
 from ilpregions.core.geometry import Theorem1Instance, as_instance, essential_unions
 
 FORMATS = ("cp", "lp", "mps")
@@ -55,12 +56,14 @@ def export_model(model, fmt: str, path: str) -> ExportSummary:
     """Write the K_N integer program of a one-layer model to ``path``."""
     if fmt not in FORMATS:
         raise ParameterError("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+    output_target(path)  # refuse a device, FIFO or directory before any work
     inst = as_instance(model)
     positions, rows = binding_rows(inst)
     writer = backends.load(WRITERS[fmt], backends.EXPORT)
     # The CP model takes every essential row (its singleton rows become bounds).
     model_rows = essential_unions(inst, positions) if fmt == "cp" else rows
-    writer.write_model(inst, positions, model_rows, fmt, path)
+    with output_lock(path), atomic_path(path) as tmp:
+        writer.write_model(inst, positions, model_rows, fmt, tmp)
     return ExportSummary(fmt, path, len(positions), len(rows))
 
 

@@ -21,6 +21,19 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def nonnegative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (e.g. a random seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    if value >= 2 ** 63:
+        raise argparse.ArgumentTypeError(f"must be below 2**63, got {text!r}")
+    return value
+
+
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="architecture spec (TOML), see models/")
 
@@ -41,6 +54,23 @@ def load_model(path: str) -> Network:
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def json_record(model: str | None, status: str, seconds: float, **fields) -> dict:
+    """The common shape of every command's ``--json`` object.
+
+    ``model`` first (when the command has one), then ``status`` and
+    ``seconds`` (always), then the command's own fields. Big integers are
+    decimal strings: pass them through :func:`decimal_string` first.
+
+    >>> list(json_record("m.toml", "complete", 0.51234567, rows=3))
+    ['model', 'status', 'seconds', 'rows']
+    """
+    record: dict = {} if model is None else {"model": str(model)}
+    record["status"] = status
+    record["seconds"] = round(float(seconds), 6)
+    record.update(fields)
+    return record
 
 
 def log10_int(value: int) -> float:

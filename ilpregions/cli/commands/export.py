@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from ilpregions.core.errors import EXIT_OK
-from ilpregions.cli.commands._common import add_model_argument, load_model
+from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, decimal_string,
+                                             json_record, load_model, print_json)
 
 
 def register(sub) -> None:
@@ -16,7 +19,9 @@ def register(sub) -> None:
     add_model_argument(parser)
     parser.add_argument("--format", required=True, choices=FORMATS,
                         help="cp (CP-SAT CpModelProto, text), lp or mps (through PuLP)")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="file to write (a regular file, replaced atomically; devices and FIFOs are refused)")
+    add_json_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -24,8 +29,14 @@ def run(args) -> int:
     from ilpregions.services.export import export_model
     from ilpregions.core.geometry import layer_instance
 
+    start = time.perf_counter()
     inst = layer_instance(load_model(args.model))
     summary = export_model(inst, args.format, args.output)
+    if args.json:
+        print_json(json_record(args.model, "complete", time.perf_counter() - start, format=summary.format,
+                               output=args.output, variables=summary.variables, rows=summary.rows,
+                               union_size=decimal_string(inst.union_size)))
+        return EXIT_OK
     print(f"wrote {args.output}: {summary.format} model, {summary.variables} variables t_p, "
           f"{summary.rows} union rows, objective max Σ t (optimum |∪S| = {inst.union_size} "
           f"when d1 ≥ every |S_p|)")

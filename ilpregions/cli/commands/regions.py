@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL, InputError
-from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument,
+from ilpregions.cli.commands._common import (nonnegative_int, add_json_argument, add_model_argument, add_time_limit_argument,
                       load_model, print_json)
 
 
@@ -28,7 +28,7 @@ def register(sub) -> None:
                     "authors' Gaussian sampler (a lower bound).")
     add_model_argument(parser)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--seed", type=int, metavar="N",
+    source.add_argument("--seed", type=nonnegative_int, metavar="N",
                         help="He-normal weights and uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) biases from seed N")
     source.add_argument("--weights", metavar="FILE.npz",
                         help="arrays layers.<i>.weight (filters, *kernel, d_in) and layers.<i>.bias")
@@ -43,18 +43,10 @@ def register(sub) -> None:
 
 
 def load_weights(path: str) -> dict:
-    """Read an .npz of named arrays (never pickles); errors are one clear line."""
-    import zipfile
+    """Read an .npz of named arrays (never pickles; sizes checked before reading; one-line errors)."""
+    from ilpregions.core.safe_io import read_npz_bounded
 
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such weights file") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npz of plain arrays ({exc.__class__.__name__})") from None
+    return read_npz_bounded(path)
 
 
 def run(args) -> int:

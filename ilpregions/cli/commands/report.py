@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 from ilpregions.core.errors import EXIT_OK
+from ilpregions.cli.commands._common import add_json_argument, json_record, print_json
 
 DEFAULT_SWEEPS_FILE = Path("results") / "report" / "sweeps.toml"
 
@@ -19,17 +22,32 @@ def register(sub) -> None:
                         help=f"sweep definitions (default {DEFAULT_SWEEPS_FILE} when it exists, else built-in)")
     parser.add_argument("--no-plots", action="store_true", help="tables only")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from ilpregions.core.safe_io import output_directory, read_text_bounded
     from ilpregions.services.report import build_report, load_sweeps
 
+    start = time.perf_counter()
+    # Before any work: refuse a --out that is not a directory or that holds a
+    # device or FIFO where a table would land, and a sweeps file that is not a
+    # small regular UTF-8 file.
+    output_directory(args.out)
+    output_directory(Path(args.out) / "report")
     sweeps_path = args.sweeps
     if sweeps_path is None and DEFAULT_SWEEPS_FILE.exists():
         sweeps_path = DEFAULT_SWEEPS_FILE
+    if sweeps_path is not None and os.path.lexists(sweeps_path):  # a missing one: load_sweeps says so
+        read_text_bounded(sweeps_path, what="a sweeps file")
     sweeps = load_sweeps(sweeps_path)
     result = build_report(args.out, sweeps, plots=not args.no_plots, progress=not args.quiet)
+    if args.json:
+        print_json(json_record(None, "complete", time.perf_counter() - start, directory=result["directory"],
+                               files=list(result["files"]), plots=bool(result.get("plots")),
+                               stages={k: round(v, 6) for k, v in result["seconds"].items()}))
+        return EXIT_OK
     print(f"wrote {len(result['files'])} files to {result['directory']}/: {', '.join(result['files'])}")
     for stage, seconds in result["seconds"].items():
         print(f"  {stage}: {seconds:.1f} s", file=sys.stderr)

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
+from ilpregions.cli.commands._common import add_json_argument, json_record, print_json
 
 
 def _workers(text: str) -> int:
@@ -36,14 +37,18 @@ def register(sub) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("-o", "--output", default=None, metavar="FILE",
-                        help="results file, .csv (or .parquet with pyarrow); default: CSV on stdout")
+                        help="results file, .csv (or .parquet with pyarrow); default: CSV on stdout. "
+                             "Only a regular file is written, under a lock; its grid fingerprint goes "
+                             "to FILE.sweep.json")
     parser.add_argument("--chunk", type=_workers, default=1, metavar="K",
                         help="points per worker task (default 1); raise it for millisecond points, "
                              "to amortise Dask's per-task overhead")
     parser.add_argument("--resume", action="store_true",
-                        help="keep the rows already in FILE and run only the missing points")
+                        help="keep the rows already in FILE and run only the missing points (refused "
+                             "unless FILE was written by this same grid, base, task, options and version)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary on stderr")
+    add_json_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -51,14 +56,22 @@ def run(args) -> int:
     from ilpregions.services.sweep import load_grid, run_sweep
 
     grid = load_grid(args.grid)
+    stream = sys.stdout if args.output is None and not args.json else None
     summary = run_sweep(grid, workers=args.workers, scheduler=args.scheduler, output=args.output,
                         resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
-                        stream=sys.stdout if args.output is None else None, chunk=args.chunk)
-    if not args.quiet:
+                        stream=stream, chunk=args.chunk)
+    partial = sum(n for s, n in summary.statuses.items() if s not in ("complete", "invalid"))
+    if args.json:
+        fields = {"points": summary.points, "ran": summary.ran, "skipped": summary.skipped,
+                  "statuses": dict(summary.statuses), "output": summary.output}
+        if summary.output is None:
+            fields["rows"] = [dict(row) for row in summary.rows]  # exact integers stay strings
+        print_json(json_record(None, "partial" if partial else "complete", summary.seconds,
+                               grid=args.grid, **fields))
+    elif not args.quiet:
         where = f" -> {summary.output}" if summary.output else ""
         statuses = ", ".join(f"{n} {s}" for s, n in summary.statuses.items())
         resumed = f" ({summary.skipped} already done)" if summary.skipped else ""
         sys.stderr.write(f"sweep: {summary.points} points{resumed}: {statuses}{where} "
                          f"[{summary.seconds:.1f} s]\n")
-    partial = sum(n for s, n in summary.statuses.items() if s not in ("complete", "invalid"))
     return EXIT_PARTIAL if partial else EXIT_OK
