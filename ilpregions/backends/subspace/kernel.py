@@ -1,0 +1,230 @@
+r"""Compiled inner loops of the subspace DP (numba, ``nopython``).
+
+A state is a subspace V of GF(p)^a in reduced row-echelon form (RREF), with
+a = the frame width. Its key is one row of ``uint64`` words:
+
+* word 0: the pivot mask (bit j set when column j is a pivot);
+* then the free entries, two 31-bit residues per word: for each pivot row
+  in pivot order, its entries on the non-pivot columns to its right (every
+  other entry of an RREF row is fixed: 0 left of the pivot, 1 at it, 0 on
+  the other pivot columns). There are at most a²/4 of them, the rest is 0.
+
+RREF is unique for a subspace and a column order, so equal subspaces have
+equal keys, and merging states is a hash-table insert on the key words.
+Counts are non-negative integers stored as little-endian limbs of 63 bits
+(they only ever add, so carries are enough).
+
+Why numba: each step touches every state once with O(a²) scalar work and a
+hash probe; that is a tight scalar loop over rows of different shapes,
+which vectorises poorly in numpy and is ~100x slower in Python. Working
+modulo one prime below 2^31 keeps every product inside int64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+PRIME = 2 ** 31 - 1
+LIMB_BITS = 63
+_LIMB_MASK = np.uint64((1 << 63) - 1)
+_LO = np.uint64(0xFFFFFFFF)
+
+
+def key_words(a: int) -> int:
+    """Words of a key for frame width ``a``: the mask and ⌊a²/4⌋ residues, two per word."""
+    return 1 + (a * a // 4 + 1) // 2
+
+
+@njit(cache=True)
+def _inverse(x, p):
+    # extended Euclid; x in [1, p)
+    r0, r1 = p, x
+    s0, s1 = 0, 1
+    while r1 != 0:
+        q = r0 // r1
+        r0, r1 = r1, r0 - q * r1
+        s0, s1 = s1, s0 - q * s1
+    return s0 % p
+
+
+@njit(cache=True)
+def _decode(key, a, M):
+    """Fill the a×a pivot-indexed matrix M (row j = the row with pivot j, else 0)."""
+    mask = key[0]
+    for i in range(a):
+        for j in range(a):
+            M[i, j] = 0
+    k = 0
+    for j in range(a):
+        if (mask >> np.uint64(j)) & np.uint64(1):
+            M[j, j] = 1
+            for c in range(j + 1, a):
+                if not ((mask >> np.uint64(c)) & np.uint64(1)):
+                    w = key[1 + (k >> 1)]
+                    M[j, c] = np.int64((w >> np.uint64(32 * (k & 1))) & _LO)
+                    k += 1
+    return mask
+
+
+@njit(cache=True)
+def _encode(M, mask, a, out):
+    for w in range(out.shape[0]):
+        out[w] = 0
+    out[0] = mask
+    k = 0
+    for j in range(a):
+        if (mask >> np.uint64(j)) & np.uint64(1):
+            for c in range(j + 1, a):
+                if not ((mask >> np.uint64(c)) & np.uint64(1)):
+                    out[1 + (k >> 1)] |= np.uint64(M[j, c]) << np.uint64(32 * (k & 1))
+                    k += 1
+
+
+@njit(cache=True)
+def _hash(row):
+    # multiply-xorshift per word, then the splitmix64 finaliser: every bit of
+    # every word reaches the low bits that pick the slot
+    h = np.uint64(0x243F6A8885A308D3)
+    for w in row:
+        h = (h ^ w) * np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+@njit(cache=True)
+def _insert(keys, counts, m, table, row, count):
+    """Add (row, count) to the first m rows of keys/counts through the hash table.
+
+    A slot holds ``index << 32 | fingerprint`` (the hash's high half), so a
+    probe reads the key row, a likely cache miss, only when fingerprints match.
+    """
+    h = _hash(row)
+    tmask = np.uint64(table.shape[0] - 1)
+    fp = np.int64(h >> np.uint64(32))
+    s = h & tmask
+    W = row.shape[0]
+    L = count.shape[0]
+    while True:
+        slot = table[s]
+        if slot < 0:
+            table[s] = (np.int64(m) << 32) | fp
+            for w in range(W):   # explicit loops: slice assignment is slow in numba
+                keys[m, w] = row[w]
+            for i in range(L):
+                counts[m, i] = count[i]
+            return m + 1
+        if (slot & 0xFFFFFFFF) == fp:
+            idx = slot >> 32
+            same = True
+            for w in range(W):
+                if keys[idx, w] != row[w]:
+                    same = False
+                    break
+            if same:
+                carry = np.uint64(0)
+                for i in range(L):
+                    t = counts[idx, i] + count[i] + carry
+                    carry = t >> np.uint64(LIMB_BITS)
+                    counts[idx, i] = t & _LIMB_MASK
+                return m
+        s = (s + np.uint64(1)) & tmask
+
+
+@njit(cache=True)
+def expand(keys, counts, n, a, v, p, out_keys, out_counts, table):
+    """One neuron v: every state is kept, and V + <v> is added when v ∉ V.
+
+    Returns the number of distinct output states.
+    """
+    M = np.zeros((a, a), dtype=np.int64)
+    res = np.zeros(a, dtype=np.int64)
+    row = np.zeros(out_keys.shape[1], dtype=np.uint64)
+    m = 0
+    for i in range(n):
+        m = _insert(out_keys, out_counts, m, table, keys[i], counts[i])
+        mask = _decode(keys[i], a, M)
+        for c in range(a):
+            res[c] = v[c]
+        for j in range(a):
+            if (mask >> np.uint64(j)) & np.uint64(1) and v[j] != 0:
+                f = v[j]   # rows are 0 on other pivot columns, so v[j] is final
+                for c in range(j, a):
+                    if M[j, c] != 0:
+                        res[c] = (res[c] - f * M[j, c]) % p
+        q = -1
+        for c in range(a):
+            if res[c] != 0:
+                q = c
+                break
+        if q < 0:
+            continue  # v ∈ V: adding it would make the set dependent
+        inv = _inverse(res[q], p)
+        for c in range(q, a):
+            res[c] = res[c] * inv % p
+        for j in range(a):
+            if (mask >> np.uint64(j)) & np.uint64(1) and M[j, q] != 0:
+                f = M[j, q]
+                for c in range(q, a):
+                    M[j, c] = (M[j, c] - f * res[c]) % p
+        for c in range(a):
+            M[q, c] = res[c]
+        _encode(M, mask | (np.uint64(1) << np.uint64(q)), a, row)
+        m = _insert(out_keys, out_counts, m, table, row, counts[i])
+    return m
+
+
+@njit(cache=True)
+def remap(keys, counts, n, a, b, keep, out_keys, out_counts, table):
+    """Drop expired columns (keep[c] < 0) and move the rest to a frame of width b.
+
+    Expired columns come first in expiry order, so a row whose pivot is not
+    expired is zero on all of them: V ∩ (kept coordinates) is spanned by the
+    rows with kept pivots, restricted. New columns of the next frame are 0.
+    """
+    M = np.zeros((a, a), dtype=np.int64)
+    N = np.zeros((max(b, 1), max(b, 1)), dtype=np.int64)
+    row = np.zeros(out_keys.shape[1], dtype=np.uint64)
+    m = 0
+    for i in range(n):
+        mask = _decode(keys[i], a, M)
+        for r in range(b):
+            for c in range(b):
+                N[r, c] = 0
+        nmask = np.uint64(0)
+        for j in range(a):
+            if (mask >> np.uint64(j)) & np.uint64(1) and keep[j] >= 0:
+                nj = keep[j]
+                nmask |= np.uint64(1) << np.uint64(nj)
+                for c in range(j, a):
+                    if keep[c] >= 0:
+                        N[nj, keep[c]] = M[j, c]
+        _encode(N, nmask, b, row)
+        m = _insert(out_keys, out_counts, m, table, row, counts[i])
+    return m
+
+
+@njit(cache=True)
+def total(counts, n):
+    """The sum of the first n counts, as limbs (one more limb of headroom is the caller's job)."""
+    L = counts.shape[1]
+    acc = np.zeros(L, dtype=np.uint64)
+    for i in range(n):
+        carry = np.uint64(0)
+        for k in range(L):
+            s = acc[k] + counts[i, k] + carry
+            carry = s >> np.uint64(LIMB_BITS)
+            acc[k] = s & _LIMB_MASK
+    return acc
+
+
+def limbs_to_int(limbs) -> int:
+    """The integer of little-endian 63-bit limbs."""
+    value = 0
+    for k, limb in enumerate(np.asarray(limbs).tolist()):
+        value |= int(limb) << (LIMB_BITS * k)
+    return value
