@@ -45,7 +45,6 @@ from typing import Any
 
 import numpy as np
 
-from ilpregions.backends.subspace.engine import Stopped, count_block
 from ilpregions.backends.subspace.plan import Supports, best_plan, supports
 from ilpregions.core.errors import InputError, TooLargeError
 from ilpregions.core.geometry import components, layer_instance
@@ -240,7 +239,7 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
     neurons = sum(inst.filters for b in blocks for _ in b)
     details = {"draws": len(draws), "agreeing_draws": sum(1 for d in draws if d == best),
                "repeats": len(draws), "draws_agree": len(set(draws)) <= 1, "draw_counts": draws,
-               "prime": PRIME, "blocks": len(blocks), "distinct_blocks": runner.distinct,
+               "prime": PRIME, "blocks": len(blocks), "distinct_blocks": runner.distinct if chosen == "dp" else None,
                "peak_states": runner.peak_states if chosen == "dp" else None,
                "peak_memory_bytes": runner.peak_bytes if chosen == "dp" else None,
                "max_active": max((pl.max_frame for pl in plans), default=0) if plans else None,
@@ -271,8 +270,18 @@ def _check_enumerable(inst, blocks, max_sets: int, backend: str) -> None:
                                 f"{formula}; the limit is {max_sets} (use the dp method)")
 
 
+class _Stopped(Exception):
+    def __init__(self, count: int, step: int, steps: int):
+        super().__init__("time limit")
+        self.count, self.step, self.steps = count, step, steps
+
+
 class _Runner:
-    """Counts draws block by block, with progress, time limit and memory cap."""
+    """Counts draws block by block, with progress, time limit and memory cap.
+
+    The dp engine (numba) is imported on first use: importing this module
+    (as the region enumerators do for the GF(p) helpers) stays cheap.
+    """
 
     def __init__(self, sup, blocks, plans, n_elements, deadline, memory_cap, progress):
         self.sup, self.blocks, self.plans = sup, blocks, plans
@@ -293,7 +302,7 @@ class _Runner:
                 for bi, block in enumerate(self.blocks):
                     try:
                         total *= self._block(draw, bi, block, method, cache, bar, d)
-                    except Stopped as stop:
+                    except _Stopped as stop:
                         self.partial_note = (f"time limit in draw {d + 1} of {repeats}, block {bi + 1} of "
                                              f"{len(self.blocks)}, step {stop.step + 1} of {stop.steps}: the "
                                              f"count of the neurons processed so far")
@@ -309,8 +318,9 @@ class _Runner:
             count, complete = count_independent_mod_p(sub, PRIME, self.deadline, strict_deadline=False)
             bar.update(len(block))
             if not complete:
-                raise Stopped(count, 0, 1)
+                raise _Stopped(count, 0, 1)
             return count
+        from ilpregions.backends.subspace.engine import Stopped, count_block
         plan = self.plans[bi]
         key = _block_signature(self.sup, plan)
         if key is not None and key in cache:
@@ -321,8 +331,11 @@ class _Runner:
             bar.update(1)
             bar.set_postfix(draw=d + 1, step=f"{i + 1}/{len(plan.positions)}", states=states)
 
-        out = count_block(self.sup, plan, draw.filters, deadline=self.deadline,
-                          memory_cap=self.memory_cap, on_step=on_step)
+        try:
+            out = count_block(self.sup, plan, draw.filters, deadline=self.deadline,
+                              memory_cap=self.memory_cap, on_step=on_step)
+        except Stopped as stop:
+            raise _Stopped(stop.count, stop.step, stop.steps) from None
         self.peak_states = max(self.peak_states, out.peak_states)
         self.peak_bytes = max(self.peak_bytes, out.peak_bytes)
         if key is not None:
