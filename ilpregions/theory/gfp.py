@@ -111,4 +111,49 @@ def count_independent_mod_p(vectors: np.ndarray, p: int = PRIME, deadline: float
     return count, True
 
 
-__all__ = ["PRIME", "PRIME2", "inverse", "to_residues", "count_independent_mod_p", "CentralDependency"]
+__all__ = ["PRIME", "PRIME2", "inverse", "rref", "null_space", "to_residues", "count_independent_mod_p", "CentralDependency"]
+
+
+def rref(matrix: np.ndarray, p: int = PRIME) -> tuple[np.ndarray, list[int]]:
+    """Reduced row-echelon form over GF(p): (the non-zero rows, their pivot columns).
+
+    >>> R, piv = rref(np.array([[2, 4, 1], [1, 2, 1]]), p=7)
+    >>> R.tolist(), piv
+    ([[1, 2, 0], [0, 0, 1]], [0, 2])
+    """
+    M = np.mod(np.asarray(matrix, dtype=np.int64), p)
+    rows, cols = M.shape
+    pivots: list[int] = []
+    r = 0
+    for c in range(cols):
+        if r == rows:
+            break
+        nz = np.flatnonzero(M[r:, c])
+        if len(nz) == 0:
+            continue
+        i = r + int(nz[0])
+        M[[r, i]] = M[[i, r]]
+        M[r] = M[r] * inverse(int(M[r, c]), p) % p
+        factors = M[:, c].copy()
+        factors[r] = 0
+        # both factors < 2^31: products fit in int64
+        M = (M - (factors[:, None] * M[r][None, :]) % p) % p
+        pivots.append(c)
+        r += 1
+    return M[:r], pivots
+
+
+def null_space(matrix: np.ndarray, cols: int, p: int = PRIME) -> np.ndarray:
+    """A basis (rows) of {x : matrix · x = 0} over GF(p).
+
+    >>> null_space(np.array([[1, 1, 0]]), 3, p=7).tolist()
+    [[6, 1, 0], [0, 0, 1]]
+    """
+    R, pivots = rref(np.asarray(matrix, dtype=np.int64).reshape(-1, cols), p)
+    free = [c for c in range(cols) if c not in set(pivots)]
+    out = np.zeros((len(free), cols), dtype=np.int64)
+    for k, f in enumerate(free):
+        out[k, f] = 1
+        for i, c in enumerate(pivots):
+            out[k, c] = (-R[i, f]) % p
+    return out

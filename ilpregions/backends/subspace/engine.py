@@ -48,6 +48,7 @@ from ilpregions.backends.subspace import kernel
 from ilpregions.backends.subspace.kernel import PRIME, key_words, limbs_to_int
 from ilpregions.backends.subspace.plan import ScanPlan, Supports
 from ilpregions.core.errors import TooLargeError
+from ilpregions.theory.gfp import null_space, rref
 
 #: The key stores the pivot set in one 64-bit word.
 MAX_FRAME = 64
@@ -140,11 +141,51 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
         _check(need, memory_cap, i, steps, n)
         out_k = _alloc((n, Wb), np.uint64)
         out_c = _alloc((n, limbs), np.uint64)
-        n = kernel.remap(keys, counts, n, a, b, plan.keep[i], out_k, out_c, _table(n))
+        C = visible_constraints(sup, plan, filters_of, i)
+        n = kernel.remap(keys, counts, n, a, b, plan.keep[i], C, PRIME, out_k, out_c, _table(n))
         keys, counts = out_k[:n].copy(), out_c[:n].copy()
         if on_step is not None:
             on_step(i, n)
     return BlockCount(limbs_to_int(kernel.total(counts, n)), peak_states, peak_bytes)
+
+
+#: Compute what the future can see only while the future is this small (neurons × elements).
+MAX_FUTURE_ENTRIES = 60_000
+
+
+def visible_constraints(sup: Supports, plan: ScanPlan, filters_of, i: int) -> np.ndarray:
+    """Rows C (in frame i+1's columns) with ``ker C ∩ GF(p)^A = W``, W = span(future) ∩ GF(p)^A.
+
+    A later set T is independent of the chosen S iff ``V ∩ span(T) = 0``, and
+    ``span(T) ∩ GF(p)^A ⊆ W``; so V may be replaced by ``V ∩ W`` without
+    changing any future answer (docs/tied.md), and more states merge. A
+    superset of W is also safe: when the future is too large to row-reduce,
+    no rows are returned (W taken as everything).
+    """
+    b = len(plan.frames[i + 1]) if i + 1 < len(plan.positions) else 0
+    keep = plan.keep[i]
+    active = plan.frames[i][keep >= 0]
+    future = plan.positions[i + 1:]
+    none = np.zeros((0, b), dtype=np.int64)
+    if len(active) == 0 or not future:
+        return none
+    elements = np.unique(np.concatenate([sup.elements[q] for q in future]))
+    if len(future) * sup.filters * len(elements) > MAX_FUTURE_ENTRIES:
+        return none
+    others = np.setdiff1d(elements, active)
+    column = {e: j for j, e in enumerate(others.tolist() + active.tolist())}
+    F = np.zeros((len(future) * sup.filters, len(column)), dtype=np.int64)
+    for k, q in enumerate(future):
+        cols = [column[e] for e in sup.elements[q].tolist()]
+        F[k * sup.filters:(k + 1) * sup.filters, cols] = np.asarray(filters_of(q))[:, sup.taps[q]]
+    R, pivots = rref(F, PRIME)
+    basis = R[[j for j, c in enumerate(pivots) if c >= len(others)]][:, len(others):]
+    if len(basis) == len(active):
+        return none     # W is all of GF(p)^A: nothing to cut
+    C_active = null_space(basis, len(active), PRIME) if len(basis) else np.eye(len(active), dtype=np.int64)
+    C = np.zeros((len(C_active), b), dtype=np.int64)
+    C[:, keep[keep >= 0]] = C_active
+    return C
 
 
 def _check(need: int, cap: int | None, i: int, steps: int, states: int) -> None:

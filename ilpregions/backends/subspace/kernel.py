@@ -179,8 +179,80 @@ def expand(keys, counts, n, a, v, p, out_keys, out_counts, table):
 
 
 @njit(cache=True)
-def remap(keys, counts, n, a, b, keep, out_keys, out_counts, table):
-    """Drop expired columns (keep[c] < 0) and move the rest to a frame of width b.
+def _intersect(N, mask, b, C, p, A):
+    """Replace the RREF (N, mask) by its intersection with ker C; return the new mask.
+
+    Rows [R·Cᵀ | R] are reduced on the left part; the rows whose left part
+    vanishes are y·[0 | R] with y·R·Cᵀ = 0, and they span V ∩ ker C.
+    """
+    c = C.shape[0]
+    r = 0
+    for j in range(b):
+        if (mask >> np.uint64(j)) & np.uint64(1):
+            for l in range(c):
+                acc = 0
+                for col in range(j, b):
+                    if N[j, col] != 0 and C[l, col] != 0:
+                        acc = (acc + N[j, col] * C[l, col]) % p
+                A[r, l] = acc
+            for col in range(b):
+                A[r, c + col] = N[j, col]
+            r += 1
+    top = 0
+    for l in range(c):
+        piv = -1
+        for i in range(top, r):
+            if A[i, l] != 0:
+                piv = i
+                break
+        if piv < 0:
+            continue
+        for col in range(c + b):
+            A[top, col], A[piv, col] = A[piv, col], A[top, col]
+        inv = _inverse(A[top, l], p)
+        for col in range(c + b):
+            A[top, col] = A[top, col] * inv % p
+        for i in range(top + 1, r):
+            f = A[i, l]
+            if f != 0:
+                for col in range(c + b):
+                    A[i, col] = (A[i, col] - f * A[top, col]) % p
+        top += 1
+    for i in range(b):
+        for j in range(b):
+            N[i, j] = 0
+    new = np.uint64(0)
+    for i in range(top, r):       # insert each surviving row into a fresh RREF
+        for j in range(b):
+            if (new >> np.uint64(j)) & np.uint64(1) and A[i, c + j] != 0:
+                f = A[i, c + j]
+                for col in range(j, b):
+                    A[i, c + col] = (A[i, c + col] - f * N[j, col]) % p
+        q = -1
+        for col in range(b):
+            if A[i, c + col] != 0:
+                q = col
+                break
+        if q < 0:
+            continue
+        inv = _inverse(A[i, c + q], p)
+        for col in range(q, b):
+            A[i, c + col] = A[i, c + col] * inv % p
+        for j in range(b):
+            if (new >> np.uint64(j)) & np.uint64(1) and N[j, q] != 0:
+                f = N[j, q]
+                for col in range(q, b):
+                    N[j, col] = (N[j, col] - f * A[i, c + col]) % p
+        for col in range(b):
+            N[q, col] = A[i, c + col]
+        new |= np.uint64(1) << np.uint64(q)
+    return new
+
+
+@njit(cache=True)
+def remap(keys, counts, n, a, b, keep, C, p, out_keys, out_counts, table):
+    """Drop expired columns (keep[c] < 0), move the rest to a frame of width b,
+    and cut the subspace down to ker C (what the future can see; C may have no rows).
 
     Expired columns come first in expiry order, so a row whose pivot is not
     expired is zero on all of them: V ∩ (kept coordinates) is spanned by the
@@ -188,6 +260,7 @@ def remap(keys, counts, n, a, b, keep, out_keys, out_counts, table):
     """
     M = np.zeros((a, a), dtype=np.int64)
     N = np.zeros((max(b, 1), max(b, 1)), dtype=np.int64)
+    A = np.zeros((max(b, 1), C.shape[0] + max(b, 1)), dtype=np.int64)
     row = np.zeros(out_keys.shape[1], dtype=np.uint64)
     m = 0
     for i in range(n):
@@ -203,6 +276,8 @@ def remap(keys, counts, n, a, b, keep, out_keys, out_counts, table):
                 for c in range(j, a):
                     if keep[c] >= 0:
                         N[nj, keep[c]] = M[j, c]
+        if C.shape[0] > 0 and nmask != 0:
+            nmask = _intersect(N, nmask, b, C, p, A)
         _encode(N, nmask, b, row)
         m = _insert(out_keys, out_counts, m, table, row, counts[i])
     return m
