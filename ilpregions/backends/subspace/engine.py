@@ -77,25 +77,19 @@ def _size(nbytes: int) -> str:
     return f"{nbytes / 2 ** 30:.2f} GiB" if nbytes >= 2 ** 30 else f"{nbytes / 2 ** 20:.1f} MiB"
 
 
-def _table_size(capacity: int) -> int:
-    """Open addressing at load ≤ 1/2 (a power of two ≥ 2·capacity... rounded down to ≥ 1.5·capacity)."""
-    size = 1 << max(4, int(capacity).bit_length())
-    return size if size >= 1.5 * capacity else 2 * size
+def _merge(cand_k: np.ndarray, cand_c: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge equal candidate keys (adding counts); compact copies of the distinct rows."""
+    bk = np.empty((T, cand_k.shape[1]), dtype=np.uint64)
+    bc = np.empty((T, cand_c.shape[1]), dtype=np.uint64)
+    m = kernel.dedup(cand_k, cand_c, T, bk, bc)
+    return bk[:m].copy(), bc[:m].copy()
 
 
-def _alloc(shape: tuple[int, ...], dtype) -> np.ndarray:
-    return np.empty(shape, dtype=dtype)
-
-
-def _table(capacity: int) -> np.ndarray:
-    return np.full(_table_size(capacity), -1, dtype=np.int64)
-
-
-def step_bytes(states: int, width_in: int, width_out: int, limbs: int) -> int:
-    """Bytes alive during one step: input, the output for 2·states and its hash table."""
-    cap = 2 * states
-    table = 8 * _table_size(cap)
-    return 8 * (states * (width_in + limbs) + cap * (width_out + limbs)) + table
+def step_bytes(states: int, width_in: int, width_out: int, limbs: int, grow: int = 2) -> int:
+    """Bytes alive during one step: the input, up to ``grow``·states candidates,
+    the bucketed copy they are merged in, and two hashes per candidate."""
+    cap = grow * states
+    return 8 * (states * (width_in + limbs) + 2 * cap * (width_out + limbs) + 2 * cap)
 
 
 def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.ndarray],
@@ -130,20 +124,22 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
             peak_bytes = max(peak_bytes, need)
             v = np.zeros(a, dtype=np.int64)
             v[plan.columns[i]] = F[k, taps]
-            out_k = _alloc((2 * n, W), np.uint64)
-            out_c = _alloc((2 * n, limbs), np.uint64)
-            n = kernel.expand(keys, counts, n, a, v, PRIME, out_k, out_c, _table(2 * n))
-            keys, counts = out_k[:n].copy(), out_c[:n].copy()
+            cand_k = np.empty((2 * n, W), dtype=np.uint64)
+            cand_c = np.empty((2 * n, limbs), dtype=np.uint64)
+            T = kernel.expand(keys, counts, n, a, v, PRIME, cand_k, cand_c)
+            keys, counts = _merge(cand_k, cand_c, T)
+            n = len(keys)
             peak_states = max(peak_states, n)
         b = len(plan.frames[i + 1]) if i + 1 < steps else 0
         Wb = key_words(b)
-        need = step_bytes(n, W, Wb, limbs) - 8 * n * (Wb + limbs)  # remap never grows
+        need = step_bytes(n, W, Wb, limbs, grow=1)   # a remap never adds states
         _check(need, memory_cap, i, steps, n)
-        out_k = _alloc((n, Wb), np.uint64)
-        out_c = _alloc((n, limbs), np.uint64)
+        cand_k = np.empty((n, Wb), dtype=np.uint64)
+        cand_c = np.empty((n, limbs), dtype=np.uint64)
         C = visible_constraints(sup, plan, filters_of, i)
-        n = kernel.remap(keys, counts, n, a, b, plan.keep[i], C, PRIME, out_k, out_c, _table(n))
-        keys, counts = out_k[:n].copy(), out_c[:n].copy()
+        T = kernel.remap(keys, counts, n, a, b, plan.keep[i], C, PRIME, cand_k, cand_c)
+        keys, counts = _merge(cand_k, cand_c, T)
+        n = len(keys)
         if on_step is not None:
             on_step(i, n)
     return BlockCount(limbs_to_int(kernel.total(counts, n)), peak_states, peak_bytes)

@@ -97,56 +97,105 @@ def _hash(row):
 
 
 @njit(cache=True)
-def _insert(keys, counts, m, table, row, count):
-    """Add (row, count) to the first m rows of keys/counts through the hash table.
-
-    A slot holds ``index << 32 | fingerprint`` (the hash's high half), so a
-    probe reads the key row, a likely cache miss, only when fingerprints match.
-    """
-    h = _hash(row)
-    tmask = np.uint64(table.shape[0] - 1)
-    fp = np.int64(h >> np.uint64(32))
-    s = h & tmask
-    W = row.shape[0]
-    L = count.shape[0]
-    while True:
-        slot = table[s]
-        if slot < 0:
-            table[s] = (np.int64(m) << 32) | fp
-            for w in range(W):   # explicit loops: slice assignment is slow in numba
-                keys[m, w] = row[w]
-            for i in range(L):
-                counts[m, i] = count[i]
-            return m + 1
-        if (slot & 0xFFFFFFFF) == fp:
-            idx = slot >> 32
-            same = True
-            for w in range(W):
-                if keys[idx, w] != row[w]:
-                    same = False
-                    break
-            if same:
-                carry = np.uint64(0)
-                for i in range(L):
-                    t = counts[idx, i] + count[i] + carry
-                    carry = t >> np.uint64(LIMB_BITS)
-                    counts[idx, i] = t & _LIMB_MASK
-                return m
-        s = (s + np.uint64(1)) & tmask
+def _copy_row(src, i, dst, j):
+    for w in range(src.shape[1]):   # explicit loops: slice assignment is slow in numba
+        dst[j, w] = src[i, w]
 
 
 @njit(cache=True)
-def expand(keys, counts, n, a, v, p, out_keys, out_counts, table):
+def dedup(ck, cc, T, bk, bc):
+    """Merge equal keys among the T candidate rows; the result is bk[:m], bc[:m].
+
+    Partitioned hashing: the candidates are first scattered by the top bits
+    of their hash into buckets of about 2048 rows (a few hundred sequential
+    write streams), then each bucket is merged with a small hash table that
+    stays in cache. A global table would cost a cache and TLB miss per probe.
+    """
+    if T == 0:
+        return 0
+    h = np.empty(T, dtype=np.uint64)
+    for i in range(T):
+        h[i] = _hash(ck[i])
+    B = 0
+    while (T >> B) > 2048:
+        B += 1
+    nb = 1 << B
+    start = np.zeros(nb + 1, dtype=np.int64)
+    for i in range(T):
+        b = np.int64(h[i] >> np.uint64(64 - B)) if B > 0 else 0
+        start[b + 1] += 1
+    for b in range(nb):
+        start[b + 1] += start[b]
+    pos = start[:nb].copy()
+    hb = np.empty(T, dtype=np.uint64)
+    for i in range(T):
+        b = np.int64(h[i] >> np.uint64(64 - B)) if B > 0 else 0
+        j = pos[b]
+        pos[b] = j + 1
+        _copy_row(ck, i, bk, j)
+        _copy_row(cc, i, bc, j)
+        hb[j] = h[i]
+    biggest = 1
+    for b in range(nb):
+        biggest = max(biggest, start[b + 1] - start[b])
+    size = 16
+    while size < 2 * biggest:
+        size *= 2
+    table = np.empty(size, dtype=np.int64)
+    W = bk.shape[1]
+    L = bc.shape[1]
+    m = 0
+    for b in range(nb):
+        lo, hi = start[b], start[b + 1]
+        tsize = 16
+        while tsize < 2 * (hi - lo):
+            tsize *= 2
+        tmask = np.uint64(tsize - 1)
+        for s in range(tsize):
+            table[s] = -1
+        for j in range(lo, hi):
+            s = hb[j] & tmask
+            while True:
+                idx = table[s]
+                if idx < 0:
+                    # rows below j are consumed, so row m (m <= j) is free to take row j
+                    if m != j:
+                        _copy_row(bk, j, bk, m)
+                        _copy_row(bc, j, bc, m)
+                        hb[m] = hb[j]
+                    table[s] = m
+                    m += 1
+                    break
+                if hb[idx] == hb[j]:
+                    same = True
+                    for w in range(W):
+                        if bk[idx, w] != bk[j, w]:
+                            same = False
+                            break
+                    if same:
+                        carry = np.uint64(0)
+                        for k in range(L):
+                            t = bc[idx, k] + bc[j, k] + carry
+                            carry = t >> np.uint64(LIMB_BITS)
+                            bc[idx, k] = t & _LIMB_MASK
+                        break
+                s = (s + np.uint64(1)) & tmask
+    return m
+
+
+@njit(cache=True)
+def expand(keys, counts, n, a, v, p, out_keys, out_counts):
     """One neuron v: every state is kept, and V + <v> is added when v ∉ V.
 
-    Returns the number of distinct output states.
+    Writes the candidates (not yet merged) and returns their number.
     """
     M = np.zeros((a, a), dtype=np.int64)
     res = np.zeros(a, dtype=np.int64)
-    row = np.zeros(out_keys.shape[1], dtype=np.uint64)
     m = 0
     for i in range(n):
-        m = _insert(out_keys, out_counts, m, table, keys[i], counts[i])
+        _copy_row(keys, i, out_keys, m)
+        _copy_row(counts, i, out_counts, m)
+        m += 1
         mask = _decode(keys[i], a, M)
         for c in range(a):
             res[c] = v[c]
@@ -173,8 +222,9 @@ def expand(keys, counts, n, a, v, p, out_keys, out_counts, table):
                     M[j, c] = (M[j, c] - f * res[c]) % p
         for c in range(a):
             M[q, c] = res[c]
-        _encode(M, mask | (np.uint64(1) << np.uint64(q)), a, row)
-        m = _insert(out_keys, out_counts, m, table, row, counts[i])
+        _encode(M, mask | (np.uint64(1) << np.uint64(q)), a, out_keys[m])
+        _copy_row(counts, i, out_counts, m)
+        m += 1
     return m
 
 
@@ -250,7 +300,7 @@ def _intersect(N, mask, b, C, p, A):
 
 
 @njit(cache=True)
-def remap(keys, counts, n, a, b, keep, C, p, out_keys, out_counts, table):
+def remap(keys, counts, n, a, b, keep, C, p, out_keys, out_counts):
     """Drop expired columns (keep[c] < 0), move the rest to a frame of width b,
     and cut the subspace down to ker C (what the future can see; C may have no rows).
 
@@ -261,8 +311,6 @@ def remap(keys, counts, n, a, b, keep, C, p, out_keys, out_counts, table):
     M = np.zeros((a, a), dtype=np.int64)
     N = np.zeros((max(b, 1), max(b, 1)), dtype=np.int64)
     A = np.zeros((max(b, 1), C.shape[0] + max(b, 1)), dtype=np.int64)
-    row = np.zeros(out_keys.shape[1], dtype=np.uint64)
-    m = 0
     for i in range(n):
         mask = _decode(keys[i], a, M)
         for r in range(b):
@@ -278,9 +326,9 @@ def remap(keys, counts, n, a, b, keep, C, p, out_keys, out_counts, table):
                         N[nj, keep[c]] = M[j, c]
         if C.shape[0] > 0 and nmask != 0:
             nmask = _intersect(N, nmask, b, C, p, A)
-        _encode(N, nmask, b, row)
-        m = _insert(out_keys, out_counts, m, table, row, counts[i])
-    return m
+        _encode(N, nmask, b, out_keys[i])
+        _copy_row(counts, i, out_counts, i)
+    return n
 
 
 @njit(cache=True)
