@@ -109,6 +109,7 @@ def test_dp_reproduces_the_published_weight_sharing_table(shape, kernel, d1, for
     assert r.details["agreeing_draws"] == 2 and r.complete
 
 
+@pytest.mark.slow
 def test_dp_5x5_gap_ratio():
     r = tied_max(Network((5, 5, 1), (ConvLayer(2, 2),)), repeats=1)
     assert (r.regions, r.formula) == (4087405363, 4290437154)
@@ -176,3 +177,16 @@ def test_json_has_the_honest_fields(cli):
     assert (data["draws"], data["agreeing_draws"], data["method"]) == (2, 2, "dp")
     assert data["degree_bound"] == 8 and 0 < data["failure_probability"] < 1e-16
     assert data["peak_states"] >= 4 and data["peak_memory_bytes"] > 0 and data["seconds"] >= 0
+
+
+def test_frames_beyond_the_key_are_refused_before_counting():
+    net = Network((12, 12, 3), (ConvLayer(2, 3, padding=1),))   # 3 rows of 12 pixels x 3 channels active
+    with pytest.raises(TooLargeError, match="active elements"):
+        tied_max(net, repeats=1)
+
+
+def test_the_frame_limit_is_the_engines():
+    from ilpregions.backends.subspace import engine
+    from ilpregions.services import tied
+
+    assert tied.MAX_FRAME == engine.MAX_FRAME == 64

@@ -58,6 +58,8 @@ METHODS = ("auto", "dp", "enumerate")
 MAX_SETS = 5_000_000
 #: Largest r with r! < p: every k×k minor's coefficients are then non-zero mod p when non-zero over ℤ.
 EXACT_MINOR_RANK = 12
+#: The dp's state key holds the pivot set in one 64-bit word (backends.subspace.engine.MAX_FRAME).
+MAX_FRAME = 64
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,10 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
                            "note": "no weight sharing: Theorem 1 is the exact maximum"}, True, "formula")
     chosen = "dp" if method == "auto" else method
     plans = [best_plan(sup, b) for b in blocks] if chosen == "dp" else None
+    if plans and max(pl.max_frame for pl in plans) > MAX_FRAME:
+        raise TooLargeError(f"method: the dp scan needs {max(pl.max_frame for pl in plans)} active elements "
+                            f"at once, beyond the {MAX_FRAME} a state key holds (and far beyond what fits "
+                            f"in memory); `ilpregions bounds` gives proven bounds")
     if chosen == "enumerate":
         _check_enumerable(inst, blocks, max_sets, backend)
     remaining = None if deadline is None else max(1e-3, deadline - time.perf_counter())
@@ -236,6 +242,13 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
     runner = _Runner(sup, blocks, plans, inst.pixels * inst.channels, deadline, memory_cap, progress)
     draws, partial = runner.run(np.random.default_rng(seed), repeats, chosen, formula, max_sets)
     best = max(draws + ([partial] if partial is not None else []))
+    details = _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, formula)
+    gap = None if formula is None else formula - best
+    return TiedResult(best, formula, gap, time.perf_counter() - start, details, partial is None, chosen)
+
+
+def _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, formula) -> dict[str, Any]:
+    """The JSON-able account of a run: draws, agreement, the failure bound, the DP's size."""
     neurons = sum(inst.filters for b in blocks for _ in b)
     details = {"draws": len(draws), "agreeing_draws": sum(1 for d in draws if d == best),
                "repeats": len(draws), "draws_agree": len(set(draws)) <= 1, "draw_counts": draws,
@@ -249,8 +262,7 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
     details.update(failure_probability(formula, neurons, inst.union_size, len(draws)))
     if partial is not None:
         details["partial_note"] = runner.partial_note
-    gap = None if formula is None else formula - best
-    return TiedResult(best, formula, gap, time.perf_counter() - start, details, partial is None, chosen)
+    return details
 
 
 def _check_enumerable(inst, blocks, max_sets: int, backend: str) -> None:
@@ -335,6 +347,7 @@ class _Runner:
             out = count_block(self.sup, plan, draw.filters, deadline=self.deadline,
                               memory_cap=self.memory_cap, on_step=on_step)
         except Stopped as stop:
+            self.peak_states = max(self.peak_states, stop.peak_states)
             raise _Stopped(stop.count, stop.step, stop.steps) from None
         self.peak_states = max(self.peak_states, out.peak_states)
         self.peak_bytes = max(self.peak_bytes, out.peak_bytes)

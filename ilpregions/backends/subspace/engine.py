@@ -57,9 +57,9 @@ MAX_FRAME = 64
 class Stopped(Exception):
     """The deadline passed; ``count`` is the exact count of the processed neurons (a lower bound)."""
 
-    def __init__(self, count: int, step: int, steps: int):
+    def __init__(self, count: int, step: int, steps: int, peak_states: int = 0):
         super().__init__(f"time limit reached at step {step} of {steps}")
-        self.count, self.step, self.steps = count, step, steps
+        self.count, self.step, self.steps, self.peak_states = count, step, steps, peak_states
 
 
 class MemoryCapExceeded(TooLargeError):
@@ -118,7 +118,7 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
         taps = sup.taps[p]
         for k in range(F.shape[0]):
             if deadline is not None and time.perf_counter() > deadline:
-                raise Stopped(limbs_to_int(kernel.total(counts, n)), i, steps)
+                raise Stopped(limbs_to_int(kernel.total(counts, n)), i, steps, peak_states)
             need = step_bytes(n, W, W, limbs)
             _check(need, memory_cap, i, steps, n)
             peak_bytes = max(peak_bytes, need)

@@ -102,6 +102,7 @@ def _copy_row(src, i, dst, j):
         dst[j, w] = src[i, w]
 
 
+# long: one compiled loop; splitting it would add calls to the hot path
 @njit(cache=True)
 def dedup(ck, cc, T, bk, bc):
     """Merge equal keys among the T candidate rows; the result is bk[:m], bc[:m].
@@ -183,6 +184,7 @@ def dedup(ck, cc, T, bk, bc):
     return m
 
 
+# long: one compiled loop; splitting it would add calls to the hot path
 @njit(cache=True)
 def expand(keys, counts, n, a, v, p, out_keys, out_counts):
     """One neuron v: every state is kept, and V + <v> is added when v ∉ V.
@@ -228,6 +230,7 @@ def expand(keys, counts, n, a, v, p, out_keys, out_counts):
     return m
 
 
+# long: one compiled loop; splitting it would add calls to the hot path
 @njit(cache=True)
 def _intersect(N, mask, b, C, p, A):
     """Replace the RREF (N, mask) by its intersection with ker C; return the new mask.

@@ -79,9 +79,10 @@ def _print_text(args, network, result) -> None:
               f"proven lower bound only: {d.get('partial_note', '')})")
     upper = "not finished in time" if result.formula is None else short_int(result.formula)
     print(f"Theorem-1 formula (untied), upper bound: {upper}")
-    if result.gap is not None:
-        print(f"gap: {short_int(result.gap)}" + (" (the formula overcounts this CNN)"
-                                                  if result.gap and result.complete else ""))
+    if result.gap is not None and result.complete:
+        print(f"gap: {short_int(result.gap)}" + (" (the formula overcounts this CNN)" if result.gap else ""))
+    elif result.gap is not None:
+        print(f"gap: at most {short_int(result.gap)} (formula minus the proven lower bound)")
     print(f"draws: {d['draws']} over GF(2^31-1), {d['agreeing_draws']} agree on the maximum; "
           f"P(all fail) <= {d['failure_probability']:.3g} (degree {d['degree_bound']})")
     line = f"method: {result.method}, {result.seconds:.3f} s"
