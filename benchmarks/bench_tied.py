@@ -99,12 +99,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only the lines the prototype reached")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--rewrite", action="store_true",
+                        help="only rewrite the .md from the last run's .csv (no measurement)")
     args = parser.parse_args()
     if args.worker:
         geometry, time_limit, cap = json.loads(args.worker)
         print(json.dumps(worker(geometry, time_limit, cap)))
         return 0
     from _machine import machine_stamp
+
+    if args.rewrite:
+        return _rewrite(args.quick)
 
     stamp = machine_stamp()
     rows = []
@@ -122,6 +127,10 @@ def main() -> int:
               file=sys.stderr, flush=True)
     _write(rows, stamp, load_before, _load(), args.quick)
     return 0
+
+
+def _x(ratio: float) -> str:
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
 
 
 def _write(rows, stamp, load_before, load_after, quick) -> None:
@@ -145,7 +154,7 @@ def _write(rows, stamp, load_before, load_after, quick) -> None:
         rss = f"{r['rss'] / 2 ** 20:.0f} MiB" if r.get("rss") else ""
         proto = r.get("prototype")
         proto = f"{proto} s" if isinstance(proto, float) else (proto or "beyond")
-        ratio = f"{r['ratio']:.0f}x / {r['cpu_ratio']:.0f}x" if r.get("ratio") else ""
+        ratio = f"{_x(r['ratio'])} / {_x(r['cpu_ratio'])}" if r.get("ratio") else ""
         secs = f"{r['seconds']:.2f}" if "seconds" in r else ""
         cpu = f"{r['cpu']:.2f}" if "cpu" in r else ""
         lines.append(f"| {r['name']} | {r['status']} | {r.get('regions', '')} | {r.get('formula', '')} | "
@@ -155,7 +164,38 @@ def _write(rows, stamp, load_before, load_after, quick) -> None:
         lines += ["", "Lines not counted, with the reason:", ""]
         lines += [f"- {r['name']}: {r['status']} after {r.get('seconds', 0):.0f} s (cap {r['time_cap']} s, "
                   f"{r['memory_cap_gib']} GiB): {r.get('reason', '')}" for r in stopped]
+    lines += ["", "Why lines stop: the states are distinct subspaces, and their number grows with the rows "
+              "already scanned as well as with the frame width; see docs/tied.md, \"Where the wall is\". "
+              "A run stopped by its time limit still reports a proven lower bound (the count of the "
+              "neurons processed), never an extrapolation."]
     (out / f"tied_benchmark{suffix}.md").write_text("\n".join(lines) + "\n")
+
+
+def _rewrite(quick: bool) -> int:
+    """Re-render the table from the csv (kept measurements, header stamp from its first line)."""
+    suffix = "_quick" if quick else ""
+    md = (ROOT / "results" / f"tied_benchmark{suffix}.md").read_text().splitlines()
+    header = {line.split(":")[0]: line for line in md[:5] if line}
+    with open(ROOT / "results" / f"tied_benchmark{suffix}.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        for k in ("seconds", "cpu", "ratio", "cpu_ratio", "rss", "time_cap", "memory_cap_gib"):
+            r[k] = float(r[k]) if r.get(k) else None
+        try:
+            r["prototype"] = float(r["prototype"])
+        except ValueError:
+            pass
+        r = {k: v for k, v in r.items() if v not in ("", None)}
+    rows = [{k: v for k, v in r.items() if v not in ("", None)} for r in rows]
+    machine = header["Machine"].split("commit ")
+    stamp = {"cpu": "AMD EPYC", "cores": 2, "python": "", "commit": machine[1].rstrip(".")}
+    load = header["Load average (1, 5, 15 min) before"].split(": ", 1)[1]
+    before, after = load.split("; after: ")[0], load.split("; after: ")[1].split(" (")[0]
+    _write(rows, stamp, before, after, quick)
+    text = (ROOT / "results" / f"tied_benchmark{suffix}.md").read_text().splitlines()
+    text[2] = header["Machine"]
+    (ROOT / "results" / f"tied_benchmark{suffix}.md").write_text("\n".join(text) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
