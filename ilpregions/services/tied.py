@@ -1,63 +1,103 @@
-"""The exact maximal region count of a one-layer CNN with *shared* filters.
+"""The real maximal region count of a one-layer CNN with *shared* filters.
 
 Theorem 1 treats every neuron's weights as free within its receptive field;
-a CNN ties them across positions (MATH.md §4). With generic biases, a
-one-layer network's regions are the independent subsets of its neurons'
-normal vectors (Zaslavsky; MATH.md §2). For shared filters the normals are
-the shifted copies of the d1 filters, and the maximum over parameters is
-reached by generic filters: it is the number of independent subsets of the
-shifted-filter vectors of random filters.
+a CNN ties them across positions, and then the formula only bounds the
+maximum from above (docs/tied.md). With generic biases, a one-layer
+network's regions are the independent subsets of its neurons' normal vectors
+(Zaslavsky); for shared filters the normals are the shifted copies of the d1
+filters, and the maximum over parameters is the number of independent
+subsets for generic filters.
 
-Ranks are computed exactly over the prime field GF(p), p = 2^31 - 1, with
-the filters drawn uniformly from the field. A set that is dependent for all
-filters stays dependent mod p; an independent one turns dependent only if a
-non-zero minor vanishes at the random point (probability at most its degree
-over p, by Schwartz–Zippel). Errors can therefore only *lower* the count,
-so the run is repeated with fresh filters and the maximum is kept.
+Each *draw* picks integer filters uniformly from [1, p), p = 2^31 - 1, and
+counts the subsets independent over GF(p). Such a subset is independent over
+ℚ, so every draw's count is a **proven lower bound** on the real maximum;
+Theorem 1 is the proven upper bound. A draw falls short of the maximum only
+if some basis minor vanishes at the drawn point (Schwartz–Zippel bound in
+``failure_probability``); the largest count over the draws is kept.
 
-The search visits independent sets only: a candidate that depends on the
-current set is never extended, which prunes every superset of a dependent
-set. Positions whose fields share no pixel form separate blocks whose
+Two independent methods count a draw:
+
+* ``dp``: the subspace frontier DP (:mod:`ilpregions.backends.subspace`),
+  polynomial in the number of states, the default;
+* ``enumerate``: a search over every independent set (refused beyond
+  ``max_sets`` of them).
+
+Both see the same filters for the same seed, so their counts agree draw by
+draw. Positions whose fields share no element form separate blocks whose
 counts multiply.
 
 Examples
 --------
 >>> from ilpregions.core.spec import Network, ConvLayer
 >>> r = tied_max(Network((3, 3, 1), (ConvLayer(filters=2, kernel=2),)))
->>> r.regions, r.formula, r.gap
-(255, 256, 1)
+>>> r.regions, r.formula, r.gap, r.method
+(255, 256, 1, 'dp')
+>>> r.lower_bound, r.upper_bound, r.details["agreeing_draws"]
+(255, 256, 3)
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ilpregions.core.errors import InputError
+from ilpregions.backends.subspace.plan import Supports, best_plan, supports
+from ilpregions.core.errors import InputError, TooLargeError
 from ilpregions.core.geometry import components, layer_instance
+from ilpregions.core.progress import Progress, null_progress
 from ilpregions.core.spec import ConvLayer, Network
+from ilpregions.theory.gfp import (PRIME, PRIME2, CentralDependency, count_independent_mod_p,  # noqa: F401
+                                   to_residues)
 
-#: The field: a Mersenne prime below 2^31, so products fit in int64.
-PRIME = 2 ** 31 - 1
+METHODS = ("auto", "dp", "enumerate")
+#: The enumeration visits every independent set; refuse beyond this many (the formula bounds them).
+MAX_SETS = 5_000_000
+#: Largest r with r! < p: every k×k minor's coefficients are then non-zero mod p when non-zero over ℤ.
+EXACT_MINOR_RANK = 12
+#: The dp's state key holds the pivot set in one 64-bit word (backends.subspace.engine.MAX_FRAME).
+MAX_FRAME = 64
 
 
 @dataclass(frozen=True)
 class TiedResult:
-    """``regions``: the tied (shared-filter) maximum; ``formula``: Theorem 1; ``gap`` = formula - regions."""
+    """The shared-filter maximum of one layer, with what each number proves.
+
+    ``regions`` is the best proven lower bound (the largest draw; equal to
+    the maximum with probability ≥ 1 - ``failure_probability`` when
+    ``complete``); ``formula`` is Theorem 1, a proven upper bound (None if
+    it did not finish in time); ``gap = formula - regions``.
+    """
 
     regions: int
-    formula: int
-    gap: int
+    formula: int | None
+    gap: int | None
     seconds: float
     details: dict[str, Any] = field(default_factory=dict, compare=False)
+    complete: bool = True
+    method: str = "dp"
+
+    @property
+    def lower_bound(self) -> int:
+        return self.regions
+
+    @property
+    def upper_bound(self) -> int | None:
+        return self.formula
 
     def to_json(self) -> dict[str, Any]:
-        out = {"regions": str(self.regions), "formula": str(self.formula), "gap": str(self.gap),
-               "seconds": round(self.seconds, 6)}
-        out.update(self.details)
+        def text(v):
+            return None if v is None else str(v)
+        out = {"regions": text(self.regions), "formula": text(self.formula), "gap": text(self.gap),
+               "lower_bound": text(self.regions), "upper_bound": text(self.formula),
+               "complete": self.complete, "method": self.method, "seconds": round(self.seconds, 6)}
+        out.update({k: (text(v) if k == "draw_counts" else v) for k, v in self.details.items()
+                    if k != "draw_counts"})
+        if "draw_counts" in self.details:
+            out["draw_counts"] = [str(c) for c in self.details["draw_counts"]]
         return out
 
 
@@ -66,6 +106,10 @@ def shifted_filter_vectors(network: Network, filters: np.ndarray) -> np.ndarray:
 
     ``filters`` has shape (d1, *kernel, d0); rows are ordered (position, filter)
     row-major, columns are the flattened input (channels last).
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> shifted_filter_vectors(Network((3, 1), (ConvLayer(1, 2),)), np.array([[[2], [3]]])).tolist()
+    [[2, 3, 0], [0, 2, 3]]
     """
     from ilpregions.core.forward import layer_affine
 
@@ -77,118 +121,88 @@ def shifted_filter_vectors(network: Network, filters: np.ndarray) -> np.ndarray:
     return np.rint(A).astype(np.int64)
 
 
-def _inverse(value: int, p: int = PRIME) -> int:
-    return pow(int(value), p - 2, p)
+class _Draw:
+    """One random choice of filters: the same residues for the dp and the enumeration."""
+
+    def __init__(self, sup: Supports, rng: np.random.Generator):
+        if sup.shared:
+            self.shared = rng.integers(1, PRIME, size=(sup.filters, sup.taps_per_filter), dtype=np.int64)
+        else:  # untied: every position has its own filters
+            self.local = rng.integers(1, PRIME, size=(len(sup.elements), sup.filters, sup.taps_per_filter),
+                                      dtype=np.int64)
+        self.sup = sup
+
+    def filters(self, p: int) -> np.ndarray:
+        return self.shared if self.sup.shared else self.local[p]
+
+    def matrix(self, block: list[int], n_elements: int) -> np.ndarray:
+        """The block's neuron vectors as dense rows (position-major, then filter)."""
+        rows = []
+        for p in block:
+            F = self.filters(p)
+            R = np.zeros((self.sup.filters, n_elements), dtype=np.int64)
+            R[:, self.sup.elements[p]] = F[:, self.sup.taps[p]]
+            rows.append(R)
+        return np.concatenate(rows)
 
 
-class CentralDependency(Exception):
-    """A dependent set of normals whose hyperplanes meet: the biases are not generic."""
+def _block_signature(sup: Supports, plan) -> tuple | None:
+    """Blocks with equal signatures have identical matrices for a shared draw (same count)."""
+    if not sup.shared:
+        return None
+    return tuple((len(f), c.tobytes(), sup.taps[p].tobytes(), k.tobytes())
+                 for f, c, p, k in zip(plan.frames, plan.columns, plan.positions, plan.keep))
 
 
-#: A second prime for cross-checks (2^31 - 19).
-PRIME2 = 2 ** 31 - 19
+def failure_probability(formula: int | None, neurons: int, union: int, draws: int) -> dict[str, Any]:
+    """Schwartz–Zippel bound on P(the best of ``draws`` draws is below the maximum).
 
+    A draw falls short only if the determinant of a maximal minor of some
+    generic basis vanishes at the drawn point; that polynomial has degree
+    r ≤ min(neurons, U), there are at most min(formula, C(neurons, r)) bases,
+    and the filters are uniform on p - 1 values (docs/tied.md).
 
-def to_residues(values: np.ndarray, p: int = PRIME) -> np.ndarray:
-    """Exact residues mod p of float arrays, row by row up to a power of two.
-
-    Each float is m * 2^e exactly; every row is multiplied by 2^(-min e of the
-    row), which turns it into integers without changing which sets of rows
-    are independent (nor whether a dependent set's hyperplanes meet, when the
-    bias is the row's last entry).
-
-    >>> to_residues(np.array([[0.5, 0.25, -1.0]]), p=7).tolist()  # (2, 1, -4) * 2^52
-    [[4, 2, 6]]
+    >>> failure_probability(256, 8, 9, 1)["failure_probability_per_draw"] < 1e-6
+    True
     """
-    X = np.asarray(values, dtype=np.float64)
-    frac, expo = np.frexp(X)
-    mant = np.rint(frac * 2.0 ** 53).astype(np.int64)          # exact: |frac| < 1
-    expo = expo.astype(np.int64) - 53
-    nonzero = mant != 0
-    base = np.where(nonzero, expo, np.iinfo(np.int64).max).min(axis=1, keepdims=True)
-    base = np.where(base == np.iinfo(np.int64).max, 0, base)
-    shifts = np.where(nonzero, expo - base, 0)
-    out = np.mod(mant, p)
-    powers = {int(k): pow(2, int(k), p) for k in np.unique(shifts)}
-    factor = np.vectorize(powers.__getitem__, otypes=[np.int64])(shifts)
-    return (out * factor) % p
+    r = min(neurons, union)
+    bases = math.comb(neurons, r)
+    if formula is not None:
+        bases = min(bases, formula)
+    per_draw = min(1.0, bases * r / (PRIME - 1))
+    return {"degree_bound": r, "failure_probability_per_draw": per_draw,
+            "failure_probability": per_draw ** draws if draws else 1.0,
+            "minors_exact_mod_p": r <= EXACT_MINOR_RANK}
 
 
-def count_independent_mod_p(vectors: np.ndarray, p: int = PRIME, deadline: float | None = None,
-                            bias: np.ndarray | None = None, strict_deadline: bool = True) -> tuple[int, bool]:
-    """Independent subsets (including the empty set) of integer rows over GF(p).
-
-    Each search node keeps the later candidates reduced against the chosen
-    set; a candidate reducing to zero is dependent and is never extended,
-    which prunes all its supersets. With ``bias`` (one residue per row), the
-    bias column is reduced along but never pivoted on, and a dependent
-    candidate whose bias also reduces to zero raises
-    :class:`CentralDependency` (its hyperplanes meet; every circuit is met
-    this way, as the extension of its smaller elements by its largest).
-
-    Returns ``(count, complete)``; ``complete`` is False when the deadline
-    passed first (then ``count`` is a lower bound), or raises
-    :class:`TimeoutError` if ``strict_deadline``.
-
-    >>> count_independent_mod_p(np.array([[1, 0], [0, 1], [1, 1]]))
-    (7, True)
-    >>> count_independent_mod_p(np.array([[1, 2], [2, 4]]))
-    (3, True)
-    """
-    V = np.mod(np.asarray(vectors, dtype=np.int64), p)
-    cols = V.shape[1]
-    if bias is not None:
-        V = np.concatenate([V, np.mod(np.asarray(bias, dtype=np.int64), p).reshape(-1, 1)], axis=1)
-    count = 1
-    stack = [V]
-    nodes = 0
-    while stack:
-        R = stack.pop()
-        nodes += 1
-        if deadline is not None and nodes % 512 == 0 and time.perf_counter() > deadline:
-            if strict_deadline:
-                raise TimeoutError("time limit reached")
-            return count, False
-        W = R[:, :cols]
-        nonzero = W.any(axis=1)
-        if bias is not None and not np.all(nonzero | (R[:, cols] != 0)):
-            raise CentralDependency
-        for i in np.flatnonzero(nonzero):
-            count += 1
-            if i + 1 >= len(R):
-                continue
-            row = R[i]
-            pivot = int(np.flatnonzero(row[:cols])[0])
-            rest = R[i + 1:]
-            factor = (rest[:, pivot] * _inverse(row[pivot], p)) % p
-            # rest - factor * row (mod p); both factors < 2^31, so products fit in int64
-            rest = (rest - (factor[:, None] * row[None, :]) % p) % p
-            stack.append(rest)
-    return count, True
-
-
-#: The search visits every independent set; refuse beyond this many (the formula bounds them).
-MAX_SETS = 5_000_000
-
-
-def tied_max(network: Network, repeats: int = 3, seed: int | None = 0,
-             time_limit: float | None = None, backend: str = "auto",
-             max_sets: int = MAX_SETS) -> TiedResult:
+def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limit: float | None = None,
+             backend: str = "auto", max_sets: int = MAX_SETS, method: str = "auto",
+             memory_cap: int | None = None, progress: bool = False) -> TiedResult:
     """Maximal number of regions of a one-layer CNN with shared filters.
 
     Parameters
     ----------
     network : Network
-        One conv layer (a local or dense layer has no ties: its maximum is the
-        Theorem-1 count, which is returned as both values).
+        One conv layer. A local (``shared=False``) or dense layer has no ties:
+        ``auto`` returns its Theorem-1 count; ``dp``/``enumerate`` count random
+        untied weights instead (a check of the methods).
     repeats : int
         Independent random draws of the filters; the maximum is kept.
     seed : int, optional
         Seed of the random filters.
     time_limit : float, optional
-        Seconds; raises :class:`TimeoutError` when exceeded.
+        Seconds. When it passes, the result has ``complete=False`` and
+        ``regions`` is still a proven lower bound (the best finished draw, or
+        the exact count of the neurons processed so far); nothing is invented.
     backend : str
         Theorem-1 backend for ``formula``.
+    max_sets : int
+        ``enumerate`` refuses when the formula allows more sets than this.
+    method : {"auto", "dp", "enumerate"}
+    memory_cap : int, optional
+        Bytes; the dp refuses a step that would need more (before allocating).
+    progress : bool
+        Show a progress bar (scan step and state count) on stderr.
 
     Returns
     -------
@@ -197,51 +211,150 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0,
     from ilpregions.services.counting import count_regions
 
     start = time.perf_counter()
+    if method not in METHODS:
+        raise InputError(f"method: unknown method {method!r}; valid: {', '.join(METHODS)}")
+    if not isinstance(repeats, int) or repeats < 1:
+        raise InputError(f"repeats: the number of draws must be a positive integer, got {repeats!r}")
+    if memory_cap is not None and memory_cap <= 0:
+        raise InputError(f"memory_cap: must be a positive number of bytes, got {memory_cap!r}")
     deadline = None if time_limit is None else start + time_limit
     inst = layer_instance(network)
-    for block in components(inst):
-        # A block of rank r has at least 2^r independent sets: refuse before any counting.
-        rank = min(len(block) * inst.filters, inst.coverage(block))
-        if rank > 22 and isinstance(network.layers[0], ConvLayer) and network.layers[0].shared:
-            from ilpregions.core.errors import TooLargeError
-            raise TooLargeError(f"tied-max visits every independent set, and one block of overlapping "
-                                f"fields has rank {rank} (at least 2^{rank} sets); use `ilpregions count` "
-                                f"for the formula, an upper bound")
-    formula = count_regions(network, backend=backend).regions
     layer = network.layers[0]
-    if not (isinstance(layer, ConvLayer) and layer.shared):
-        return TiedResult(formula, formula, 0, time.perf_counter() - start,
-                          {"repeats": 0, "note": "no weight sharing: the formula is the maximum"})
+    shared = isinstance(layer, ConvLayer) and layer.shared
+    sup = supports(network)
     blocks = components(inst)
-    # Each block's count is at most its own Theorem-1 count; their product is the formula.
-    if formula > max_sets and len(blocks) == 1:
-        from ilpregions.core.errors import TooLargeError
-        raise TooLargeError(f"tied-max visits every independent set, and the formula allows {formula}; "
-                            f"the limit is {max_sets}")
-    rng = np.random.default_rng(seed)
-    shape = (layer.filters,) + tuple(layer.kernel) + (inst.channels,)
-    draws = []
-    for _ in range(max(1, repeats)):
-        filters = rng.integers(1, PRIME, size=shape, dtype=np.int64)
-        # Integer filters are placed as floats by layer_affine; keep them < 2^53.
-        vectors = _shifted_int(network, filters)
-        total = 1
-        for block in blocks:
-            rows = np.concatenate([np.arange(p * layer.filters, (p + 1) * layer.filters) for p in block])
-            sub = vectors[rows]
+    if method == "auto" and not shared:
+        formula = count_regions(network, backend=backend).regions
+        return TiedResult(formula, formula, 0, time.perf_counter() - start,
+                          {"draws": 0, "agreeing_draws": 0, "repeats": 0, "draws_agree": True,
+                           "note": "no weight sharing: Theorem 1 is the exact maximum"}, True, "formula")
+    chosen = "dp" if method == "auto" else method
+    plans = [best_plan(sup, b) for b in blocks] if chosen == "dp" else None
+    if plans and max(pl.max_frame for pl in plans) > MAX_FRAME:
+        raise TooLargeError(f"method: the dp scan needs {max(pl.max_frame for pl in plans)} active elements "
+                            f"at once, beyond the {MAX_FRAME} a state key holds (and far beyond what fits "
+                            f"in memory); `ilpregions bounds` gives proven bounds")
+    if chosen == "enumerate":
+        _check_enumerable(inst, blocks, max_sets, backend)
+    remaining = None if deadline is None else max(1e-3, deadline - time.perf_counter())
+    upper = count_regions(network, backend=backend, time_limit=remaining)
+    formula = upper.regions if upper.exact else None
+    runner = _Runner(sup, blocks, plans, inst.pixels * inst.channels, deadline, memory_cap, progress)
+    draws, partial = runner.run(np.random.default_rng(seed), repeats, chosen, formula, max_sets)
+    best = max(draws + ([partial] if partial is not None else []))
+    details = _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, formula)
+    gap = None if formula is None else formula - best
+    return TiedResult(best, formula, gap, time.perf_counter() - start, details, partial is None, chosen)
+
+
+def _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, formula) -> dict[str, Any]:
+    """The JSON-able account of a run: draws, agreement, the failure bound, the DP's size."""
+    neurons = sum(inst.filters for b in blocks for _ in b)
+    details = {"draws": len(draws), "agreeing_draws": sum(1 for d in draws if d == best),
+               "repeats": len(draws), "draws_agree": len(set(draws)) <= 1, "draw_counts": draws,
+               "prime": PRIME, "blocks": len(blocks), "distinct_blocks": runner.distinct if chosen == "dp" else None,
+               "peak_states": runner.peak_states if chosen == "dp" else None,
+               "peak_memory_bytes": runner.peak_bytes if chosen == "dp" else None,
+               "max_active": max((pl.max_frame for pl in plans), default=0) if plans else None,
+               "scan_axes": list(plans[0].axes) if plans else None,
+               "status": "complete" if partial is None else "time_limit",
+               "untied_draws": not shared}
+    details.update(failure_probability(formula, neurons, inst.union_size, len(draws)))
+    if partial is not None:
+        details["partial_note"] = runner.partial_note
+    return details
+
+
+def _check_enumerable(inst, blocks, max_sets: int, backend: str) -> None:
+    """Refuse, before any counting, what the enumeration cannot visit."""
+    from ilpregions.services.counting import count_regions
+
+    for block in blocks:
+        # A block of rank r has at least 2^r independent sets.
+        rank = min(len(block) * inst.filters, inst.coverage(block))
+        if rank > 22:
+            raise TooLargeError(f"method: enumeration visits every independent set, and one block of "
+                                f"overlapping fields has rank {rank} (at least 2^{rank} sets); use the dp method")
+    if len(blocks) == 1:
+        formula = count_regions(inst, backend=backend).regions
+        if formula > max_sets:
+            raise TooLargeError(f"method: enumeration visits every independent set, and the formula allows "
+                                f"{formula}; the limit is {max_sets} (use the dp method)")
+
+
+class _Stopped(Exception):
+    def __init__(self, count: int, step: int, steps: int):
+        super().__init__("time limit")
+        self.count, self.step, self.steps = count, step, steps
+
+
+class _Runner:
+    """Counts draws block by block, with progress, time limit and memory cap.
+
+    The dp engine (numba) is imported on first use: importing this module
+    (as the region enumerators do for the GF(p) helpers) stays cheap.
+    """
+
+    def __init__(self, sup, blocks, plans, n_elements, deadline, memory_cap, progress):
+        self.sup, self.blocks, self.plans = sup, blocks, plans
+        self.n_elements, self.deadline, self.memory_cap = n_elements, deadline, memory_cap
+        self.progress = progress
+        self.peak_states, self.peak_bytes, self.distinct = 0, 0, 0
+        self.partial_note = ""
+
+    def run(self, rng, repeats, method, formula, max_sets) -> tuple[list[int], int | None]:
+        """The finished draws' counts, and a proven partial count if the time ran out."""
+        steps = sum(len(b) for b in self.blocks) * repeats
+        bar = Progress(f"tied-max {method}", total=steps, unit="pos") if self.progress else null_progress()
+        done: list[int] = []
+        with bar:
+            for d in range(repeats):
+                draw = _Draw(self.sup, rng)
+                total, cache = 1, {}
+                for bi, block in enumerate(self.blocks):
+                    try:
+                        total *= self._block(draw, bi, block, method, cache, bar, d)
+                    except _Stopped as stop:
+                        self.partial_note = (f"time limit in draw {d + 1} of {repeats}, block {bi + 1} of "
+                                             f"{len(self.blocks)}, step {stop.step + 1} of {stop.steps}: the "
+                                             f"count of the neurons processed so far")
+                        return done, total * stop.count
+                self.distinct = max(self.distinct, len(cache))
+                done.append(total)
+        return done, None
+
+    def _block(self, draw, bi, block, method, cache, bar, d) -> int:
+        if method == "enumerate":
+            sub = draw.matrix(block, self.n_elements)
             sub = sub[:, sub.any(axis=0)]
-            total *= count_independent_mod_p(sub, PRIME, deadline)[0]
-        draws.append(total)
-    regions = max(draws)
-    return TiedResult(regions, formula, formula - regions, time.perf_counter() - start,
-                      {"repeats": len(draws), "draws_agree": len(set(draws)) == 1,
-                       "prime": PRIME, "blocks": len(blocks)})
+            count, complete = count_independent_mod_p(sub, PRIME, self.deadline, strict_deadline=False)
+            bar.update(len(block))
+            if not complete:
+                raise _Stopped(count, 0, 1)
+            return count
+        from ilpregions.backends.subspace.engine import Stopped, count_block
+        plan = self.plans[bi]
+        key = _block_signature(self.sup, plan)
+        if key is not None and key in cache:
+            bar.update(len(block))
+            return cache[key]
 
+        def on_step(i, states):
+            bar.update(1)
+            bar.set_postfix(draw=d + 1, step=f"{i + 1}/{len(plan.positions)}", states=states)
 
-def _shifted_int(network: Network, filters: np.ndarray) -> np.ndarray:
-    """Shifted-filter rows with exact integer entries (each entry is one filter weight)."""
-    return shifted_filter_vectors(network, filters)
+        try:
+            out = count_block(self.sup, plan, draw.filters, deadline=self.deadline,
+                              memory_cap=self.memory_cap, on_step=on_step)
+        except Stopped as stop:
+            self.peak_states = max(self.peak_states, stop.peak_states)
+            raise _Stopped(stop.count, stop.step, stop.steps) from None
+        self.peak_states = max(self.peak_states, out.peak_states)
+        self.peak_bytes = max(self.peak_bytes, out.peak_bytes)
+        if key is not None:
+            cache[key] = out.count
+        return out.count
 
 
 __all__ = ["TiedResult", "tied_max", "count_independent_mod_p", "shifted_filter_vectors", "to_residues",
-           "CentralDependency", "PRIME", "PRIME2"]
+           "CentralDependency", "PRIME", "PRIME2", "METHODS", "failure_probability"]

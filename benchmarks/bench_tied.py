@@ -1,0 +1,202 @@
+"""Benchmark of ``tied-max --method dp`` (the subspace frontier DP), line by line.
+
+Each line runs in a fresh child process (its own peak RSS), one draw, with
+a time cap and a memory cap, after a warm-up count that loads the compiled
+kernel (the clock times the counting only). The reference times are those of
+the plain-Python prototype of the same DP (docs/tied.md, "Prototype"); they
+were measured on another machine, so the ratios are indicative.
+
+    python benchmarks/bench_tied.py            # every line (at most ~15 minutes)
+    python benchmarks/bench_tied.py --quick    # the prototype lines only
+
+Writes results/tied_benchmark.md and results/tied_benchmark.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+GIB = 2 ** 30
+# name, (input, kernel, d1, padding), prototype seconds (None: beyond the prototype), time cap s, memory cap GiB
+LINES = [
+    # the published table's lines, with the prototype's times
+    ("3x3x1, 2x2, d1=2", ((3, 3, 1), 2, 2, 0), 0.01, 60, 1),
+    ("3x3x1, 2x2, d1=3", ((3, 3, 1), 2, 3, 0), 0.02, 60, 1),
+    ("4x3x1, 2x2, d1=2", ((4, 3, 1), 2, 2, 0), 0.01, 60, 1),
+    ("4x4x1, 2x2, d1=2", ((4, 4, 1), 2, 2, 0), 0.04, 60, 1),
+    ("5x5x1, 3x3, d1=2", ((5, 5, 1), 3, 2, 0), 0.01, 60, 1),
+    ("4x4x2, 2x2, d1=2", ((4, 4, 2), 2, 2, 0), 0.01, 60, 1),
+    # the issue's lines; the prototype's time is given only for the two large ones
+    ("3x3x1, 2x2, d1=4", ((3, 3, 1), 2, 4, 0), "not given", 60, 1),
+    ("4x3x1, 2x2, d1=4", ((4, 3, 1), 2, 4, 0), "not given", 60, 1),
+    ("5x5x1, 2x2, d1=2", ((5, 5, 1), 2, 2, 0), "not given", 60, 1),
+    ("4x4x1, 2x2, d1=3", ((4, 4, 1), 2, 3, 0), 189.0, 120, 1),
+    ("5x5x1, 3x3, d1=3", ((5, 5, 1), 3, 3, 0), 136.0, 120, 1),
+    # beyond the prototype
+    ("6x6x1, 3x3, d1=3", ((6, 6, 1), 3, 3, 0), None, 100, 2),
+    ("4x4x1, 2x2, d1=4", ((4, 4, 1), 2, 4, 0), None, 100, 2),
+    ("6x6x1, 2x2, d1=2", ((6, 6, 1), 2, 2, 0), None, 100, 2),
+    ("8x8x1, 2x2, d1=2", ((8, 8, 1), 2, 2, 0), None, 100, 2),
+    ("4x4x1, 3x3, padding 1, d1=2", ((4, 4, 1), 3, 2, 1), None, 100, 2),
+    ("6x6x2, 3x3, d1=2", ((6, 6, 2), 3, 2, 0), None, 100, 2),
+]
+
+
+def worker(geometry, time_limit: float, memory_cap: int) -> dict:
+    """Count one line in this (child) process and return a JSON-able record."""
+    from ilpregions.core.errors import TooLargeError
+    from ilpregions.core.spec import ConvLayer, Network
+    from ilpregions.services.tied import tied_max
+
+    sys.set_int_max_str_digits(0)
+    tied_max(Network((3, 3, 1), (ConvLayer(2, 2),)), repeats=1)      # warm-up: load the kernel
+    shape, kernel, d1, padding = geometry
+    net = Network(tuple(shape), (ConvLayer(d1, kernel, padding=padding),))
+    start, cpu = time.perf_counter(), time.process_time()
+    try:
+        r = tied_max(net, repeats=1, time_limit=time_limit, memory_cap=memory_cap)
+    except TooLargeError as exc:
+        return {"status": "refused", "reason": str(exc), "seconds": time.perf_counter() - start,
+                "cpu": time.process_time() - cpu,
+                "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    return {"status": "counted" if r.complete else "time limit", "regions": str(r.regions),
+            "formula": str(r.formula), "peak_states": r.details["peak_states"],
+            "max_active": r.details["max_active"], "seconds": time.perf_counter() - start,
+            "cpu": time.process_time() - cpu,
+            "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "reason": r.details.get("partial_note", "")}
+
+
+def run_line(geometry, time_limit: float, memory_cap: int) -> dict:
+    cmd = [sys.executable, __file__, "--worker", json.dumps([geometry, time_limit, memory_cap])]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                          timeout=time_limit + 120)
+    if proc.returncode != 0:
+        return {"status": "failed", "reason": proc.stderr.strip().splitlines()[-1:] or ["?"]}
+    return json.loads(proc.stdout)
+
+
+def _load() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="only the lines the prototype reached")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--rewrite", action="store_true",
+                        help="only rewrite the .md from the last run's .csv (no measurement)")
+    args = parser.parse_args()
+    if args.worker:
+        geometry, time_limit, cap = json.loads(args.worker)
+        print(json.dumps(worker(geometry, time_limit, cap)))
+        return 0
+    from _machine import machine_stamp
+
+    if args.rewrite:
+        return _rewrite(args.quick)
+
+    stamp = machine_stamp()
+    rows = []
+    load_before = _load()
+    for name, geometry, proto, cap_s, cap_gib in LINES:
+        if args.quick and not isinstance(proto, float):
+            continue
+        rec = run_line(geometry, cap_s, cap_gib * GIB)
+        rec.update(name=name, prototype=proto, time_cap=cap_s, memory_cap_gib=cap_gib)
+        if rec.get("status") == "counted" and isinstance(proto, float):
+            rec["ratio"] = proto / max(rec["seconds"], 1e-9)
+            rec["cpu_ratio"] = proto / max(rec["cpu"], 1e-9)
+        rows.append(rec)
+        print(f"{name}: {rec.get('status')} {rec.get('regions', '')} {rec.get('seconds', 0):.2f} s",
+              file=sys.stderr, flush=True)
+    _write(rows, stamp, load_before, _load(), args.quick)
+    return 0
+
+
+def _x(ratio: float) -> str:
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
+def _write(rows, stamp, load_before, load_after, quick) -> None:
+    out = ROOT / "results"
+    suffix = "_quick" if quick else ""
+    fields = ["name", "status", "regions", "formula", "peak_states", "max_active", "seconds", "cpu", "rss",
+              "prototype", "ratio", "cpu_ratio", "time_cap", "memory_cap_gib", "reason"]
+    with open(out / f"tied_benchmark{suffix}.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    lines = ["# tied-max --method dp: benchmark", "",
+             f"Machine: {stamp['cpu']}, {stamp['cores']} cores, Python {stamp['python']}, commit {stamp['commit']}.",
+             f"Load average (1, 5, 15 min) before: {load_before}; after: {load_after} "
+             "(the machine is shared: other processes compete for the 2 cores, so times are upper bounds).",
+             "One draw per line; each line in a fresh process after a warm-up (seconds exclude loading the "
+             "compiled kernel). Prototype: the plain-Python version of the same DP, timed on another machine.",
+             "", "| line | status | real maximum (one draw) | Theorem 1 | peak states | max active | seconds (wall) | "
+             "CPU s | peak RSS | prototype | ratio wall / CPU |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        rss = f"{r['rss'] / 2 ** 20:.0f} MiB" if r.get("rss") else ""
+        proto = r.get("prototype")
+        proto = f"{proto} s" if isinstance(proto, float) else (proto or "beyond")
+        ratio = f"{_x(r['ratio'])} / {_x(r['cpu_ratio'])}" if r.get("ratio") else ""
+        secs = f"{r['seconds']:.2f}" if "seconds" in r else ""
+        cpu = f"{r['cpu']:.2f}" if "cpu" in r else ""
+        lines.append(f"| {r['name']} | {r['status']} | {r.get('regions', '')} | {r.get('formula', '')} | "
+                     f"{r.get('peak_states') or ''} | {r.get('max_active') or ''} | {secs} | {cpu} | {rss} | {proto} | {ratio} |")
+    stopped = [r for r in rows if r["status"] != "counted"]
+    if stopped:
+        lines += ["", "Lines not counted, with the reason:", ""]
+        lines += [f"- {r['name']}: {r['status']} after {r.get('seconds', 0):.0f} s (cap {r['time_cap']} s, "
+                  f"{r['memory_cap_gib']} GiB): {r.get('reason', '')}" for r in stopped]
+    lines += ["", "Why lines stop: the states are distinct subspaces, and their number grows with the rows "
+              "already scanned as well as with the frame width; see docs/tied.md, \"Where the wall is\". "
+              "A run stopped by its time limit still reports a proven lower bound (the count of the "
+              "neurons processed), never an extrapolation."]
+    (out / f"tied_benchmark{suffix}.md").write_text("\n".join(lines) + "\n")
+
+
+def _rewrite(quick: bool) -> int:
+    """Re-render the table from the csv (kept measurements, header stamp from its first line)."""
+    suffix = "_quick" if quick else ""
+    md = (ROOT / "results" / f"tied_benchmark{suffix}.md").read_text().splitlines()
+    header = {line.split(":")[0]: line for line in md[:5] if line}
+    with open(ROOT / "results" / f"tied_benchmark{suffix}.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        for k in ("seconds", "cpu", "ratio", "cpu_ratio", "rss", "time_cap", "memory_cap_gib"):
+            r[k] = float(r[k]) if r.get(k) else None
+        try:
+            r["prototype"] = float(r["prototype"])
+        except ValueError:
+            pass
+        r = {k: v for k, v in r.items() if v not in ("", None)}
+    rows = [{k: v for k, v in r.items() if v not in ("", None)} for r in rows]
+    machine = header["Machine"].split("commit ")
+    stamp = {"cpu": "AMD EPYC", "cores": 2, "python": "", "commit": machine[1].rstrip(".")}
+    load = header["Load average (1, 5, 15 min) before"].split(": ", 1)[1]
+    before, after = load.split("; after: ")[0], load.split("; after: ")[1].split(" (")[0]
+    _write(rows, stamp, before, after, quick)
+    text = (ROOT / "results" / f"tied_benchmark{suffix}.md").read_text().splitlines()
+    text[2] = header["Machine"]
+    (ROOT / "results" / f"tied_benchmark{suffix}.md").write_text("\n".join(text) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The subspace frontier DP for the shared-filter maximum (docs/tied.md)."""

@@ -1,0 +1,168 @@
+r"""Scan plans for the subspace frontier DP (docs/tied.md).
+
+Pure geometry and bookkeeping, no arithmetic: which input elements each
+neuron touches (and through which filter tap), the scan order of the
+positions, and for every step the *frame* of columns the DP works in.
+
+Notation. The positions of one connected block are scanned in an order
+``p_0, p_1, ...``; an element (pixel × channel) has a first and a last step
+that touch it. The frame of step i is ``{e : first(e) ≤ i ≤ last(e)}``: the
+elements still active from earlier steps plus the new ones of ``S_{p_i}``.
+Frames are sorted by ``(last(e), e)`` (expiry order), so the elements that
+expire after step i are the first columns of frame i; this is what lets the
+DP drop them by deleting rows (see :mod:`ilpregions.backends.subspace.engine`).
+
+Examples
+--------
+>>> from ilpregions.core.spec import Network, ConvLayer
+>>> sup = supports(Network((3, 3, 1), (ConvLayer(2, 2),)))
+>>> sup.elements[0].tolist(), sup.taps[0].tolist()
+([0, 1, 3, 4], [0, 1, 2, 3])
+>>> plan = make_plan(sup, [0, 1, 2, 3])
+>>> [len(f) for f in plan.frames], plan.max_frame
+([4, 5, 5, 4], 5)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from ilpregions.core.errors import InputError
+from ilpregions.core.spec import ConvLayer, DenseLayer, Network
+
+
+@dataclass(frozen=True)
+class Supports:
+    """Where each position's neurons live.
+
+    ``elements[p]`` are the flat input elements (pixel·d0 + channel) of S_p,
+    ``taps[p]`` the matching flat filter taps (kernel offset·d0 + channel; for
+    a dense layer the element itself). ``coords[p]`` are the output
+    coordinates of p, ``taps_per_filter`` the length of one filter, ``shared``
+    whether all positions use the same d1 filters.
+    """
+
+    elements: tuple[np.ndarray, ...]
+    taps: tuple[np.ndarray, ...]
+    coords: tuple[tuple[int, ...], ...]
+    filters: int
+    taps_per_filter: int
+    shared: bool
+
+
+def supports(network: Network) -> Supports:
+    """The supports of the neurons of a one-layer conv/local/dense network."""
+    layer = network.layers[0]
+    shape = network.input_shape
+    spatial, d0 = shape[:-1], shape[-1]
+    channels = np.arange(d0)
+    if isinstance(layer, DenseLayer):
+        n = int(np.prod(shape))
+        everything = np.arange(n, dtype=np.int64)
+        return Supports((everything,), (everything,), ((0,),), layer.units, n, True)
+    if not isinstance(layer, ConvLayer):
+        raise InputError(f"layers[0]: tied-max needs a conv, local or dense layer, not {layer.type}")
+    out = network.output_shapes()[0][:-1]
+    offsets = list(itertools.product(*(range(k) for k in layer.kernel)))
+    elements, taps, coords = [], [], []
+    for pos in itertools.product(*(range(n) for n in out)):
+        els, tps = [], []
+        for t, off in enumerate(offsets):
+            x = [q * s - pad + a * d for q, s, pad, a, d in
+                 zip(pos, layer.stride, layer.padding, off, layer.dilation)]
+            if any(not 0 <= xi < n for xi, n in zip(x, spatial)):
+                continue  # a padded cell: a constant, not an element
+            pix = int(np.ravel_multi_index(tuple(x), spatial))
+            els.append(pix * d0 + channels)
+            tps.append(t * d0 + channels)
+        e = np.concatenate(els).astype(np.int64) if els else np.zeros(0, np.int64)
+        tp = np.concatenate(tps).astype(np.int64) if tps else np.zeros(0, np.int64)
+        order = np.argsort(e, kind="stable")
+        elements.append(e[order])
+        taps.append(tp[order])
+        coords.append(tuple(pos))
+    return Supports(tuple(elements), tuple(taps), tuple(coords), layer.filters,
+                    len(offsets) * d0, layer.shared)
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """The steps of one block: positions in scan order and their frames.
+
+    ``frames[i]`` are the elements of step i's frame in expiry order;
+    ``columns[i]`` the frame columns of ``S_{p_i}`` (aligned with
+    ``supports.taps[p_i]``); ``keep[i]`` maps frame i's columns to frame i+1's
+    (-1 for an element that expires after step i; the last step maps all to -1).
+    """
+
+    positions: tuple[int, ...]
+    frames: tuple[np.ndarray, ...]
+    columns: tuple[np.ndarray, ...]
+    keep: tuple[np.ndarray, ...]
+    axes: tuple[int, ...]
+
+    @property
+    def max_frame(self) -> int:
+        return max((len(f) for f in self.frames), default=0)
+
+
+def _first_last(sup: Supports, order: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for i, p in enumerate(order):
+        for e in sup.elements[p].tolist():
+            first.setdefault(e, i)
+            last[e] = i
+    return first, last
+
+
+def make_plan(sup: Supports, order: list[int], axes: tuple[int, ...] = ()) -> ScanPlan:
+    """The frames of the steps for positions scanned in ``order``."""
+    first, last = _first_last(sup, order)
+    by_step: list[list[int]] = [[] for _ in order]
+    for e, f in first.items():
+        for i in range(f, last[e] + 1):
+            by_step[i].append(e)
+    frames, columns, keep = [], [], []
+    for i, p in enumerate(order):
+        frame = np.array(sorted(by_step[i], key=lambda e: (last[e], e)), dtype=np.int64)
+        frames.append(frame)
+        where = {e: j for j, e in enumerate(frame.tolist())}
+        columns.append(np.array([where[e] for e in sup.elements[p].tolist()], dtype=np.int64))
+    for i in range(len(order)):
+        nxt = {e: j for j, e in enumerate(frames[i + 1].tolist())} if i + 1 < len(order) else {}
+        keep.append(np.array([nxt.get(e, -1) if last[e] > i else -1 for e in frames[i].tolist()],
+                             dtype=np.int64))
+    return ScanPlan(tuple(order), tuple(frames), tuple(columns), tuple(keep), axes)
+
+
+def frame_sizes(sup: Supports, order: list[int]) -> list[int]:
+    """Frame sizes of a scan order, without building the plan (for choosing one)."""
+    first, last = _first_last(sup, order)
+    diff = np.zeros(len(order) + 1, dtype=np.int64)
+    for e, f in first.items():
+        diff[f] += 1
+        diff[last[e] + 1] -= 1
+    return np.cumsum(diff)[:-1].tolist()
+
+
+def best_plan(sup: Supports, block: list[int]) -> ScanPlan:
+    """Scan ``block`` along every axis order; keep the smallest largest frame.
+
+    Lexicographic order of the permuted output coordinates: the last axis of
+    ``axes`` varies fastest, so the best order usually puts the shortest
+    axis last (a raster scan along the shorter side). Ties go to the
+    smallest total frame size.
+    """
+    k = len(sup.coords[block[0]]) if block else 0
+    best = None
+    for axes in itertools.permutations(range(k)):
+        order = sorted(block, key=lambda p: tuple(sup.coords[p][a] for a in axes))
+        sizes = frame_sizes(sup, order)
+        cost = (max(sizes, default=0), sum(sizes))
+        if best is None or cost < best[0]:
+            best = (cost, order, axes)
+    return make_plan(sup, best[1], tuple(best[2]))

@@ -1,0 +1,192 @@
+"""The subspace DP (tied-max --method dp) against enumeration, Theorem 1 and the reference values."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from ilpregions.backends.subspace.plan import supports
+from ilpregions.core.errors import InputError, SpecError, TooLargeError
+from ilpregions.core.geometry import layer_instance
+from ilpregions.core.spec import ConvLayer, DenseLayer, Network
+from ilpregions.services.counting import count_regions
+from ilpregions.services.tied import _Draw, shifted_filter_vectors, tied_max
+
+
+@st.composite
+def conv_layers(draw, max_neurons: int = 14):
+    """A random small conv/local layer: 1-3 axes, kernel ≤ 3, stride, padding, dilation, channels."""
+    axes = draw(st.integers(1, 3))
+    sizes, kernels, strides, pads, dils = [], [], [], [], []
+    for _ in range(axes):
+        kernels.append(draw(st.integers(1, 3)))
+        dils.append(draw(st.integers(1, 2)))
+        strides.append(draw(st.integers(1, 2)))
+        pads.append(draw(st.integers(0, kernels[-1] - 1)))
+        span = dils[-1] * (kernels[-1] - 1) + 1
+        sizes.append(draw(st.integers(max(1, span - 2 * pads[-1]), span + 3)))
+    d0 = draw(st.integers(1, 2))
+    d1 = draw(st.integers(1, 3))
+    shared = draw(st.booleans()) or draw(st.booleans())   # 3 in 4 shared
+    try:
+        net = Network(tuple(sizes) + (d0,), (ConvLayer(d1, tuple(kernels), tuple(strides), tuple(pads),
+                                                       tuple(dils), shared=shared),))
+        inst = layer_instance(net)
+    except SpecError:
+        assume(False)
+    assume(sum(1 for f in inst.fields if f) * d1 <= max_neurons)
+    return net
+
+
+def _dp_equals_enumeration(net: Network, seed: int) -> None:
+    dp = tied_max(net, repeats=2, seed=seed, method="dp")
+    en = tied_max(net, repeats=2, seed=seed, method="enumerate")
+    # the same filters for the same seed: equal counts draw by draw, not only the maximum
+    assert dp.details["draw_counts"] == en.details["draw_counts"]
+    assert dp.regions <= dp.formula
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=conv_layers(), seed=st.integers(0, 2 ** 16))
+def test_dp_equals_enumeration_on_random_geometries(net, seed):
+    _dp_equals_enumeration(net, seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=conv_layers(max_neurons=16), seed=st.integers(0, 2 ** 16))
+def test_dp_equals_enumeration_on_many_random_geometries(net, seed):
+    _dp_equals_enumeration(net, seed)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=conv_layers(max_neurons=24))
+def test_dp_on_untied_layers_is_theorem1(net):
+    # untied (locally connected) weights: the generic count is Theorem 1 (Zaslavsky + Hall)
+    layer = net.layers[0]
+    local = Network(net.input_shape, (ConvLayer(layer.filters, layer.kernel, layer.stride, layer.padding,
+                                                layer.dilation, shared=False),))
+    assert tied_max(local, repeats=1, seed=1, method="dp").regions == count_regions(local).regions
+
+
+@pytest.mark.parametrize("shape, kernel, stride, d1", [
+    ((6, 6, 1), 2, 2, 3), ((7, 1), 3, 3, 2), ((4, 4, 4, 1), 2, 2, 2), ((6, 6, 2), 3, 3, 4),
+])
+def test_dp_is_theorem1_on_disjoint_fields(shape, kernel, stride, d1):
+    net = Network(shape, (ConvLayer(d1, kernel, stride=stride),))
+    assert tied_max(net, repeats=1, method="dp").regions == count_regions(net).regions
+
+
+@pytest.mark.parametrize("shape, kernel, extra", [
+    ((5, 5, 1), 2, {}), ((4, 4, 1), 3, {"padding": 1}), ((5, 4, 2), 2, {"dilation": 2}), ((4, 3, 3, 1), 2, {}),
+])
+def test_dp_is_theorem1_with_one_filter(shape, kernel, extra):
+    net = Network(shape, (ConvLayer(1, kernel, **extra),))
+    assert tied_max(net, repeats=1, method="dp").regions == count_regions(net).regions
+
+
+def test_dense_layer_dp_is_pascanu():
+    net = Network((3, 2), (DenseLayer(4),))   # 6 inputs, 4 units: Σ_{i≤6} C(4, i) = 16
+    assert tied_max(net, repeats=1, method="dp").regions == 16
+
+
+@pytest.mark.parametrize("shape, kernel, d1, formula, tied", [
+    ((3, 3, 1), 2, 2, 256, 255),
+    ((3, 3, 1), 2, 3, 4013, 3998),
+    ((4, 3, 1), 2, 2, 4096, 4061),
+    ((4, 4, 1), 2, 2, 262121, 257108),
+    ((5, 5, 1), 3, 2, 262144, 262143),
+    ((4, 4, 2), 2, 2, 262144, 262144),
+    ((3, 3, 1), 2, 4, 48957, 48903),
+])
+def test_dp_reproduces_the_published_weight_sharing_table(shape, kernel, d1, formula, tied):
+    r = tied_max(Network(shape, (ConvLayer(d1, kernel),)), repeats=2)
+    assert (r.method, r.formula, r.regions, r.gap) == ("dp", formula, tied, formula - tied)
+    assert r.details["agreeing_draws"] == 2 and r.complete
+
+
+@pytest.mark.slow
+def test_dp_5x5_gap_ratio():
+    r = tied_max(Network((5, 5, 1), (ConvLayer(2, 2),)), repeats=1)
+    assert (r.regions, r.formula) == (4087405363, 4290437154)
+
+
+def test_dp_reference_cases(tied_case):
+    from helpers import case_network
+
+    r = tied_max(case_network(tied_case, shared=True), method="dp", repeats=2)
+    assert (r.regions, r.formula) == (int(tied_case["tied"]), int(tied_case["formula"]))
+
+
+@pytest.mark.parametrize("net", [
+    Network((4, 3, 2), (ConvLayer(2, (2, 3), stride=(1, 2), padding=(1, 1), dilation=(2, 1)),)),
+    Network((5, 1), (ConvLayer(3, 3, padding=2),)),
+    Network((3, 3, 2, 1), (ConvLayer(1, 2, dilation=(1, 2, 1)),)),
+])
+def test_supports_match_the_forward_pass(net):
+    # the DP builds its vectors from plan.supports; the forward pass builds them independently
+    sup = supports(net)
+    draw = _Draw(sup, np.random.default_rng(0))
+    layer = net.layers[0]
+    filters = draw.shared.reshape((layer.filters,) + tuple(layer.kernel) + (net.input_shape[-1],))
+    ours = draw.matrix(list(range(len(sup.elements))), int(np.prod(net.input_shape)))
+    assert np.array_equal(ours, shifted_filter_vectors(net, filters))
+
+
+def test_time_limit_gives_no_invented_value(cli, tmp_path):
+    net = Network((5, 5, 1), (ConvLayer(2, 2),))
+    r = tied_max(net, repeats=1, time_limit=1e-9)
+    # stopped before the first neuron: only the empty set is proven independent
+    assert (r.complete, r.regions, r.details["status"], r.details["draws"]) == (False, 1, "time_limit", 0)
+    model = tmp_path / "m.toml"
+    model.write_text('input = [5, 5, 1]\n[[layers]]\ntype = "conv"\nfilters = 2\nkernel = 2\n')
+    code, out, err = cli("tied-max", model, "--time-limit", "1e-9", "--json", "--quiet")
+    data = json.loads(out)
+    assert code == 3 and data["complete"] is False and data["lower_bound"] == "1"
+
+
+def test_memory_cap_refuses_before_allocating(cli, tmp_path):
+    net = Network((5, 5, 1), (ConvLayer(2, 2),))
+    with pytest.raises(TooLargeError, match="memory-cap: step .* would need about"):
+        tied_max(net, repeats=1, memory_cap=2 ** 20)
+    model = tmp_path / "m.toml"
+    model.write_text('input = [5, 5, 1]\n[[layers]]\ntype = "conv"\nfilters = 2\nkernel = 2\n')
+    code, out, err = cli("tied-max", model, "--memory-cap", "0.001", "--quiet")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "memory-cap" in err
+
+
+def test_bad_options_name_the_field():
+    net = Network((3, 3, 1), (ConvLayer(2, 2),))
+    with pytest.raises(InputError, match="^method: "):
+        tied_max(net, method="magic")
+    with pytest.raises(InputError, match="^repeats: "):
+        tied_max(net, repeats=0)
+
+
+def test_json_has_the_honest_fields(cli):
+    from helpers import MODELS
+
+    code, out, err = cli("tied-max", MODELS / "paper_3x3.toml", "--json", "--repeats", "2")
+    data = json.loads(out)
+    assert code == 0
+    assert (data["lower_bound"], data["upper_bound"], data["regions"], data["gap"]) == ("255", "256", "255", "1")
+    assert (data["draws"], data["agreeing_draws"], data["method"]) == (2, 2, "dp")
+    assert data["degree_bound"] == 8 and 0 < data["failure_probability"] < 1e-16
+    assert data["peak_states"] >= 4 and data["peak_memory_bytes"] > 0 and data["seconds"] >= 0
+
+
+def test_frames_beyond_the_key_are_refused_before_counting():
+    net = Network((12, 12, 3), (ConvLayer(2, 3, padding=1),))   # 3 rows of 12 pixels x 3 channels active
+    with pytest.raises(TooLargeError, match="active elements"):
+        tied_max(net, repeats=1)
+
+
+def test_the_frame_limit_is_the_engines():
+    from ilpregions.backends.subspace import engine
+    from ilpregions.services import tied
+
+    assert tied.MAX_FRAME == engine.MAX_FRAME == 64
