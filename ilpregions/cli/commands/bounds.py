@@ -14,7 +14,7 @@ from ilpregions.cli.commands._common import add_json_argument, add_model_argumen
 
 #: Seconds each one-layer exact count may take inside ``bounds`` (the size
 #: guard already skips hopeless instances without starting the engine).
-DEFAULT_EXACT_SECONDS = 10.0
+DEFAULT_EXACT_SECONDS = 4.0
 
 
 def register(sub) -> None:
