@@ -104,10 +104,10 @@ def _theorem2_on_prefix(network: Network, k: int, exact: Exact, time_limit: floa
         return na(THEOREM2_LOWER, "lower", "no proven lower bound on N''s maximum is available")
     positions = layer_positions(network)
     factors = [pow(layer.filters // d0, positions[i] * d0) for i, layer in enumerate(layers[:-1])]
-    note = f"R_{{N'}} ≥ {lower.name}"
+    notes = [] if lower.name == "xiong2020.theorem1" else [f"R_{{N'}} ≥ {lower.name}"]
     if k < len(network.layers):
-        note += f"; on layers 1..{k}, whose activation regions each contain one of the whole network"
-    return named(THEOREM2_LOWER, "lower", product(factors + [lower.value]), note)
+        notes.append(f"on layers 1..{k}, whose activation regions each contain one of the whole network")
+    return named(THEOREM2_LOWER, "lower", product(factors + [lower.value]), "; ".join(notes) or None)
 
 
 def theorem2_upper(network: Network, first_upper: int | None, first_from: str):

@@ -29,7 +29,7 @@ from ilpregions.services.bounds.common import (FRESH_BOX, STRIP_PARTITION, STRIP
 from ilpregions.theory import tied_bounds as T
 
 #: Seconds for the strip searches when the caller gives no time limit.
-DEFAULT_SECONDS = 10.0
+DEFAULT_SECONDS = 3.0
 #: The strip partition is tried only for strips of at most this many positions: the dp
 #: backend's own refusal of wider frontiers can take longer than any time limit.
 PARTITION_MAX_STRIP = 48
