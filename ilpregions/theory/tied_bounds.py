@@ -150,17 +150,17 @@ def _disjoint(inst: Theorem1Instance, positions: Sequence[int]) -> bool:
 
 
 def _step(inst: Theorem1Instance, axis: int) -> int:
-    """The smallest step along ``axis`` after which two fields no longer meet (centre of the grid)."""
+    """The smallest step along ``axis`` at which no two fields on a line through the centre meet."""
     grid = inst.output_spatial
     centre = [n // 2 for n in grid]
-    flat = lambda c: int(np.ravel_multi_index(tuple(c), grid))  # noqa: E731
-    base = set(inst.fields[flat(centre)])
+
+    def field(a: int) -> tuple[int, ...]:
+        coords = list(centre)
+        coords[axis] = a
+        return inst.fields[int(np.ravel_multi_index(tuple(coords), grid))]
+
     for step in range(1, grid[axis]):
-        other = list(centre)
-        other[axis] = (centre[axis] + step) if centre[axis] + step < grid[axis] else centre[axis] - step
-        if other[axis] < 0:
-            break
-        if not base.intersection(inst.fields[flat(other)]):
+        if all(not set(field(a)).intersection(field(a + step)) for a in range(grid[axis] - step)):
             return step
     return grid[axis]
 
