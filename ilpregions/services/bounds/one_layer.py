@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from ilpregions.core.errors import ILPRegionsError
 from ilpregions.core.geometry import Theorem1Instance, conv_instance
 from ilpregions.core.spec import ConvLayer, Network
-from ilpregions.services.bounds.common import (FRESH_BOX, STRIP_PARTITION, STRIPS, SUBLATTICE, TIED_MAX, na, named,
+from ilpregions.services.bounds.common import (BOTH, FRESH_BOX, STRIP_PARTITION, STRIPS, SUBLATTICE, TIED_MAX, na, named,
                                                short_text)
 from ilpregions.theory import tied_bounds as T
 
@@ -154,17 +154,18 @@ def _real_lower(network: Network, inst: Theorem1Instance, exact_value: int | Non
         tied_value, why = _tied(network, seconds)
         bounds.append(named(TIED_MAX, "lower", tied_value,
                             "count of independent sets of shifted random filters mod p (2 draws): proven "
-                            "lower bound, the maximum with high probability") if tied_value is not None
+                            "lower bound, the maximum with high probability", regions=BOTH) if tied_value is not None
                       else na(TIED_MAX, "lower", why))
     elif exact_value is not None:
         tied_value = exact_value   # no weight sharing across overlapping fields: Theorem 1 is the maximum
     if isinstance(layer, ConvLayer) and _grid(inst):
         value, order = T.fresh_box(inst)
-        bounds.append(named(FRESH_BOX, "lower", value, f"block-triangular box, {order} order"))
-        bounds.append(named(SUBLATTICE, "lower", T.sublattice(inst), "positions with pairwise disjoint fields"))
+        bounds.append(named(FRESH_BOX, "lower", value, f"block-triangular box, {order} order", regions=BOTH))
+        bounds.append(named(SUBLATTICE, "lower", T.sublattice(inst), "positions with pairwise disjoint fields",
+                            regions=BOTH))
         if overlapping(layer, inst) and tied_value is None:
             value, how = strip_lower(network, inst, seconds)
-            bounds.append(named(STRIPS, "lower", value, how) if value is not None else na(STRIPS, "lower", how))
+            bounds.append(named(STRIPS, "lower", value, how, regions=BOTH) if value is not None else na(STRIPS, "lower", how))
     candidates = [(b.value, b.name) for b in bounds if b.applicable]
     if tied_value is not None and not overlapping(layer, inst):
         candidates.append((tied_value, "xiong2020.theorem1"))
