@@ -5,7 +5,7 @@ A spec file looks like::
     name = "one conv layer on a 3x3 grey image"   # optional
     input = [3, 3, 1]          # spatial sizes..., then channels
     [[layers]]
-    type = "conv"              # "conv" | "local" | "dense" | "maxpool"
+    type = "conv"              # "conv" | "local" | "dense" | "maxpool" | "avgpool"
     filters = 3
     kernel = [2, 2]            # an int means every spatial axis
     stride = 1
@@ -93,7 +93,24 @@ class MaxPoolLayer:
         return "maxpool"
 
 
-Layer = Union[ConvLayer, DenseLayer, MaxPoolLayer]
+@dataclass(frozen=True)
+class AvgPoolLayer:
+    """Average pooling over each channel (linear: no ReLU, no parameters); ``stride`` defaults to ``kernel``.
+
+    Padded cells count as zeros in the average (the window always divides by
+    its full size), as PyTorch's ``AvgPool`` with ``count_include_pad=True``.
+    """
+
+    kernel: AxisOption
+    stride: AxisOption | None = None
+    padding: AxisOption = 0
+
+    @property
+    def type(self) -> str:
+        return "avgpool"
+
+
+Layer = Union[ConvLayer, DenseLayer, MaxPoolLayer, AvgPoolLayer]
 
 
 def conv_output_size(n: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -160,7 +177,7 @@ def layer_to_dict(layer: Layer) -> dict:
                 "dilation": list(layer.dilation)}
     if isinstance(layer, DenseLayer):
         return {"type": "dense", "units": layer.units}
-    return {"type": "maxpool", "kernel": list(layer.kernel), "stride": list(layer.stride),
+    return {"type": layer.type, "kernel": list(layer.kernel), "stride": list(layer.stride),
             "padding": list(layer.padding)}
 
 
@@ -211,9 +228,9 @@ def _normalise_layer(layer, shape: tuple[int, ...], where: str) -> Layer:
         if not _is_int(layer.units) or layer.units <= 0:
             raise SpecError(f"{where}.units", f"must be a positive integer, got {layer.units!r}")
         return layer
-    if isinstance(layer, MaxPoolLayer):
+    if isinstance(layer, (MaxPoolLayer, AvgPoolLayer)):
         if axes == 0:
-            raise SpecError(where, f"a maxpool layer needs spatial axes, but its input {list(shape)} is flat")
+            raise SpecError(where, f"a {layer.type} layer needs spatial axes, but its input {list(shape)} is flat")
         kernel = _per_axis(where, "kernel", layer.kernel, axes)
         stride = _per_axis(where, "stride", kernel if layer.stride is None else layer.stride, axes)
         padding = _per_axis(where, "padding", layer.padding, axes, allow_zero=True)
@@ -221,7 +238,7 @@ def _normalise_layer(layer, shape: tuple[int, ...], where: str) -> Layer:
             if conv_output_size(shape[i], kernel[i], stride[i], padding[i], 1) <= 0:
                 raise SpecError(f"{where}.kernel", f"is {kernel[i]} on axis {i} but the padded input "
                                                    f"is only {shape[i] + 2 * padding[i]} (no output position)")
-        return MaxPoolLayer(kernel=kernel, stride=stride, padding=padding)
+        return type(layer)(kernel=kernel, stride=stride, padding=padding)
     raise SpecError(where, f"is not a layer: {layer!r}")
 
 
@@ -248,9 +265,10 @@ _LAYER_KEYS = {
     "local": {"type", "filters", "kernel", "stride", "padding", "dilation"},
     "dense": {"type", "units"},
     "maxpool": {"type", "kernel", "stride", "padding"},
+    "avgpool": {"type", "kernel", "stride", "padding"},
 }
 _REQUIRED = {"conv": ("filters", "kernel"), "local": ("filters", "kernel"),
-             "dense": ("units",), "maxpool": ("kernel",)}
+             "dense": ("units",), "maxpool": ("kernel",), "avgpool": ("kernel",)}
 LAYER_TYPES = tuple(_LAYER_KEYS)
 
 
@@ -323,7 +341,7 @@ def network_from_dict(data: Mapping[str, Any]) -> Network:
             layers.append(DenseLayer(units=_int_field(where, "units", raw["units"])))
         else:
             options = {k: _scalar_or_list(where, k, raw[k]) for k in ("kernel", "stride", "padding") if k in raw}
-            layers.append(MaxPoolLayer(**options))
+            layers.append((MaxPoolLayer if kind == "maxpool" else AvgPoolLayer)(**options))
     return Network(input_shape=tuple(raw_input), layers=tuple(layers), name=name)
 
 

@@ -1,20 +1,22 @@
 """``ilpregions bounds MODEL``: every named lower/upper bound on the number of regions.
 
-Works for any stack of conv/local/dense layers (Theorems 1–2 of Xiong et al.
-2020, the fully-connected bounds of Pascanu 2013, Montúfar 2014/2017 and Serra
-2018, our own CNN upper bound, and for one-layer models the LP bounds).
-Inapplicable bounds are listed with the reason.
+Works for any stack of conv/local/dense/maxpool/avgpool layers (Theorems 1–2
+of Xiong et al. 2020, the fully-connected bounds of Pascanu 2013, Montúfar
+2014/2017 and Serra 2018, our bounds for shared filters and pooling, and for
+one-layer models the LP bounds). Inapplicable bounds are listed with the
+reason. The headline pair is proven for the network as specified (shared
+filters included); see docs/bounds.md.
 """
 
 from __future__ import annotations
 
 from ilpregions.core.errors import EXIT_OK
-from ilpregions.services.multilayer import short_text
+from ilpregions.services.bounds.common import short_text
 from ilpregions.cli.commands._common import add_json_argument, add_model_argument, load_model, positive_seconds, print_json
 
 #: Seconds each one-layer exact count may take inside ``bounds`` (the size
 #: guard already skips hopeless instances without starting the engine).
-DEFAULT_EXACT_SECONDS = 10.0
+DEFAULT_EXACT_SECONDS = 4.0
 
 
 def register(sub) -> None:
@@ -23,8 +25,8 @@ def register(sub) -> None:
                                         "bounds are listed with the reason.")
     add_model_argument(parser)
     parser.add_argument("--time-limit", type=positive_seconds, metavar="S", default=DEFAULT_EXACT_SECONDS,
-                        help=f"seconds per one-layer exact count inside a bound (default {DEFAULT_EXACT_SECONDS:g}); "
-                             "a count cut short makes that bound inapplicable")
+                        help=f"seconds per exact count, tied_max run and strip search inside a bound (default "
+                             f"{DEFAULT_EXACT_SECONDS:g}); a run cut short makes that bound inapplicable")
     add_json_argument(parser)
     parser.set_defaults(func=run)
 
@@ -40,18 +42,24 @@ def format_report(report, header: str) -> str:
     rows = []
     for b in report.bounds:
         value = short_text(b.value) if b.applicable else "n/a"
-        rows.append((b.name, b.kind, value, b.reason or ""))
-    widths = [max(len(r[i]) for r in rows + [("bound", "kind", "value", "")]) for i in range(3)]
+        scope = "network" if getattr(b, "proven_for", "network") == "network" else "local only"
+        rows.append((b.name, b.kind, value, scope, b.reason or ""))
+    titles = ("bound", "kind", "value", "proven for", "")
+    widths = [max(len(r[i]) for r in rows + [titles]) for i in range(4)]
     lines = [header, ""]
-    lines.append(f"{'bound':<{widths[0]}}  {'kind':<{widths[1]}}  {'value':>{widths[2]}}  note / why not applicable")
-    lines.append(f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * widths[2]}  {'-' * 26}")
-    for name, kind, value, reason in rows:
-        lines.append(f"{name:<{widths[0]}}  {kind:<{widths[1]}}  {value:>{widths[2]}}  {reason}".rstrip())
+    lines.append(f"{'bound':<{widths[0]}}  {'kind':<{widths[1]}}  {'value':>{widths[2]}}  "
+                 f"{'proven for':<{widths[3]}}  note / why not applicable")
+    lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 26)
+    for name, kind, value, scope, reason in rows:
+        lines.append(f"{name:<{widths[0]}}  {kind:<{widths[1]}}  {value:>{widths[2]}}  "
+                     f"{scope:<{widths[3]}}  {reason}".rstrip())
     lines.append("")
     low = "none applies" if report.lower is None else f"{short_text(report.lower)}  ({report.lower_name})"
     up = "none applies" if report.upper is None else f"{short_text(report.upper)}  ({report.upper_name})"
-    lines.append(f"best lower: {low}")
-    lines.append(f"best upper: {up}")
+    lines.append(f"best lower: {low}   [proven for the network as specified]")
+    lines.append(f"best upper: {up}   [proven for the network as specified]")
+    if report.real_max is not None:
+        lines.append(f"real maximum (DP count, proven lower bound): {short_text(report.real_max)}")
     lines.append(f"parameters: {report.params}   neurons: {report.neurons}")
     if report.exponent is not None:
         maxima = list(report.position_maxima or ())
@@ -64,7 +72,7 @@ def format_report(report, header: str) -> str:
 
 
 def run(args) -> int:
-    from ilpregions.services.multilayer import compute_bounds
+    from ilpregions.services.bounds import compute_bounds
 
     network = load_model(args.model)
     report = compute_bounds(network, time_limit=args.time_limit)

@@ -1,0 +1,142 @@
+"""One-layer Theorem-1 counts inside ``bounds``: memoised, size-guarded, time-limited.
+
+Theorem 1 (Xiong et al. 2020) counts the *locally connected* layer; with
+shared filters it is an upper bound on the CNN's maximum (tied weights are a
+special case of untied ones), exact where fields do not overlap.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable, Optional
+
+from ilpregions.core.errors import ILPRegionsError, TooLargeError
+from ilpregions.core.geometry import Theorem1Instance, components, conv_instance, dense_instance
+from ilpregions.core.spec import ConvLayer, Network
+from ilpregions.services.bounds.common import short_text
+from ilpregions.theory import fc_bounds
+
+#: The exact engine is not even started when one overlapping block of fields
+#: has more positions than this (e.g. the ImageNet stem's 12,544): no exact
+#: method finishes there, and the caller wants its answer in seconds.
+EXACT_MAX_BLOCK_POSITIONS = 400
+#: ... or when the instance has more positions than this in all.
+EXACT_MAX_POSITIONS = 5_000
+
+#: What an exact counter returns: ``(value, None)`` or ``(None, reason)``.
+ExactAnswer = tuple[Optional[int], Optional[str]]
+ExactCounter = Callable[[Theorem1Instance, Optional[float]], Any]
+
+
+def first_layer_instance(network: Network, index: int = 0) -> Theorem1Instance:
+    """The set system of layer ``index`` (a conv/local or dense layer)."""
+    layer = network.layers[index]
+    shape = network.input_shapes()[index]
+    if isinstance(layer, ConvLayer):
+        return conv_instance(shape, layer)
+    return dense_instance(shape, layer)
+
+
+@lru_cache(maxsize=8)
+def largest_block(inst: Theorem1Instance) -> int:
+    """Positions in the largest overlapping block of fields (0 when all are empty).
+
+    Cached: the ImageNet stem's 12,544 fields take a second to analyse.
+    """
+    return max((len(c) for c in components(inst)), default=0)
+
+
+def overlapping(layer, inst: Theorem1Instance) -> bool:
+    """True for shared filters whose fields overlap: Theorem 1 is then only an upper bound."""
+    return isinstance(layer, ConvLayer) and layer.shared and largest_block(inst) > 1
+
+
+def size_guard(inst: Theorem1Instance) -> str | None:
+    """Why the exact engine should not be started on ``inst``, or None."""
+    block = largest_block(inst)
+    if block <= 1:
+        return None  # a product of closed forms in every backend
+    if block > EXACT_MAX_BLOCK_POSITIONS or inst.positions > EXACT_MAX_POSITIONS:
+        return (f"exact count skipped: {block} positions overlap in one block "
+                f"(limit {EXACT_MAX_BLOCK_POSITIONS}); no exact method finishes there")
+    return None
+
+
+def engine_counter(inst: Theorem1Instance, time_limit: float | None = None):
+    """The default exact counter: :func:`ilpregions.services.counting.count_regions`, backend "auto"."""
+    from ilpregions.services.counting import count_regions
+
+    return count_regions(inst, backend="auto", time_limit=time_limit)
+
+
+def bruteforce_counter(inst: Theorem1Instance, time_limit: float | None = None):
+    """An exact counter for tiny instances (used in examples and tests)."""
+    from ilpregions.services.counting import count_regions
+
+    return count_regions(inst, backend="bruteforce", time_limit=time_limit)
+
+
+class Exact:
+    """Memoised one-layer Theorem-1 counts with size guard and time limit."""
+
+    def __init__(self, counter: ExactCounter | None, time_limit: float | None):
+        self.counter = counter or engine_counter
+        self.time_limit = time_limit
+        self.cache: dict[tuple, ExactAnswer] = {}
+
+    def __call__(self, inst: Theorem1Instance) -> ExactAnswer:
+        key = (inst.fields, inst.channels, inst.filters)
+        if key not in self.cache:
+            self.cache[key] = self._count(inst)
+        return self.cache[key]
+
+    def _count(self, inst: Theorem1Instance) -> ExactAnswer:
+        guard = size_guard(inst)
+        if guard:
+            return None, guard
+        try:
+            result = self.counter(inst, self.time_limit)
+        except TooLargeError as exc:
+            return None, f"exact count refused: {exc}"
+        except ILPRegionsError as exc:
+            return None, f"exact count failed: {exc}"
+        except MemoryError:
+            return None, "exact count ran out of memory"
+        if isinstance(result, int):
+            return result, None
+        if not result.exact:
+            return None, (f"exact count stopped by the time limit after {result.seconds:.1f} s "
+                          f"(partial sum {short_text(result.regions)})")
+        return result.regions, None
+
+
+def box_upper(inst: Theorem1Instance) -> int:
+    """Π_p Σ_{i≤min(d1,|S_p|)} C(d1, i) ≥ R_N: K_N lies in the box t_p ≤ |S_p|.
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> box_upper(layer_instance(Network((4, 1), (ConvLayer(2, 2),))))   # 4³ ≥ 55
+    64
+    """
+    from ilpregions.theory.tied_bounds import box_product
+
+    return box_product(inst.filters, inst.field_sizes)
+
+
+def first_layer_upper(inst: Theorem1Instance, neurons: int, exact_value: int | None,
+                      lp_result=None) -> tuple[int, str]:
+    """The best proven upper bound on the first layer's maximum, and where it comes from."""
+    if exact_value is not None:
+        return exact_value, "Theorem 1"
+    candidates = [(box_upper(inst), "the box bound Π_p Σ_{i≤|S_p|} C(d1, i)"),
+                  (fc_bounds.binomial_sum(neurons, inst.union_size),
+                   "Σ_{i≤U} C(N_1, i) (N_1 hyperplanes in a U-dimensional input)")]
+    if lp_result is not None:
+        candidates += [(b.value, b.name) for b in lp_result.bounds
+                       if b.applicable and b.kind in ("upper", "exact")]
+    return min(candidates, key=lambda c: c[0])
+
+
+__all__ = ["Exact", "ExactAnswer", "ExactCounter", "first_layer_instance", "largest_block", "overlapping",
+           "size_guard", "engine_counter", "bruteforce_counter", "box_upper", "first_layer_upper",
+           "EXACT_MAX_BLOCK_POSITIONS", "EXACT_MAX_POSITIONS"]

@@ -1,0 +1,83 @@
+"""Sizes of a network: parameters, ReLU neurons, input scalars, output positions (docs/bounds.md).
+
+>>> from ilpregions.core.spec import Network, ConvLayer, MaxPoolLayer, DenseLayer
+>>> net = Network((4, 4, 1), (ConvLayer(2, 2), MaxPoolLayer(3), DenseLayer(3)))
+>>> layer_params(net), layer_neurons(net), params(net), neurons(net)
+((10, 0, 9), (18, 3), 19, 21)
+"""
+
+from __future__ import annotations
+
+from ilpregions.core.spec import AvgPoolLayer, ConvLayer, DenseLayer, MaxPoolLayer, Network
+
+POOLS = (MaxPoolLayer, AvgPoolLayer)
+
+
+def _prod(values) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def layer_params(network: Network) -> tuple[int, ...]:
+    """Weights plus biases of every layer.
+
+    conv: d1·(Π f_i·d0 + 1); local: that once per output position (untied);
+    dense from n to m units: m·(n + 1); pooling: 0.
+
+    >>> from ilpregions.core.spec import Network, ConvLayer, DenseLayer
+    >>> layer_params(Network((3, 3, 1), (ConvLayer(2, 2), ConvLayer(2, 2, shared=False), DenseLayer(3))))
+    (10, 18, 9)
+    """
+    out = []
+    for layer, shape_in, shape_out in zip(network.layers, network.input_shapes(), network.output_shapes()):
+        if isinstance(layer, ConvLayer):
+            per_filter = _prod(layer.kernel) * shape_in[-1] + 1
+            copies = 1 if layer.shared else _prod(shape_out[:-1])
+            out.append(copies * layer.filters * per_filter)
+        elif isinstance(layer, DenseLayer):
+            out.append(layer.units * (_prod(shape_in) + 1))
+        else:
+            out.append(0)
+    return tuple(out)
+
+
+def params(network: Network) -> int:
+    """Total weights plus biases."""
+    return sum(layer_params(network))
+
+
+def is_relu(layer) -> bool:
+    """Conv, local and dense layers are followed by a ReLU; pooling layers are not."""
+    return not isinstance(layer, POOLS)
+
+
+def layer_neurons(network: Network) -> tuple[int, ...]:
+    """N_l, the ReLU neurons of each conv/local/dense layer (pooling skipped).
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> layer_neurons(Network((1, 4, 1), (ConvLayer(2, (1, 2)), ConvLayer(3, (1, 2)))))
+    (6, 6)
+    """
+    return tuple(_prod(shape) for layer, shape in zip(network.layers, network.output_shapes())
+                 if is_relu(layer))
+
+
+def neurons(network: Network) -> int:
+    """Total ReLU neurons."""
+    return sum(layer_neurons(network))
+
+
+def input_dim(network: Network) -> int:
+    """n0, the number of input scalars."""
+    return _prod(network.input_shape)
+
+
+def layer_positions(network: Network) -> tuple[int, ...]:
+    """Output positions of each layer (1 for dense)."""
+    return tuple(_prod(shape[:-1]) if len(shape) > 1 else 1 for shape in network.output_shapes())
+
+
+__all__ = ["layer_params", "params", "layer_neurons", "neurons", "input_dim", "layer_positions", "is_relu",
+           "POOLS"]

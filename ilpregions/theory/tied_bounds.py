@@ -1,0 +1,210 @@
+"""Closed-form lower bounds on a one-layer CNN's maximum with *shared* filters.
+
+Pure arithmetic on the set system {S_p} of one layer (no solver). Each value
+is proven for shared filters and shared biases; the arguments are written in
+docs/bounds.md ("One layer with shared filters").
+
+* :func:`fresh_box` -- order the positions; fresh_p is the number of elements
+  of S_p that no earlier position's field contains. Then
+  R ≥ Π_p Σ_{t ≤ min(d1, fresh_p)} C(d1, t) (block-triangular argument).
+* :func:`sublattice` -- positions on a sub-lattice whose fields are pairwise
+  disjoint contribute Σ_{t ≤ |S_q|} C(d1, t) each (a product arrangement).
+* :func:`pool_factor` -- the pieces a max-pooling layer can cut one region into.
+
+Examples
+--------
+>>> from ilpregions.core.spec import Network, ConvLayer
+>>> from ilpregions.core.geometry import layer_instance
+>>> inst = layer_instance(Network((3, 3, 1), (ConvLayer(2, 2),)))
+>>> fresh_counts(inst, raster_order(inst))
+(4, 2, 2, 1)
+>>> fresh_box(inst)   # 4·4·4·3 ≤ 255, the real maximum
+(192, 'raster')
+>>> sublattice(inst)  # one position: Σ_{t≤4} C(2, t)
+4
+"""
+
+from __future__ import annotations
+
+from itertools import product as iproduct
+from typing import Sequence
+
+import numpy as np
+
+from ilpregions.core.combinatorics import binomial_prefix_sums, power_product
+from ilpregions.core.geometry import Theorem1Instance
+
+
+def _incidence(inst: Theorem1Instance) -> tuple[np.ndarray, np.ndarray]:
+    """(position, pixel) pairs of every field, as two flat arrays."""
+    lengths = np.fromiter((len(f) for f in inst.fields), dtype=np.int64, count=inst.positions)
+    pos = np.repeat(np.arange(inst.positions, dtype=np.int64), lengths)
+    pix = np.fromiter((x for f in inst.fields for x in f), dtype=np.int64, count=int(lengths.sum()))
+    return pos, pix
+
+
+def fresh_counts(inst: Theorem1Instance, order: Sequence[int],
+                 covered: Sequence[int] = ()) -> tuple[int, ...]:
+    """fresh_p in elements for each position (indexed by position, not by rank).
+
+    ``order`` lists the positions to process (others get 0); ``covered``
+    lists pixels already used up (by earlier blocks). A pixel is fresh for the
+    first position of ``order`` whose field contains it.
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> fresh_counts(layer_instance(Network((5, 1), (ConvLayer(3, 2),))), [3, 2, 1, 0])
+    (1, 1, 1, 2)
+    """
+    pos, pix = _incidence(inst)
+    rank = np.full(inst.positions, np.iinfo(np.int64).max, dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int64)
+    size = max(inst.pixels, int(pix.max()) + 1 if len(pix) else 0)
+    first = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, pix, rank[pos])
+    if len(covered):
+        first[np.asarray(covered, dtype=np.int64)] = -1
+    owner_rank = first[pix]
+    mine = (owner_rank == rank[pos]) & (rank[pos] != np.iinfo(np.int64).max)
+    counts = np.bincount(pos[mine], minlength=inst.positions) * inst.channels
+    return tuple(int(c) for c in counts)
+
+
+def box_product(d1: int, sizes: Sequence[int]) -> int:
+    """Π_p Σ_{t ≤ min(d1, s_p)} C(d1, t), grouped by value.
+
+    >>> box_product(2, [4, 2, 2, 1])
+    192
+    """
+    top = min(d1, max(sizes, default=0))
+    prefix = binomial_prefix_sums(d1, top)
+    counts: dict[int, int] = {}
+    for s in sizes:
+        key = min(s, top)
+        counts[key] = counts.get(key, 0) + 1
+    return power_product([(prefix[k], n) for k, n in counts.items()])
+
+
+def _coords(inst: Theorem1Instance) -> np.ndarray:
+    grid = inst.output_spatial
+    return np.array(list(iproduct(*(range(n) for n in grid))), dtype=np.int64).reshape(-1, len(grid))
+
+
+def candidate_orders(inst: Theorem1Instance) -> dict[str, np.ndarray]:
+    """A few cheap scan orders of the positions: raster, reverse, column-major, its reverse, snake.
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> sorted(candidate_orders(layer_instance(Network((3, 3, 1), (ConvLayer(2, 2),)))))
+    ['column-major', 'raster', 'reverse column-major', 'reverse raster', 'snake']
+    """
+    n = inst.positions
+    raster = np.arange(n, dtype=np.int64)
+    orders = {"raster": raster, "reverse raster": raster[::-1].copy()}
+    if len(inst.output_spatial) >= 2 and n == int(np.prod(inst.output_spatial)):
+        coords = _coords(inst)
+        column = np.lexsort(tuple(coords[:, a] for a in range(coords.shape[1])))
+        orders["column-major"] = column
+        orders["reverse column-major"] = column[::-1].copy()
+        # Boustrophedon: odd rows (first axis) run backwards.
+        last = coords[:, -1]
+        flip = np.where(coords[:, 0] % 2 == 1, inst.output_spatial[-1] - 1 - last, last)
+        keys = [flip] + [coords[:, a] for a in reversed(range(coords.shape[1] - 1))]
+        orders["snake"] = np.lexsort(tuple(keys))
+    return orders
+
+
+def raster_order(inst: Theorem1Instance) -> np.ndarray:
+    return np.arange(inst.positions, dtype=np.int64)
+
+
+def fresh_box(inst: Theorem1Instance, orders: dict[str, np.ndarray] | None = None) -> tuple[int, str]:
+    """The best fresh-element box over ``orders`` (default :func:`candidate_orders`).
+
+    Returns ``(value, order name)``. Every order's box is proven; the best
+    is taken (their union is not simply their sum, so no sum is claimed).
+    """
+    best = (0, "")
+    for name, order in (orders or candidate_orders(inst)).items():
+        value = box_product(inst.filters, fresh_counts(inst, order))
+        if value > best[0]:
+            best = (value, name)
+    return best
+
+
+def sublattice_positions(inst: Theorem1Instance, steps: Sequence[int], offset: Sequence[int]) -> list[int]:
+    """Positions p with p_i ≡ offset_i (mod steps_i) on every axis (row-major ids)."""
+    coords = _coords(inst)
+    keep = np.all((coords - np.asarray(offset)) % np.asarray(steps) == 0, axis=1)
+    return np.flatnonzero(keep).tolist()
+
+
+def _disjoint(inst: Theorem1Instance, positions: Sequence[int]) -> bool:
+    seen: set[int] = set()
+    for p in positions:
+        f = inst.fields[p]
+        if seen.intersection(f):
+            return False
+        seen.update(f)
+    return True
+
+
+def _step(inst: Theorem1Instance, axis: int) -> int:
+    """The smallest step along ``axis`` at which no two fields on a line through the centre meet."""
+    grid = inst.output_spatial
+    centre = [n // 2 for n in grid]
+
+    def field(a: int) -> tuple[int, ...]:
+        coords = list(centre)
+        coords[axis] = a
+        return inst.fields[int(np.ravel_multi_index(tuple(coords), grid))]
+
+    for step in range(1, grid[axis]):
+        if all(not set(field(a)).intersection(field(a + step)) for a in range(grid[axis] - step)):
+            return step
+    return grid[axis]
+
+
+def sublattice(inst: Theorem1Instance, steps: Sequence[int] | None = None) -> int:
+    """Π_{q∈Q} Σ_{t≤|S_q|} C(d1, t) for the best sub-lattice Q with pairwise disjoint fields.
+
+    ``steps`` (per output axis) defaults to the smallest step whose fields
+    cannot meet, ⌈span_i / s_i⌉ with span_i = δ_i(f_i − 1) + 1, found here as
+    the smallest step that makes the lattice through the origin disjoint;
+    every offset is tried.
+    """
+    grid = inst.output_spatial
+    if steps is None:
+        steps = [_step(inst, axis) for axis in range(len(grid))]
+    best = 0
+    for offset in iproduct(*(range(min(s, n)) for s, n in zip(steps, grid))):
+        chosen = sublattice_positions(inst, steps, offset)
+        if not _disjoint(inst, chosen):
+            continue
+        best = max(best, box_product(inst.filters, [inst.field_sizes[q] for q in chosen]))
+    return best
+
+
+def pool_factor(windows: int, size: int, dimension: int) -> int:
+    """Pieces one region can be cut into by ``windows`` max-pooling windows of ``size`` entries.
+
+    min(size^windows, Σ_{i≤dimension} C(windows·C(size, 2), i)): each window
+    picks one of ``size`` entries, and the choices are the cells of the
+    arrangement of the pairwise-difference hyperplanes in a space of
+    dimension ≤ ``dimension`` (docs/bounds.md).
+
+    >>> pool_factor(2, 2, 1), pool_factor(2, 2, 5)
+    (3, 4)
+    """
+    from ilpregions.theory.fc_bounds import binomial_sum
+
+    if size <= 1 or windows == 0:
+        return 1
+    hyperplanes = windows * size * (size - 1) // 2
+    if dimension >= hyperplanes:  # 2^H ≥ size^windows: the choice count is the smaller
+        return size ** windows
+    return min(binomial_sum(hyperplanes, dimension), size ** windows)
+
+
+__all__ = ["fresh_counts", "fresh_box", "box_product", "candidate_orders", "raster_order", "sublattice",
+           "sublattice_positions", "pool_factor"]
