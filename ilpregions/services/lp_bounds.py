@@ -86,6 +86,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.combinatorics import binomial_prefix_sums, decimal_string, power_product, product
 from ilpregions.core.geometry import Theorem1Instance, essential_unions
 from ilpregions.core.results import Bound
@@ -99,6 +100,7 @@ POLY_BITS = 1 << 18
 BASELINE_TERMS = 20_000
 
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class OneLayerBounds:
     """Bounds on R_N for one layer.

@@ -46,6 +46,7 @@ from functools import lru_cache
 from itertools import product as iproduct
 from typing import Any, Callable, Optional
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.theory import fc_bounds
 from ilpregions.core.combinatorics import decimal_string, product, short_int
 from ilpregions.core.errors import ILPRegionsError, TooLargeError
@@ -532,6 +533,7 @@ def bound_json(b: Bound) -> dict[str, Any]:
 # The report
 # ----------------------------------------------------------------------------
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class BoundsReport:
     """Every named bound on a network, the best of each side, and its size.

@@ -52,6 +52,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.errors import InputError
 from ilpregions.core.forward import Stage, check_weights, decisions, he_normal_weights, stages
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
@@ -72,6 +73,7 @@ SAMPLE_MARGIN = 1e-7
 SAMPLE_SCALES = (1.0, 2.0, 4.0, 8.0, 13.0)
 
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class RegionsResult:
     """Regions of one concrete network.

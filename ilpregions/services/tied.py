@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.errors import InputError
 from ilpregions.core.geometry import components, layer_instance
 from ilpregions.core.spec import ConvLayer, Network
@@ -44,6 +45,7 @@ from ilpregions.core.spec import ConvLayer, Network
 PRIME = 2 ** 31 - 1
 
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class TiedResult:
     """``regions``: the tied (shared-filter) maximum; ``formula``: Theorem 1; ``gap`` = formula - regions."""
