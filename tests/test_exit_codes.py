@@ -231,3 +231,13 @@ def test_json_report(cli, tmp_path):
     assert code == 0, err
     record = json.loads(out)
     assert list(record)[:2] == ["status", "seconds"] and "report.md" in record["files"]
+
+
+def test_repr_of_the_imagenet_stem_bounds_works():
+    import ilpregions
+    from helpers import MODELS
+
+    report = ilpregions.bounds(ilpregions.load(MODELS / "imagenet_stem.toml"))
+    assert report.upper.bit_length() > 20000  # beyond the 4300-digit guard
+    text = repr(report)
+    assert text.startswith("BoundsReport(") and len(text) > 4300

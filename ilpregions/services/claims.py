@@ -43,6 +43,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.combinatorics import decimal_string
 from ilpregions.theory.fc_bounds import fc_params
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
@@ -120,6 +121,7 @@ def fc_net(n0, depth: int, budget: int) -> Network:
 # Comparisons
 # ----------------------------------------------------------------------------
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class Side:
     """One network's size and its best bounds (exact integers)."""

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions import backends
 from ilpregions.core.combinatorics import decimal_string
 from ilpregions.core.errors import BackendUnavailableError, TooLargeError
@@ -34,6 +35,7 @@ from ilpregions.core.geometry import as_instance
 from ilpregions.core.results import COMPLETE, ERROR, TIME_LIMIT, TOO_LARGE, UNAVAILABLE, UNSUPPORTED, EnumerationOutcome
 
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class ComparisonRow:
     backend: str
@@ -53,6 +55,7 @@ class ComparisonRow:
                 "note": self.note}
 
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class ComparisonReport:
     rows: tuple[ComparisonRow, ...]

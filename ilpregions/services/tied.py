@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.backends.subspace.plan import Supports, best_plan, supports
 from ilpregions.core.errors import InputError, TooLargeError
 from ilpregions.core.geometry import components, layer_instance
@@ -62,6 +63,7 @@ EXACT_MINOR_RANK = 12
 MAX_FRAME = 64
 
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class TiedResult:
     """The shared-filter maximum of one layer, with what each number proves.

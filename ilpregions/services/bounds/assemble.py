@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.errors import ILPRegionsError
 from ilpregions.core.spec import ConvLayer, Network
 from ilpregions.services.bounds import common as C
@@ -28,6 +29,7 @@ from ilpregions.services.bounds.sizes import is_relu, layer_neurons, neurons, pa
 from ilpregions.services.bounds.stack import cnn_upper, composite_instances
 
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class BoundsReport:
     """Every named bound on a network, the best proven value of each side, and its size.

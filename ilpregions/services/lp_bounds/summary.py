@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.combinatorics import decimal_string
 from ilpregions.core.geometry import Theorem1Instance
 from ilpregions.core.results import Bound
@@ -15,6 +16,7 @@ from ilpregions.services.lp_bounds.network import PixelNetwork, lp_exponent, pos
 from ilpregions.services.lp_bounds.tilt import block_tree_upper
 
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class OneLayerBounds:
     """Bounds on R_N for one layer.

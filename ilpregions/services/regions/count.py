@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.errors import InputError, ParameterError, TooLargeError
 from ilpregions.core.forward import check_weights, he_normal_weights, stages
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
@@ -21,6 +22,7 @@ METHODS = ("exact", "lp", "sample")
 MAX_LAYER_PRODUCT = 20_000_000
 
 
+@big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class RegionsResult:
     """Regions of one concrete network.
