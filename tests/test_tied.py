@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -94,9 +92,8 @@ def test_gap_appears_in_2d_stride_1_only():
     assert tied_max(Network((6, 1), (ConvLayer(3, 3),))).gap == 0
 
 
-def test_cli_tied_max_json():
-    proc = subprocess.run([sys.executable, "-m", "ilpregions", "tied-max", str(MODELS / "paper_3x3.toml"), "--json"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+def test_cli_tied_max_json(cli):
+    code, stdout, err = cli("tied-max", MODELS / "paper_3x3.toml", "--json")
+    assert code == 0, err
+    out = json.loads(stdout)
     assert (out["regions"], out["formula"], out["gap"]) == ("255", "256", "1")

@@ -226,16 +226,19 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
     sup = supports(network)
     blocks = components(inst)
     if method == "auto" and not shared:
-        formula = count_regions(network, backend=backend).regions
-        return TiedResult(formula, formula, 0, time.perf_counter() - start,
+        # no ties: Theorem 1 is the exact maximum (a partial sum is a lower bound on it)
+        got = count_regions(network, backend=backend, time_limit=time_limit)
+        return TiedResult(got.regions, got.regions if got.exact else None, 0 if got.exact else None,
+                          time.perf_counter() - start,
                           {"draws": 0, "agreeing_draws": 0, "repeats": 0, "draws_agree": True,
-                           "note": "no weight sharing: Theorem 1 is the exact maximum"}, True, "formula")
+                           "status": "complete" if got.exact else "time_limit",
+                           "note": "no weight sharing: Theorem 1 is the exact maximum"}, got.exact, "formula")
     chosen = "dp" if method == "auto" else method
     plans = [best_plan(sup, b) for b in blocks] if chosen == "dp" else None
     if plans and max(pl.max_frame for pl in plans) > MAX_FRAME:
         raise TooLargeError(f"method: the dp scan needs {max(pl.max_frame for pl in plans)} active elements "
                             f"at once, beyond the {MAX_FRAME} a state key holds (and far beyond what fits "
-                            f"in memory); `ilpregions bounds` gives proven bounds")
+                            f"in memory); `ilpregions count` gives the formula, an upper bound")
     if chosen == "enumerate":
         _check_enumerable(inst, blocks, max_sets, backend)
     remaining = None if deadline is None else max(1e-3, deadline - time.perf_counter())

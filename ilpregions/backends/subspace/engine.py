@@ -82,14 +82,22 @@ def _merge(cand_k: np.ndarray, cand_c: np.ndarray, T: int) -> tuple[np.ndarray, 
     bk = np.empty((T, cand_k.shape[1]), dtype=np.uint64)
     bc = np.empty((T, cand_c.shape[1]), dtype=np.uint64)
     m = kernel.dedup(cand_k, cand_c, T, bk, bc)
+    if m == T:
+        return bk, bc
     return bk[:m].copy(), bc[:m].copy()
 
 
 def step_bytes(states: int, width_in: int, width_out: int, limbs: int, grow: int = 2) -> int:
-    """Bytes alive during one step: the input, up to ``grow``·states candidates,
-    the bucketed copy they are merged in, and two hashes per candidate."""
+    """Bytes of the arrays alive at the peak of one step (the process's own baseline excluded).
+
+    Expanding holds the input and up to ``grow``·states candidates; merging
+    (the input released) holds the candidates, their bucketed copy, the
+    compacted result and two hashes per candidate.
+    """
     cap = grow * states
-    return 8 * (states * (width_in + limbs) + 2 * cap * (width_out + limbs) + 2 * cap)
+    expanding = states * (width_in + limbs) + cap * (width_out + limbs)
+    merging = 3 * cap * (width_out + limbs) + 2 * cap
+    return 8 * max(expanding, merging)
 
 
 def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.ndarray],
@@ -127,7 +135,9 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
             cand_k = np.empty((2 * n, W), dtype=np.uint64)
             cand_c = np.empty((2 * n, limbs), dtype=np.uint64)
             T = kernel.expand(keys, counts, n, a, v, PRIME, cand_k, cand_c)
+            keys = counts = None   # release the input before merging (counted so in step_bytes)
             keys, counts = _merge(cand_k, cand_c, T)
+            cand_k = cand_c = None
             n = len(keys)
             peak_states = max(peak_states, n)
         b = len(plan.frames[i + 1]) if i + 1 < steps else 0
@@ -138,7 +148,9 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
         cand_c = np.empty((n, limbs), dtype=np.uint64)
         C = visible_constraints(sup, plan, filters_of, i)
         T = kernel.remap(keys, counts, n, a, b, plan.keep[i], C, PRIME, cand_k, cand_c)
+        keys = counts = None
         keys, counts = _merge(cand_k, cand_c, T)
+        cand_k = cand_c = None
         n = len(keys)
         if on_step is not None:
             on_step(i, n)
@@ -186,7 +198,7 @@ def visible_constraints(sup: Supports, plan: ScanPlan, filters_of, i: int) -> np
 
 def _check(need: int, cap: int | None, i: int, steps: int, states: int) -> None:
     if cap is not None and need > cap:
-        raise MemoryCapExceeded(f"memory-cap: step {i + 1} of {steps} would need about {_size(need)} "
+        raise MemoryCapExceeded(f"memory-cap: step {i + 1} of {steps} would need about {_size(need)} for its states "
                                 f"({states} states in, up to {2 * states} out), over the cap of {_size(cap)}")
 
 

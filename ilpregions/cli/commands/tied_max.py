@@ -72,17 +72,20 @@ def _print_text(args, network, result) -> None:
         print(f"regions: {short_int(result.regions)} (no weight sharing: Theorem 1 is the exact maximum)")
         return
     if result.complete:
-        print(f"real CNN maximum (shared filters): {short_int(result.regions)} "
-              f"(proven lower bound; exact unless all {d['draws']} draws failed)")
+        print(f"tied maximum (shared filters): {short_int(result.regions)}")
     else:
-        print(f"real CNN maximum: at least {short_int(result.regions)} (time limit reached; "
+        print(f"tied maximum (shared filters): at least {short_int(result.regions)} (time limit reached; "
               f"proven lower bound only: {d.get('partial_note', '')})")
     upper = "not finished in time" if result.formula is None else short_int(result.formula)
-    print(f"Theorem-1 formula (untied), upper bound: {upper}")
+    print(f"Theorem-1 formula (untied):    {upper}")
     if result.gap is not None and result.complete:
         print(f"gap: {short_int(result.gap)}" + (" (the formula overcounts this CNN)" if result.gap else ""))
     elif result.gap is not None:
         print(f"gap: at most {short_int(result.gap)} (formula minus the proven lower bound)")
+    if result.complete:
+        print(f"proven: the tied maximum is at least {short_int(result.regions)} (every draw's count is a "
+              f"lower bound) and at most the formula; it equals {short_int(result.regions)} unless all "
+              f"{d['draws']} draws failed")
     print(f"draws: {d['draws']} over GF(2^31-1), {d['agreeing_draws']} agree on the maximum; "
           f"P(all fail) <= {d['failure_probability']:.3g} (degree {d['degree_bound']})")
     line = f"method: {result.method}, {result.seconds:.3f} s"
