@@ -213,7 +213,7 @@ def verdict(a: Side, b: Side) -> tuple[str, float | None]:
     return (SUGGESTED if like else OPEN), margin
 
 
-def side(label: str, network: Network, exact_counter=None, time_limit: float | None = 5.0,
+def side(label: str, network: Network, exact_counter=None, time_limit: float | None = 1.0,
          formula_network: Network | None = None) -> Side:
     """The best proven bounds of one network (:func:`ilpregions.services.bounds.compute_bounds`).
 
