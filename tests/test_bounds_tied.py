@@ -92,12 +92,14 @@ def test_avgpool_spec_and_bounds_by_hand():
 @st.composite
 def tied_layers(draw):
     axes = draw(st.integers(1, 2))
-    kernel = tuple(draw(st.integers(1, 2)) for _ in range(axes))
+    kernel = tuple(draw(st.integers(1, 2 if axes == 2 else 3)) for _ in range(axes))
     padding = tuple(draw(st.integers(0, k - 1)) for k in kernel)
-    sizes = tuple(draw(st.integers(2, 4 if axes == 1 else 3)) for _ in range(axes))
+    stride = tuple(draw(st.integers(1, 2)) for _ in range(axes)) if axes == 1 else (1, 1)
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(axes)) if axes == 1 else (1, 1)
+    sizes = tuple(draw(st.integers(2, 5 if axes == 1 else 3)) for _ in range(axes))
     filters = draw(st.integers(1, 2 if axes == 2 else 3))
     try:
-        net = Network(sizes + (1,), (ConvLayer(filters, kernel, padding=padding),))
+        net = Network(sizes + (1,), (ConvLayer(filters, kernel, stride, padding, dilation),))
     except SpecError:
         net = Network(sizes + (1,), (ConvLayer(filters, 1),))
     return net

@@ -70,8 +70,9 @@ def test_shallow_side_upper_is_the_theorem1_count():
     s = C.side("shallow", C.shallow_cnn(4, 40))  # D = 10 filters
     independent = count_regions(C.shallow_cnn(4, 40), backend="cpsat").regions
     assert s.upper == independent
-    # 1-D tied, overlapping fields: Theorem 1 is only a caveated lower bound, so none is used.
-    assert s.lower is None
+    # 1-D tied, overlapping fields: the proven lower bound is the fresh box (raster: pixels 0,1 fresh at
+    # position 0, pixel 2 at 1, pixel 3 at 2, none at 3): (1 + 10 + 45) · 11 · 11, never Theorem 1's count.
+    assert s.lower == 56 * 11 * 11 and s.lower_name == "ilpregions.tied.fresh_box"
 
 
 def test_claim_results_and_threshold():

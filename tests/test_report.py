@@ -25,7 +25,7 @@ TINY = {
     "width": {"n0": 4, "depth": 2, "widths": [1, 2, 4]},
     "one_layer": {"input": [4, 1], "type": "local", "kernel": [2], "d1": [1, 2, 3, 8, 64, 512]},
     "claims": {"cases": [["deep-vs-shallow", 4, 3], ["cnn-vs-fc", 4, 2]], "widths": [2, 8]},
-    "models": {"glob": "m/*.toml", "time_limit": 10.0},
+    "models": {"glob": "m/*.toml", "time_limit": 2.0},
 }
 
 
@@ -37,12 +37,21 @@ def read_csv(path):
 def test_tiny_report(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "two.toml").write_text((ROOT / "models" / "two_layer_1d.toml").read_text())
+    (tmp_path / "m" / "paper.toml").write_text((ROOT / "models" / "paper_3x3.toml").read_text())
     result = R.build_report(tmp_path / "out", copy.deepcopy(TINY), root=tmp_path, plots=HAS_MPL, progress=False)
     target = tmp_path / "out" / "report"
     for name in ("models.csv", "bounds.csv", "claims.csv", "depth.csv", "width.csv", "one_layer.csv", "report.md"):
         assert (target / name).exists(), name
-    models = read_csv(target / "models.csv")
-    assert models[0]["model"] == "two" and models[0]["lower"] == "320" and models[0]["params"] == "21"
+    models = {r["model"]: r for r in read_csv(target / "models.csv")}
+    two = models["two"]
+    assert two["proven_lower"] == "320" and two["params"] == "21" and two["upper"] == "2424"
+    assert two["theorem1_untied"] == "" and two["real_max"] == ""   # two layers: no one-layer columns
+    # log10(2424) / log10(320) = 3.3845 / 2.5051
+    assert abs(float(two["log10_upper_over_log10_lower"]) - 1.3510) < 1e-3
+    # One conv layer with shared filters: Theorem 1 (256) is the untied count, the DP's 255 the real maximum.
+    paper = models["paper"]
+    assert paper["theorem1_untied"] == "256" and paper["real_max"] == "255"
+    assert paper["proven_lower"] == "255" and paper["upper"] == "256"
     depth = read_csv(target / "depth.csv")
     assert [int(r["depth"]) for r in depth] == [1, 2, 3]
     for r in depth:
@@ -55,6 +64,7 @@ def test_tiny_report(tmp_path):
     assert abs(float(one[-1]["ratio_to_asymptote"]) - 1) < 0.02  # the asymptote is approached
     claims = read_csv(target / "claims.csv")
     assert {r["claim"] for r in claims} == {"deep-vs-shallow", "cnn-vs-fc"}
+    assert all(r["changed"] in ("True", "False") and r["formula_verdict"] for r in claims)
     if HAS_MPL:
         for png in ("depth.png", "width.png", "one_layer.png"):
             data = (target / png).read_bytes()

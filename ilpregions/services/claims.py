@@ -21,18 +21,22 @@ a grid of widths d, as *regions per parameter*, and graded:
 ``OPEN``
     neither.
 
-The families (1-D as the authors' own checks, and 4×4 images; d0 = 1) are built so that
-Theorem 2's lower bound is rigorous for shared filters: the last layer's
-fields do not overlap (kernel 2, stride 2), so its Theorem-1 count *is* the
-CNN's maximum (a product arrangement), and the earlier layers use "same"
-padding (kernel 3, padding 1) so that every layer keeps n0 positions.
+The families (1-D as the authors' own checks, and 4×4 images; d0 = 1) use
+"same" padding (kernel 3, padding 1) in the earlier layers, so that every
+layer keeps n0 positions, and a last layer of kernel 2 with stride 2 (disjoint
+fields: Theorem 1 is N''s maximum) or stride 1 (2-D: shared, overlapping
+filters, where Theorem 1 overcounts). Every lower bound used is proven for
+shared filters (docs/bounds.md): Theorem 2 (i) takes a proven lower bound on
+N''s real maximum. Each comparison also records the verdict one would get by
+plugging Theorem 1's count in for N' (the paper's formula); ``changed`` marks
+where the two verdicts differ.
 
 Examples
 --------
 >>> net = deep_cnn(4, 3, 2)
 >>> [layer.type for layer in net.layers], [s[0] for s in net.output_shapes()]
 (['conv', 'conv', 'conv'], [4, 4, 2])
->>> from ilpregions.services.multilayer import params
+>>> from ilpregions.services.bounds import params
 >>> params(net), params(shallow_cnn(4, params(net))), params(fc_net(4, 3, params(net)))
 (32, 32, 22)
 """
@@ -70,16 +74,18 @@ def _label(n0) -> str:
     return "×".join(map(str, _spatial(n0))) + "×1"
 
 
-def deep_cnn(n0, depth: int, d: int) -> Network:
+def deep_cnn(n0, depth: int, d: int, last_stride: int = 2, shared_last: bool = True) -> Network:
     """``depth`` conv layers of d filters on an n0 grid (an int: a 1-D signal), one channel.
 
     Layers 1..L−1: kernel 3, padding 1 (every layer keeps the input grid); layer
-    L: kernel 2, stride 2 (disjoint fields).
+    L: kernel 2 with stride ``last_stride`` (2: disjoint fields; 1: overlapping).
+    ``shared_last=False`` makes the last layer locally connected (the formula's view).
     """
     spatial = _spatial(n0)
     if depth < 1 or d < 1:
         raise ValueError("need depth >= 1 and d >= 1")
-    layers = [ConvLayer(d, 3, padding=1) for _ in range(depth - 1)] + [ConvLayer(d, 2, stride=2)]
+    layers = ([ConvLayer(d, 3, padding=1) for _ in range(depth - 1)]
+              + [ConvLayer(d, 2, stride=last_stride, shared=shared_last)])
     return Network(spatial + (1,), tuple(layers), name=f"deep CNN {_label(n0)} L={depth} d={d}")
 
 
@@ -133,9 +139,12 @@ class Side:
     upper: int | None
     lower_name: str | None
     upper_name: str | None
+    #: The lower bound with Theorem 1's count plugged in for N' (not proven with shared filters).
+    formula_lower: int | None = None
 
     def to_json(self) -> dict:
         return {"label": self.label, "params": self.params,
+                "formula_lower": None if self.formula_lower is None else decimal_string(self.formula_lower),
                 "lower": None if self.lower is None else decimal_string(self.lower),
                 "upper": None if self.upper is None else decimal_string(self.upper),
                 "lower_name": self.lower_name, "upper_name": self.upper_name,
@@ -151,9 +160,16 @@ class Comparison:
     other: Side
     verdict: str
     margin: float | None  # log10[(A.lower/A.params) / (B.upper/B.params)]; > 0 ⇔ PROVEN
+    #: The verdict with the formula's lower bound for A (Theorem 1 for N'), for comparison.
+    formula_verdict: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.formula_verdict is not None and self.formula_verdict != self.verdict
 
     def to_json(self) -> dict:
-        return {"d": self.d, "verdict": self.verdict,
+        return {"d": self.d, "verdict": self.verdict, "formula_verdict": self.formula_verdict,
+                "changed": self.changed,
                 "log10_margin": None if self.margin is None else round(self.margin, 4),
                 "larger": self.larger.to_json(), "other": self.other.to_json()}
 
@@ -199,18 +215,31 @@ def verdict(a: Side, b: Side) -> tuple[str, float | None]:
     return (SUGGESTED if like else OPEN), margin
 
 
-def side(label: str, network: Network, exact_counter=None, time_limit: float | None = 20.0) -> Side:
-    """The best bounds of one network (via :func:`ilpregions.services.multilayer.compute_bounds`)."""
-    from ilpregions.services.multilayer import compute_bounds
+def side(label: str, network: Network, exact_counter=None, time_limit: float | None = 1.0,
+         formula_network: Network | None = None) -> Side:
+    """The best proven bounds of one network (:func:`ilpregions.services.bounds.compute_bounds`).
 
-    # No LP bounds: the exact engine answers these small one-layer nets.
-    report = compute_bounds(network, exact_counter=exact_counter, time_limit=time_limit, lp=False)
-    # Only rigorous lower bounds: a bound carrying a caveat (a reason) rests
-    # on the unproven tied = untied equality of MATH.md §4.
-    lows = [b for b in report.bounds if b.applicable and b.kind in ("lower", "exact") and not b.reason]
-    low = max(lows, key=lambda b: b.value, default=None)
-    return Side(label, network, report.params, None if low is None else low.value, report.upper,
-                None if low is None else low.name, report.upper_name)
+    ``formula_network`` (the same network with its last layer untied) gives
+    ``formula_lower``, the lower bound the paper's formula would give.
+    """
+    from ilpregions.services.bounds import compute_bounds
+
+    # No LP bounds and no first-layer search: Theorem 2 (i) and the upper bounds decide here.
+    report = compute_bounds(network, exact_counter=exact_counter, time_limit=time_limit, lp=False, search=False)
+    formula = None
+    if formula_network is not None:
+        formula = compute_bounds(formula_network, exact_counter=exact_counter, time_limit=time_limit, lp=False,
+                                 search=False).lower
+    return Side(label, network, report.params, report.lower, report.upper, report.lower_name,
+                report.upper_name, formula)
+
+
+def _compare(d: int, a: Side, b: Side) -> Comparison:
+    verdict_now, margin = verdict(a, b)
+    formula = None
+    if a.formula_lower is not None:
+        formula = verdict(Side(a.label, a.network, a.params, a.formula_lower, a.upper, None, None), b)[0]
+    return Comparison(d, a, b, verdict_now, margin, formula)
 
 
 @dataclass(frozen=True)
@@ -238,6 +267,11 @@ class ClaimResult:
         return start
 
     @property
+    def changed(self) -> tuple[int, ...]:
+        """The widths whose verdict differs from the formula-based one."""
+        return tuple(row.d for row in self.rows if row.changed)
+
+    @property
     def first_proven(self) -> int | None:
         return next((row.d for row in self.rows if row.verdict == PROVEN), None)
 
@@ -258,26 +292,32 @@ class ClaimResult:
     def to_json(self) -> dict:
         return {"claim": self.claim, "title": self.title, "family": self.family,
                 "proven_from_d": self.proven_from, "first_proven_d": self.first_proven,
-                "threshold_d": self.threshold,
+                "threshold_d": self.threshold, "changed_at_d": list(self.changed),
                 "summary": self.summary, "rows": [r.to_json() for r in self.rows]}
 
 
-def _deep_vs_shallow_at(n0, depth: int, d: int, exact_counter=None) -> Comparison:
-    a = side("deep CNN", deep_cnn(n0, depth, d), exact_counter)
+def _deep_side(label, n0, depth, d, last_stride, exact_counter) -> Side:
+    return side(label, deep_cnn(n0, depth, d, last_stride), exact_counter,
+                formula_network=deep_cnn(n0, depth, d, last_stride, shared_last=False))
+
+
+def _deep_vs_shallow_at(n0, depth: int, d: int, exact_counter=None, last_stride: int = 2) -> Comparison:
+    a = _deep_side("deep CNN", n0, depth, d, last_stride, exact_counter)
     b = side("shallow CNN", shallow_cnn(n0, a.params), exact_counter)
-    return Comparison(d, a, b, *verdict(a, b))
+    return _compare(d, a, b)
 
 
-def _cnn_vs_fc_at(n0, depth: int, d: int, exact_counter=None) -> Comparison:
-    a = side("CNN", deep_cnn(n0, depth, d), exact_counter)
+def _cnn_vs_fc_at(n0, depth: int, d: int, exact_counter=None, last_stride: int = 2) -> Comparison:
+    a = _deep_side("CNN", n0, depth, d, last_stride, exact_counter)
     b = side("FC", fc_net(n0, depth, a.params), exact_counter)
-    return Comparison(d, a, b, *verdict(a, b))
+    return _compare(d, a, b)
 
 
-def _evaluate(at, claim, title, family, n0, depth, widths, exact_counter, progress) -> ClaimResult:
+def _evaluate(at, claim, title, family, n0, depth, widths, exact_counter, progress,
+              last_stride: int = 2) -> ClaimResult:
     rows = []
     for d in widths:
-        rows.append(at(n0, depth, d, exact_counter))
+        rows.append(at(n0, depth, d, exact_counter, last_stride))
         if progress:
             progress()
     result = ClaimResult(claim, title, family, tuple(rows))
@@ -288,31 +328,33 @@ def _evaluate(at, claim, title, family, n0, depth, widths, exact_counter, progre
     previous = max((r.d for r in rows if r.d < start), default=0)
     threshold = start
     for d in range(start - 1, previous, -1):
-        if at(n0, depth, d, exact_counter).verdict != PROVEN:
+        if at(n0, depth, d, exact_counter, last_stride).verdict != PROVEN:
             break
         threshold = d
     return ClaimResult(claim, title, family, tuple(rows), threshold)
 
 
 def deep_vs_shallow(n0, depth: int, widths: Sequence[int] = DEFAULT_WIDTHS,
-                    exact_counter=None, progress: Callable[[], None] | None = None) -> ClaimResult:
+                    exact_counter=None, progress: Callable[[], None] | None = None,
+                    last_stride: int = 2) -> ClaimResult:
     """Deep CNN (lower bound) vs a one-layer CNN with ≤ the same parameters (upper bound)."""
     per_filter = 3 ** len(_spatial(n0)) + 1
-    family = (f"input {_label(n0)}; deep: {depth - 1}× conv(d, k3, pad1) + conv(d, k2, s2); "
+    family = (f"input {_label(n0)}; deep: {depth - 1}× conv(d, k3, pad1) + conv(d, k2, s{last_stride}); "
               f"shallow: conv(D, k3, pad1), D = ⌊params/{per_filter}⌋")
     return _evaluate(_deep_vs_shallow_at, "deep-vs-shallow",
                      "deep CNN > one-layer CNN per parameter (equal parameters)", family,
-                     n0, depth, widths, exact_counter, progress)
+                     n0, depth, widths, exact_counter, progress, last_stride)
 
 
 def cnn_vs_fc(n0, depth: int, widths: Sequence[int] = DEFAULT_WIDTHS,
-              exact_counter=None, progress: Callable[[], None] | None = None) -> ClaimResult:
+              exact_counter=None, progress: Callable[[], None] | None = None,
+              last_stride: int = 2) -> ClaimResult:
     """Deep CNN (lower bound) vs an FC net of the same depth and input, ≤ the same parameters (upper bound)."""
-    family = (f"input {_label(n0)}, depth {depth}; CNN as deep-vs-shallow; FC: {depth} dense layers of "
-              f"equal width w, the largest with params ≤ the CNN's")
+    family = (f"input {_label(n0)}, depth {depth}; CNN: {depth - 1}× conv(d, k3, pad1) + conv(d, k2, "
+              f"s{last_stride}); FC: {depth} dense layers of equal width w, the largest with params ≤ the CNN's")
     return _evaluate(_cnn_vs_fc_at, "cnn-vs-fc",
                      "CNN > fully-connected per parameter (equal parameters, input, depth)", family,
-                     n0, depth, widths, exact_counter, progress)
+                     n0, depth, widths, exact_counter, progress, last_stride)
 
 
 #: (claim function, n0, depth) evaluated by ``ilpregions claims``.
@@ -327,13 +369,18 @@ DEFAULT_CASES = (
     (cnn_vs_fc, 6, 4),
     (cnn_vs_fc, (4, 4), 2),
     (cnn_vs_fc, (4, 4), 3),
+    (deep_vs_shallow, (4, 4), 2, 1),
+    (deep_vs_shallow, (4, 4), 3, 1),
+    (cnn_vs_fc, (4, 4), 2, 1),
+    (cnn_vs_fc, (4, 4), 3, 1),
 )
 
 
 def evaluate_claims(cases=DEFAULT_CASES, widths: Sequence[int] = DEFAULT_WIDTHS,
                     exact_counter=None, progress: Callable[[], None] | None = None) -> list[ClaimResult]:
-    """Every (claim, family) of ``cases`` over ``widths``."""
-    return [fn(n0, depth, widths, exact_counter=exact_counter, progress=progress) for fn, n0, depth in cases]
+    """Every (claim, family) of ``cases`` over ``widths``; a case is (function, n0, depth[, last stride])."""
+    return [case[0](case[1], case[2], widths, exact_counter=exact_counter, progress=progress,
+                    last_stride=case[3] if len(case) > 3 else 2) for case in cases]
 
 
 __all__ = ["deep_cnn", "shallow_cnn", "fc_net", "fc_width", "Side", "Comparison", "ClaimResult", "verdict",

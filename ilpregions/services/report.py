@@ -44,9 +44,11 @@ DEFAULT_SWEEPS: dict[str, Any] = {
     "claims": {"cases": [["deep-vs-shallow", 4, 2], ["deep-vs-shallow", 4, 3], ["deep-vs-shallow", 6, 4],
                          ["deep-vs-shallow", [4, 4], 2], ["deep-vs-shallow", [4, 4], 3],
                          ["cnn-vs-fc", 4, 2], ["cnn-vs-fc", 4, 3], ["cnn-vs-fc", 6, 4],
-                         ["cnn-vs-fc", [4, 4], 2], ["cnn-vs-fc", [4, 4], 3]],
+                         ["cnn-vs-fc", [4, 4], 2], ["cnn-vs-fc", [4, 4], 3],
+                         ["deep-vs-shallow", [4, 4], 2, 1], ["deep-vs-shallow", [4, 4], 3, 1],
+                         ["cnn-vs-fc", [4, 4], 2, 1], ["cnn-vs-fc", [4, 4], 3, 1]],
                "widths": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128]},
-    "models": {"glob": "models/*.toml", "time_limit": 10.0},
+    "models": {"glob": "models/*.toml", "time_limit": 4.0},
 }
 
 
@@ -66,7 +68,7 @@ def log10_int(value: int | None) -> float | None:
 
 
 def short(value: int | None) -> str:
-    from ilpregions.services.multilayer import short_text
+    from ilpregions.services.bounds.common import short_text
 
     return "" if value is None else short_text(value)
 
@@ -122,9 +124,21 @@ def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:
 # The computations (no plotting, no files)
 # ----------------------------------------------------------------------------
 
+def _ratio(upper: int | None, lower: int | None):
+    """log10(upper) / log10(lower), or "" when either is missing or lower ≤ 1."""
+    if not upper or not lower or lower <= 1:
+        return ""
+    return _round(log10_int(upper) / log10_int(lower))
+
+
 def models_rows(paths: list[str], time_limit: float | None, tick=None) -> tuple[list[dict], list[dict]]:
-    """(one row per model with its best bounds, one row per model × named bound)."""
-    from ilpregions.services.multilayer import compute_bounds
+    """(the headline row of each model, one row per model × named bound).
+
+    Headline: Theorem 1 for the untied layer (one-layer models), the proven
+    lower bound, the real maximum where the DP reaches it, the proven upper
+    bound and log10(upper)/log10(lower).
+    """
+    from ilpregions.services.bounds import compute_bounds
     from ilpregions.core.spec import load
 
     summary, detail = [], []
@@ -134,17 +148,19 @@ def models_rows(paths: list[str], time_limit: float | None, tick=None) -> tuple[
         report = compute_bounds(network, time_limit=time_limit)
         seconds = time.perf_counter() - start
         name = Path(path).stem
+        theorem1 = next((b.value for b in report.bounds if b.name == "xiong2020.theorem1" and b.applicable), None)
         summary.append({
             "model": name, "layers": "+".join(layer.type for layer in network.layers),
-            "params": report.params, "neurons": report.neurons,
-            "lower": short(report.lower), "lower_bound": report.lower_name or "",
+            "params": report.params, "theorem1_untied": short(theorem1),
+            "proven_lower": short(report.lower), "lower_bound": report.lower_name or "",
+            "real_max": short(report.real_max),
             "upper": short(report.upper), "upper_bound": report.upper_name or "",
-            "log10_upper_over_lower": (_round(log10_int(report.upper) - log10_int(report.lower))
-                                       if report.lower and report.upper else ""),
+            "log10_upper_over_log10_lower": _ratio(report.upper, report.lower),
             "seconds": round(seconds, 2),
         })
         for b in report.bounds:
             detail.append({"model": name, "bound": b.name, "kind": b.kind, "applicable": b.applicable,
+                           "proven_for": getattr(b, "proven_for", "network"),
                            "value": short(b.value) if b.applicable else "",
                            "log10": _round(log10_int(b.value)) if b.applicable else "",
                            "reason": b.reason or ""})
@@ -276,112 +292,110 @@ def claims_rows(cfg: dict, tick=None) -> tuple[list[dict], list[dict]]:
 
     functions = {"deep-vs-shallow": deep_vs_shallow, "cnn-vs-fc": cnn_vs_fc}
     rows, summary = [], []
-    for claim, n0, depth in cfg["cases"]:
+    for case in cfg["cases"]:
+        claim, n0, depth = case[:3]
+        stride = case[3] if len(case) > 3 else 2
         if claim not in functions:
             raise InputError(f"sweeps [claims]: unknown claim {claim!r}; valid: {', '.join(functions)}")
-        result = functions[claim](n0, depth, cfg["widths"])
+        result = functions[claim](n0, depth, cfg["widths"], last_stride=stride)
         for r in result.rows:
-            rows.append({"claim": claim, "input": _input_label(n0), "depth": depth, "d": r.d, "verdict": r.verdict,
+            rows.append({"claim": claim, "input": _input_label(n0), "depth": depth, "last_stride": stride,
+                         "d": r.d, "verdict": r.verdict, "formula_verdict": r.formula_verdict or "",
+                         "changed": r.changed,
                          "log10_margin": _round(r.margin), "params_A": r.larger.params, "params_B": r.other.params,
                          "A_lower": short(r.larger.lower), "A_lower_bound": r.larger.lower_name or "",
                          "B_upper": short(r.other.upper), "B_upper_bound": r.other.upper_name or ""})
-        summary.append({"claim": claim, "input": _input_label(n0), "depth": depth, "family": result.family,
+        summary.append({"claim": claim, "input": _input_label(n0), "depth": depth, "last_stride": stride,
+                        "family": result.family,
                         "proven_from_d": result.threshold if result.threshold is not None else "",
-                        "verdict": result.summary})
+                        "changed_at_d": " ".join(map(str, result.changed)), "verdict": result.summary})
         if tick:
             tick()
     return rows, summary
 
 
-# ----------------------------------------------------------------------------
-# Plots
-# ----------------------------------------------------------------------------
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+from ilpregions.services.report_plots import _pyplot, plot_depth, plot_one_layer, plot_width  # noqa: E402
 
 
-def _floats(rows, key):
-    return [float("nan") if r[key] == "" else float(r[key]) for r in rows]
+_TITLES = {
+    "models": ["## Proven bounds of the shipped models", "",
+               "Lower and upper are proven for each network as specified (shared filters included); "
+               "`theorem1_untied` is Theorem 1's count, exact for the locally connected layer; `real_max` is "
+               "the DP count of the shared-filter layer where it ran (a proven lower bound, the maximum with "
+               "high probability); the last column is log10(upper)/log10(lower).", ""],
+    "claims": ["## The paper's claims (regions per parameter)", "",
+               "PROVEN: the claimed-larger side's proven lower bound per parameter beats the other side's upper "
+               "bound per parameter. SUGGESTED: the bounds overlap but like-for-like values agree. `changed_at_d`: "
+               "widths whose verdict differs from the one obtained by plugging Theorem 1 in for N'.", ""],
+    "depth": ["## Regions vs depth, CNN vs fully connected at equal parameters", ""],
+    "width": ["## Regions per parameter vs width d", "",
+              "The fully-connected lower bound (Montúfar 2014) needs widths ≥ n0, so it starts once the matched "
+              "FC width reaches the input size. The one-layer CNN's proven lower bound is not drawn: only its "
+              "upper bound (Theorem 1) enters the claims.", ""],
+    "one_layer": ["## One layer: exact count vs d1 and its asymptote", ""],
+}
 
 
-def plot_depth(rows: list[dict], cfg: dict, path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    x = [r["depth"] for r in rows]
-    for prefix, label, colour in (("cnn", "CNN", "tab:blue"), ("fc", "fully connected", "tab:orange")):
-        lo, hi = _floats(rows, f"log10_{prefix}_lower"), _floats(rows, f"log10_{prefix}_upper")
-        ax.fill_between(x, lo, hi, color=colour, alpha=0.25)
-        ax.plot(x, hi, color=colour, lw=1.5, ls="--", label=f"{label}: best upper bound")
-        ax.plot(x, lo, color=colour, lw=2, marker="o", ms=4, label=f"{label}: best lower bound")
-    ax.set_xlabel("depth L (number of ReLU layers)")
-    ax.set_ylabel("log10 (number of linear regions)")
-    ax.set_title(f"CNN vs fully connected at equal parameters\n1-D input of {cfg['n0']}, CNN width d = {cfg['d']}, "
-                 f"FC width matched to the CNN's parameters", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def _section_models(ctx) -> tuple[list[str], list[str]]:
+    summary, detail = models_rows(ctx["models"], ctx["sweeps"]["models"]["time_limit"], tick=ctx["tick"])
+    write_csv(ctx["target"] / "models.csv", summary)
+    write_csv(ctx["target"] / "bounds.csv", detail)
+    (ctx["target"] / "models.md").write_text(markdown_table(summary), encoding="utf-8")
+    return ["models.csv", "bounds.csv", "models.md"], [markdown_table(summary)]
 
 
-def plot_width(rows: list[dict], cfg: dict, path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    x = [r["d"] for r in rows]
-    lo, hi = _floats(rows, "deep_lower_pp"), _floats(rows, "deep_upper_pp")
-    ax.fill_between(x, lo, hi, color="tab:blue", alpha=0.2)
-    ax.plot(x, lo, color="tab:blue", lw=2, marker="o", ms=3, label=f"deep CNN (L={cfg['depth']}): lower bound")
-    ax.plot(x, hi, color="tab:blue", lw=1.2, ls="--", label="deep CNN: upper bound")
-    ax.plot(x, _floats(rows, "shallow_upper_pp"), color="tab:green", lw=2, marker="s", ms=3,
-            label="one-layer CNN: upper bound (Theorem 1)")
-    flo, fhi = _floats(rows, "fc_lower_pp"), _floats(rows, "fc_upper_pp")
-    ax.fill_between(x, flo, fhi, color="tab:orange", alpha=0.2)
-    ax.plot(x, fhi, color="tab:orange", lw=1.5, ls="--", label=f"fully connected (L={cfg['depth']}): upper bound")
-    ax.plot(x, flo, color="tab:orange", lw=1.2, marker="^", ms=3, label="fully connected: lower bound")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("width d (filters per conv layer)")
-    ax.set_ylabel("log10 (regions / parameters)")
-    ax.set_title(f"Regions per parameter at equal parameter counts (1-D input of {cfg['n0']})", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def _section_claims(ctx):
+    rows, summary = claims_rows(ctx["sweeps"]["claims"], tick=ctx["tick"])
+    write_csv(ctx["target"] / "claims.csv", rows)
+    (ctx["target"] / "claims.md").write_text(markdown_table(summary) + "\n" + markdown_table(rows), encoding="utf-8")
+    return ["claims.csv", "claims.md"], [markdown_table(summary)]
 
 
-def plot_one_layer(rows: list[dict], meta: dict, path: Path) -> None:
-    plt = _pyplot()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=120)
-    x = [r["d1"] for r in rows]
-    ax.plot(x, _floats(rows, "log10_regions"), "o", color="tab:blue", ms=5, label="exact R_N (Theorem 1)")
-    ax.plot(x, _floats(rows, "log10_asymptote"), "-", color="tab:red", lw=1.5,
-            label=f"c·d1^U, U = {meta['U']}, c = {meta['c']}")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("d1 (filters)")
-    ax.set_ylabel("log10 R_N")
-    ax.set_title(f"One layer: {meta['geometry']}", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    ax2.plot(x, _floats(rows, "ratio_to_asymptote"), "o-", color="tab:purple", ms=4)
-    ax2.axhline(1.0, color="grey", lw=1, ls=":")
-    ax2.set_xscale("log", base=2)
-    ax2.set_yscale("log")
-    ax2.set_xlabel("d1 (filters)")
-    ax2.set_ylabel("R_N / (c·d1^U)")
-    ax2.set_title("ratio to the asymptote (→ 1)", fontsize=10)
-    ax2.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def _section_depth(ctx):
+    rows = depth_rows(ctx["sweeps"]["depth"], tick=ctx["tick"])
+    return _table_and_plot(ctx, "depth", rows, plot_depth, ["depth", "cnn_params", "fc_params", "fc_width",
+                                                            "cnn_lower", "cnn_upper", "fc_lower", "fc_upper"])
 
 
-# ----------------------------------------------------------------------------
-# Driver
-# ----------------------------------------------------------------------------
+def _section_width(ctx):
+    return _table_and_plot(ctx, "width", width_rows(ctx["sweeps"]["width"], tick=ctx["tick"]), plot_width)
+
+
+def _section_one_layer(ctx):
+    rows, meta = one_layer_rows(ctx["sweeps"]["one_layer"], tick=ctx["tick"])
+    head = [f"{meta['geometry']}: U = {meta['U']}, c = {meta['c']} ≈ {meta['c_float']:.6g} "
+            f"(from {meta['c_source']}).", ""]
+    files, md = _table_and_plot(ctx, "one_layer", rows, lambda r, cfg, path: plot_one_layer(r, meta, path))
+    return files, head + md
+
+
+def _table_and_plot(ctx, name, rows, plot, columns=None):
+    write_csv(ctx["target"] / f"{name}.csv", rows)
+    files, md = [f"{name}.csv"], []
+    if ctx["can_plot"]:
+        plot(rows, ctx["sweeps"].get(name, {}), ctx["target"] / f"{name}.png")
+        files.append(f"{name}.png")
+        md += [f"![{name}]({name}.png)", ""]
+    return files, md + [markdown_table(rows, columns)]
+
+
+_SECTIONS = {"models": _section_models, "claims": _section_claims, "depth": _section_depth,
+             "width": _section_width, "one_layer": _section_one_layer}
+_SIZES = {"claims": lambda sw: len(sw["claims"]["cases"]), "depth": lambda sw: len(sw["depth"]["depths"]),
+          "width": lambda sw: len(sw["width"]["widths"]), "one_layer": lambda sw: len(sw["one_layer"]["d1"])}
+
+
+def _can_plot(plots: bool) -> bool:
+    if not plots:
+        return False
+    try:
+        _pyplot()
+    except ImportError:
+        print("report: matplotlib is not installed (pip install 'ilpregions[plot]'); writing tables only",
+              file=sys.stderr)
+        return False
+    return True
+
 
 def build_report(out: str | Path = "results", sweeps: dict | None = None, root: str | Path = ".",
                  plots: bool = True, progress: bool = True, sections=None) -> dict[str, Any]:
@@ -392,104 +406,32 @@ def build_report(out: str | Path = "results", sweeps: dict | None = None, root: 
     from ilpregions.core.progress import Progress
 
     sweeps = sweeps or copy.deepcopy(DEFAULT_SWEEPS)
-    sections = set(sections or ("models", "claims", "depth", "width", "one_layer"))
+    chosen = [name for name in _SECTIONS if name in set(sections or _SECTIONS)]
     target = Path(out) / "report"
     target.mkdir(parents=True, exist_ok=True)
-    model_paths = sorted(glob.glob(str(Path(root) / sweeps["models"]["glob"])))
-    total = ((len(model_paths) if "models" in sections else 0)
-             + (len(sweeps["claims"]["cases"]) if "claims" in sections else 0)
-             + (len(sweeps["depth"]["depths"]) if "depth" in sections else 0)
-             + (len(sweeps["width"]["widths"]) if "width" in sections else 0)
-             + (len(sweeps["one_layer"]["d1"]) if "one_layer" in sections else 0))
+    models = sorted(glob.glob(str(Path(root) / sweeps["models"]["glob"])))
+    total = sum(len(models) if name == "models" else _SIZES[name](sweeps) for name in chosen)
     bar = Progress("report", total=total, enabled=progress, unit="step", delay=0.0)
+    ctx = {"target": target, "sweeps": sweeps, "models": models, "tick": bar.update, "can_plot": _can_plot(plots)}
     written: list[str] = []
     md: list[str] = ["# Bounds, claims and sweeps", "",
                      "Regenerated by `ilpregions report` from `models/*.toml` and `results/report/sweeps.toml`. "
                      "Big values are shown as `1.23e4567`; `ilpregions bounds MODEL --json` prints them exactly.", ""]
-    can_plot = plots
-    if plots:
-        try:
-            _pyplot()
-        except ImportError:
-            can_plot = False
-            print("report: matplotlib is not installed (pip install 'ilpregions[plot]'); writing tables only",
-                  file=sys.stderr)
     timings: dict[str, float] = {}
-
-    def stage(name):
-        bar.set_postfix(stage=name)
-        return time.perf_counter()
-
     try:
-        if "models" in sections:
-            start = stage("models")
-            summary, detail = models_rows(model_paths, sweeps["models"]["time_limit"], tick=bar.update)
-            write_csv(target / "models.csv", summary)
-            write_csv(target / "bounds.csv", detail)
-            (target / "models.md").write_text(markdown_table(summary), encoding="utf-8")
-            written += ["models.csv", "bounds.csv", "models.md"]
-            md += ["## Best bounds of the shipped models", "", markdown_table(summary)]
-            timings["models"] = time.perf_counter() - start
-        if "claims" in sections:
-            start = stage("claims")
-            rows, summary = claims_rows(sweeps["claims"], tick=bar.update)
-            write_csv(target / "claims.csv", rows)
-            text = markdown_table(summary) + "\n" + markdown_table(rows)
-            (target / "claims.md").write_text(text, encoding="utf-8")
-            written += ["claims.csv", "claims.md"]
-            md += ["## The paper's claims (regions per parameter)", "",
-                   "PROVEN: the claimed-larger side's rigorous lower bound per parameter beats the other side's "
-                   "upper bound per parameter. SUGGESTED: the bounds overlap but like-for-like values agree.", "",
-                   markdown_table(summary)]
-            timings["claims"] = time.perf_counter() - start
-        if "depth" in sections:
-            start = stage("depth")
-            rows = depth_rows(sweeps["depth"], tick=bar.update)
-            write_csv(target / "depth.csv", rows)
-            written.append("depth.csv")
-            md += ["## Regions vs depth, CNN vs fully connected at equal parameters", ""]
-            if can_plot:
-                plot_depth(rows, sweeps["depth"], target / "depth.png")
-                written.append("depth.png")
-                md += ["![depth](depth.png)", ""]
-            md.append(markdown_table(rows, ["depth", "cnn_params", "fc_params", "fc_width", "cnn_lower",
-                                            "cnn_upper", "fc_lower", "fc_upper"]))
-            timings["depth"] = time.perf_counter() - start
-        if "width" in sections:
-            start = stage("width")
-            rows = width_rows(sweeps["width"], tick=bar.update)
-            write_csv(target / "width.csv", rows)
-            written.append("width.csv")
-            md += ["## Regions per parameter vs width d", "",
-                   "The fully-connected lower bound (Montúfar 2014) needs widths ≥ n0, so it starts once the "
-                   "matched FC width reaches the input size. The one-layer CNN has no rigorous lower bound "
-                   "(shared, overlapping filters), so only its upper bound is drawn.", ""]
-            if can_plot:
-                plot_width(rows, sweeps["width"], target / "width.png")
-                written.append("width.png")
-                md += ["![width](width.png)", ""]
-            md.append(markdown_table(rows))
-            timings["width"] = time.perf_counter() - start
-        if "one_layer" in sections:
-            start = stage("one_layer")
-            rows, meta = one_layer_rows(sweeps["one_layer"], tick=bar.update)
-            write_csv(target / "one_layer.csv", rows)
-            written.append("one_layer.csv")
-            md += ["## One layer: exact count vs d1 and its asymptote", "",
-                   f"{meta['geometry']}: U = {meta['U']}, c = {meta['c']} ≈ {meta['c_float']:.6g} "
-                   f"(from {meta['c_source']}).", ""]
-            if can_plot:
-                plot_one_layer(rows, meta, target / "one_layer.png")
-                written.append("one_layer.png")
-                md += ["![one layer](one_layer.png)", ""]
-            md.append(markdown_table(rows))
-            timings["one_layer"] = time.perf_counter() - start
+        for name in chosen:
+            bar.set_postfix(stage=name)
+            start = time.perf_counter()
+            files, lines = _SECTIONS[name](ctx)
+            written += files
+            md += _TITLES[name] + lines
+            timings[name] = time.perf_counter() - start
     finally:
         bar.close()
     md += ["## Timings", "", markdown_table([{"stage": k, "seconds": round(v, 2)} for k, v in timings.items()])]
     (target / "report.md").write_text("\n".join(md), encoding="utf-8")
     written.append("report.md")
-    return {"directory": str(target), "files": written, "seconds": timings, "plots": can_plot}
+    return {"directory": str(target), "files": written, "seconds": timings, "plots": ctx["can_plot"]}
 
 
 __all__ = ["build_report", "load_sweeps", "DEFAULT_SWEEPS", "models_rows", "depth_rows", "width_rows",

@@ -10,7 +10,8 @@ def register(sub) -> None:
     parser = sub.add_parser("claims", help="deep vs shallow CNN and CNN vs FC, regions per parameter, "
                                            "PROVEN or only SUGGESTED by the bounds",
                             description="Evaluates Xiong et al.'s conclusions (Theorem 3 and the CNN-vs-FC "
-                                        "comparison) on concrete 1-D families over a grid of widths d.")
+                                        "comparison) on concrete 1-D and 2-D families over a grid of widths d, "
+                                        "with lower bounds proven for shared filters.")
     parser.add_argument("--widths", metavar="D,D,...", default=None,
                         help="comma-separated widths d (default 1,2,3,4,6,8,12,...,128)")
     parser.add_argument("--rows", action="store_true", help="print every width, not only the summary")
@@ -45,13 +46,14 @@ def format_claim(result, rows: bool) -> list[str]:
     lines = [f"[{result.claim}] {result.title}", f"  family: {result.family}"]
     if rows:
         head = (f"  {'d':>4}  {'params A':>8}  {'params B':>8}  {'log10 A.lower/p':>15}  "
-                f"{'log10 B.upper/p':>15}  {'margin':>7}  verdict")
+                f"{'log10 B.upper/p':>15}  {'margin':>7}  verdict  (with Theorem 1 for N')")
         lines.append(head)
         for r in result.rows:
             margin = "—" if r.margin is None else f"{r.margin:+.2f}"
             lines.append(f"  {r.d:>4}  {r.larger.params:>8}  {r.other.params:>8}  "
                          f"{_per_param(r.larger.lower, r.larger.params):>15}  "
-                         f"{_per_param(r.other.upper, r.other.params):>15}  {margin:>7}  {r.verdict}")
+                         f"{_per_param(r.other.upper, r.other.params):>15}  {margin:>7}  {r.verdict}"
+                         + (f"  (was {r.formula_verdict})" if r.changed else ""))
     else:
         verdicts = " ".join(f"{r.d}:{r.verdict[0]}" for r in result.rows)
         lines.append(f"  by d (P=PROVEN, S=SUGGESTED, O=OPEN, R=REFUTED): {verdicts}")
@@ -60,6 +62,8 @@ def format_claim(result, rows: bool) -> list[str]:
                      f"({last.larger.lower_name}) with {last.larger.params} params; B ≤ "
                      f"{short_int(last.other.upper) if last.other.upper else '—'} ({last.other.upper_name}) "
                      f"with {last.other.params} params")
+    changed = ", ".join(f"{r.d}: {r.formula_verdict} → {r.verdict}" for r in result.rows if r.changed)
+    lines.append(f"  changed vs Theorem 1 plugged in for N': {changed or 'none'}")
     lines.append(f"  verdict: {result.summary}")
     return lines
 

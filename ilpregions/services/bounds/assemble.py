@@ -120,7 +120,7 @@ def _theorem1_row(value, why, tied: bool):
                                                 "shared filters (tied weights are untied weights)")
 
 
-def _first_layer(network: Network, exact: Exact, time_limit, lp: bool) -> dict[str, Any]:
+def _first_layer(network: Network, exact: Exact, time_limit, lp: bool, search: bool) -> dict[str, Any]:
     """Everything about layer 1 alone: Theorem 1, proven lower bounds, upper bounds, LP extras."""
     if not is_relu(network.layers[0]):
         return {"inst": None, "rows": [], "real": None, "upper": (None, ""), "lp": None, "tied": False}
@@ -129,11 +129,11 @@ def _first_layer(network: Network, exact: Exact, time_limit, lp: bool) -> dict[s
     tied = overlapping(layer, inst)
     value, why = exact(inst)
     single = Network(network.input_shape, (layer,))
-    real = real_lower(single, inst, value, time_limit)
+    real = real_lower(single, inst, value, time_limit, search)
     lp_result = _lp_one_layer(inst) if lp and (len(network.layers) == 1 or value is None) else None
     upper = first_layer_upper(inst, layer_neurons(network)[0], value, lp_result)
     rows = [_theorem1_row(value, why, tied)] if len(network.layers) == 1 else []
-    if value is None and isinstance(layer, ConvLayer) and len(network.layers) == 1:
+    if value is None and isinstance(layer, ConvLayer) and len(network.layers) == 1 and search:
         strip_value, how = strip_partition_upper(inst, time_limit)
         rows.append(C.named(C.STRIP_PARTITION, "upper", strip_value, how) if strip_value is not None
                     else C.na(C.STRIP_PARTITION, "upper", how))
@@ -153,7 +153,7 @@ def _prefix_row(network: Network, real) -> Any:
 
 
 def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
-                   time_limit: float | None = None, lp: bool = True) -> BoundsReport:
+                   time_limit: float | None = None, lp: bool = True, search: bool = True) -> BoundsReport:
     """Every named bound on ``network`` (docs/bounds.md lists them with their arguments).
 
     Parameters
@@ -168,9 +168,12 @@ def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
         short makes the bounds that need it inapplicable, with the reason.
     lp : bool
         Include :mod:`ilpregions.services.lp_bounds` for one-layer nets.
+    search : bool
+        Run tied_max and the strip searches on the first layer (False: closed forms only there;
+        Theorem 2's N' is still counted).
     """
     exact = Exact(exact_counter, time_limit)
-    first = _first_layer(network, exact, time_limit, lp)
+    first = _first_layer(network, exact, time_limit, lp, search)
     one_layer = len(network.layers) == 1
     bounds = list(first["rows"])
     if one_layer and first["real"] is not None:

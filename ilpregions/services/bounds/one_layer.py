@@ -127,18 +127,22 @@ _REAL_CACHE: dict = {}
 
 
 def real_lower(network: Network, inst: Theorem1Instance, exact_value: int | None,
-               time_limit: float | None) -> RealLower:
-    """Memoised :func:`_real_lower` (the same layer is asked for by several bounds)."""
-    key = (network, exact_value, time_limit)
+               time_limit: float | None, search: bool = True) -> RealLower:
+    """Memoised :func:`_real_lower` (the same layer is asked for by several bounds).
+
+    ``search=False`` skips the runs of ``tied_max`` (whole layer and strips),
+    keeping the closed forms: for callers that need the value fast.
+    """
+    key = (network, exact_value, time_limit, search)
     if key not in _REAL_CACHE:
         if len(_REAL_CACHE) > 16:
             _REAL_CACHE.clear()
-        _REAL_CACHE[key] = _real_lower(network, inst, exact_value, time_limit)
+        _REAL_CACHE[key] = _real_lower(network, inst, exact_value, time_limit, search)
     return _REAL_CACHE[key]
 
 
 def _real_lower(network: Network, inst: Theorem1Instance, exact_value: int | None,
-                time_limit: float | None) -> RealLower:
+                time_limit: float | None, search: bool) -> RealLower:
     """Proven lower bounds on the maximum of a one-layer network (conv, local or dense).
 
     ``exact_value`` is Theorem 1's count if known: the real maximum itself for
@@ -151,7 +155,7 @@ def _real_lower(network: Network, inst: Theorem1Instance, exact_value: int | Non
     bounds = []
     tied_value = None
     if overlapping(layer, inst):
-        tied_value, why = _tied(network, seconds)
+        tied_value, why = _tied(network, seconds) if search else (None, "not run (search off)")
         bounds.append(named(TIED_MAX, "lower", tied_value,
                             "count of independent sets of shifted random filters mod p (2 draws): proven "
                             "lower bound, the maximum with high probability", regions=BOTH) if tied_value is not None
@@ -163,7 +167,7 @@ def _real_lower(network: Network, inst: Theorem1Instance, exact_value: int | Non
         bounds.append(named(FRESH_BOX, "lower", value, f"block-triangular box, {order} order", regions=BOTH))
         bounds.append(named(SUBLATTICE, "lower", T.sublattice(inst), "positions with pairwise disjoint fields",
                             regions=BOTH))
-        if overlapping(layer, inst) and tied_value is None:
+        if overlapping(layer, inst) and tied_value is None and search:
             value, how = strip_lower(network, inst, seconds)
             bounds.append(named(STRIPS, "lower", value, how, regions=BOTH) if value is not None else na(STRIPS, "lower", how))
     candidates = [(b.value, b.name) for b in bounds if b.applicable]
