@@ -1,0 +1,389 @@
+"""Any ``nn.Module`` whose forward traces with ``torch.fx`` into supported ops, as a SliceNet.
+
+Supported, wherever they appear in the graph (``nn`` modules, ``torch.*``,
+``F.*`` or tensor methods):
+
+* affine: ``Conv1d/2d/3d`` (any ``groups``, depthwise included, any
+  ``padding_mode``: zeros, reflect, replicate and circular padding are all
+  linear in the input), ``Linear``, ``BatchNorm1d/2d/3d`` in eval mode,
+  ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``, ``Flatten``, ``view``/
+  ``reshape``/``flatten``, ``Dropout`` and ``Identity`` (eval mode), adding
+  or multiplying by a constant;
+* ``ReLU`` (module, ``torch.relu``, ``F.relu``, ``x.relu()``);
+* ``MaxPool1d/2d/3d`` (``ceil_mode=False``, any dilation and padding);
+* residual additions of two tensors (``x + y``, ``torch.add``).
+
+Tensors are flattened in torch's own order (channels first): points for a
+slice are given the same way. Conv and linear layers become matrices by
+running them, without bias, on basis vectors in float64 (each entry is one
+weight times 1: exact); BatchNorm becomes the diagonal ``gamma / sqrt(var +
+eps)`` and shift ``beta - mean * scale`` (rounded once, as torch rounds);
+other affine ops are evaluated on basis vectors. Anything else is refused,
+naming the op and the module path.
+
+Examples
+--------
+>>> import pytest; torch = pytest.importorskip("torch"); nn = torch.nn
+>>> class Block(nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.conv = nn.Conv1d(2, 2, 3, padding=1)
+...         self.head = nn.Linear(8, 3)
+...     def forward(self, x):
+...         x = x + torch.relu(self.conv(x))        # a residual connection
+...         return self.head(x.flatten(1))
+>>> net = to_slicenet(Block().eval(), (2, 4))
+>>> [op.kind for op in net.ops]
+['affine', 'relu', 'add', 'affine']
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import operator
+from typing import Any, Sequence
+
+import numpy as np
+
+from ilpregions.core.errors import InputError, TooLargeError
+from ilpregions.services.slicing.graph import MAX_MATRIX_ENTRIES, SliceNet, _Builder
+
+#: Largest input a traced model may have (entries per sample).
+MAX_INPUT = 1_000_000
+#: Batch size of the shape-propagation run (2, so that a reshape that mixes the batch axis shows).
+_BATCH = 2
+
+
+def _trace(module):
+    import torch.fx
+
+    try:
+        return torch.fx.symbolic_trace(module)
+    except Exception as exc:  # noqa: BLE001 - tracing fails in many ways; all mean "unsupported"
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{type(module).__name__}: forward cannot be traced by torch.fx ({text})") from None
+
+
+def _check_eval(module) -> None:
+    import torch.nn as nn
+
+    for path, m in module.named_modules():
+        if m.training and isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.Dropout)):
+            raise InputError(f"{path or type(module).__name__} ({type(m).__name__}): the model is in "
+                             f"training mode; call model.eval() first")
+
+
+def _shapes(gm, input_shape):
+    import torch
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    try:
+        ShapeProp(gm).propagate(torch.zeros((_BATCH, *input_shape), dtype=torch.float64))
+    except Exception as exc:  # noqa: BLE001
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"input_shape {list(input_shape)}: the model cannot run on it ({text})") from None
+
+
+def _tensor_shape(node) -> tuple[int, ...] | None:
+    meta = node.meta.get("tensor_meta")
+    if meta is None or not hasattr(meta, "shape"):
+        return None
+    return tuple(int(v) for v in meta.shape)[1:]
+
+
+def _basis_matrix(fn, shape_in, n_out: int, where: str):
+    """The matrix of a linear map ``fn`` (no constant term) from its values on basis vectors."""
+    import scipy.sparse as sp
+    import torch
+
+    n_in = math.prod(shape_in)
+    rows, cols, vals = [], [], []
+    with torch.no_grad():
+        chunk = max(1, min(512, 5_000_000 // max(1, n_out)))
+        for lo in range(0, n_in, chunk):
+            hi = min(n_in, lo + chunk)
+            basis = torch.zeros((hi - lo, n_in), dtype=torch.float64)
+            basis[torch.arange(hi - lo), torch.arange(lo, hi)] = 1.0
+            out = fn(basis.reshape((hi - lo, *shape_in))).reshape(hi - lo, -1).numpy()
+            r, c = np.nonzero(out)
+            rows.append(c)
+            cols.append(r + lo)
+            vals.append(out[r, c])
+            if sum(len(v) for v in vals) > MAX_MATRIX_ENTRIES:
+                raise TooLargeError(f"{where}: more than {MAX_MATRIX_ENTRIES} non-zero weights")
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n_out, n_in))
+
+
+def _pool_windows(shape_in, kernel, stride, padding, dilation, where):
+    """Flat input indices (torch order) of each output of a max pool."""
+    channels, spatial = shape_in[0], shape_in[1:]
+    out = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation)]
+    if any(o <= 0 for o in out):
+        raise InputError(f"{where}: the pooling window does not fit the input {list(shape_in)}")
+    per_channel = []
+    for pos in itertools.product(*(range(o) for o in out)):
+        cells = []
+        for off in itertools.product(*(range(k) for k in kernel)):
+            coords = [q * s - p + a * d for q, s, p, a, d in zip(pos, stride, padding, off, dilation)]
+            if all(0 <= x < n for x, n in zip(coords, spatial)):
+                cells.append(int(np.ravel_multi_index(coords, spatial)))
+        per_channel.append(cells)
+    size = math.prod(spatial)
+    return [np.array(cells, dtype=np.int64) + c * size for c in range(channels) for cells in per_channel]
+
+
+def _tuple(value, axes):
+    if isinstance(value, int):
+        return (value,) * axes
+    value = tuple(int(v) for v in value)
+    return value * axes if len(value) == 1 else value
+
+
+def _where(node, gm) -> str:
+    if node.op == "call_module":
+        return f"{node.target} ({type(gm.get_submodule(node.target)).__name__})"
+    if node.op == "call_method":
+        return f"{node.name} (.{node.target}())"
+    return f"{node.name} ({getattr(node.target, '__name__', node.target)})"
+
+
+_RESHAPE_METHODS = {"view", "reshape", "flatten", "contiguous", "unsqueeze", "squeeze", "view_as", "reshape_as"}
+_STATIC_METHODS = {"size", "dim", "numel"}
+
+
+def _classify(node, gm):
+    """('relu' | 'alias' | 'maxpool' | 'add' | 'sub' | 'scale' | 'affine' | 'static', module or None)."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    if node.op == "call_module":
+        m = gm.get_submodule(node.target)
+        if isinstance(m, nn.ReLU):
+            return "relu", m
+        if isinstance(m, (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d,
+                          nn.Dropout3d)):
+            return "alias", m
+        if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
+            return "maxpool", m
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.modules.batchnorm._BatchNorm,
+                          nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d,
+                          nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)):
+            return "affine", m
+        return None, m
+    if node.op == "call_method":
+        name = node.target
+        return {"relu": "relu", "add": "add", "sub": "sub", "mul": "scale", "div": "scale"}.get(
+            name, "alias" if name in _RESHAPE_METHODS else "static" if name in _STATIC_METHODS else None), None
+    fn = node.target
+    table = {torch.relu: "relu", F.relu: "relu", torch.flatten: "alias", torch.reshape: "alias",
+             operator.add: "add", operator.iadd: "add", torch.add: "add", operator.sub: "sub",
+             torch.sub: "sub", operator.mul: "scale", operator.truediv: "scale", getattr: "static",
+             F.max_pool1d: "maxpool", F.max_pool2d: "maxpool", F.max_pool3d: "maxpool",
+             F.avg_pool1d: "affine", F.avg_pool2d: "affine", F.avg_pool3d: "affine",
+             F.adaptive_avg_pool1d: "affine", F.adaptive_avg_pool2d: "affine", F.adaptive_avg_pool3d: "affine",
+             F.dropout: "dropout", operator.getitem: "static"}
+    try:
+        return table.get(fn), None
+    except TypeError:
+        return None, None
+
+
+def to_slicenet(module, input_shape: Sequence[int]) -> SliceNet:
+    """Trace ``module`` (eval mode) and turn it into a :class:`SliceNet` on inputs of ``input_shape``.
+
+    ``input_shape`` is one input in torch order without the batch axis,
+    e.g. ``(1, 8, 8)``. The module is deep-copied and run in float64; it is
+    not modified.
+    """
+    shape = tuple(int(v) for v in input_shape)
+    if not shape or any(v <= 0 for v in shape):
+        raise InputError(f"input_shape: expected positive sizes (C, *spatial), got {list(input_shape)}")
+    if math.prod(shape) > MAX_INPUT:
+        raise TooLargeError(f"input_shape: {math.prod(shape)} inputs is more than {MAX_INPUT}")
+    _check_eval(module)
+    model = copy.deepcopy(module).double().eval()
+    gm = _trace(model)
+    _shapes(gm, shape)
+    b = _Builder(shape, "channels-first")
+    env: dict[Any, tuple] = {}
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            if any(v[0] == "t" for v in env.values()):
+                raise InputError(f"{node.name}: the model takes more than one input")
+            env[node] = ("t", 0, shape)
+        elif node.op == "get_attr":
+            env[node] = ("attr", None, None)
+        elif node.op == "output":
+            out = node.args[0]
+            if not hasattr(out, "op") or env.get(out, ("?",))[0] != "t":
+                raise InputError("output: the model must return one tensor")
+            return b.build(env[out][1])
+        else:
+            env[node] = _convert(node, gm, b, env)
+    raise InputError("the traced graph has no output")
+
+
+def _tensor_args(node, env, where):
+    tensors, static = [], []
+    for a in list(node.args) + list(node.kwargs.values()):
+        if hasattr(a, "op"):
+            kind = env[a][0]
+            if kind == "t":
+                tensors.append(a)
+            elif kind == "attr":
+                raise InputError(f"{where}: uses a parameter or buffer directly (get_attr "
+                                 f"{a.target!r}); only nn layers may hold weights")
+            else:
+                static.append(a)
+    return tensors, static
+
+
+def _convert(node, gm, b, env):
+    where = _where(node, gm)
+    kind, m = _classify(node, gm)
+    tensors, static = _tensor_args(node, env, where)
+    if kind == "static":
+        if tensors and node.target not in _STATIC_METHODS and node.target is not getattr:
+            raise InputError(f"{where}: indexing a tensor is not supported")
+        return ("v", None, None)
+    if kind is None or not tensors:
+        what = f"module {type(m).__name__}" if m is not None else f"op {where}"
+        raise InputError(f"{where}: unsupported {what}; supported: Conv1d/2d/3d, Linear, ReLU, "
+                         f"MaxPool, AvgPool, AdaptiveAvgPool, BatchNorm (eval), Flatten/view/reshape, "
+                         f"Dropout, Identity, residual additions")
+    x = tensors[0]
+    _, tid, shape_in = env[x]
+    shape_out = _tensor_shape(node)
+    if shape_out is None:
+        raise InputError(f"{where}: its output is not a tensor")
+    if kind == "dropout":
+        kind = "alias" if node.kwargs.get("training", node.args[2] if len(node.args) > 2 else True) is False \
+            else None
+        if kind is None:
+            raise InputError(f"{where}: F.dropout with training=True is random; pass training=self.training "
+                             f"and call model.eval()")
+    if kind == "alias":
+        if math.prod(shape_out) != math.prod(shape_in) or _batch_lost(node):
+            raise InputError(f"{where}: a reshape that mixes the batch axis is not supported")
+        return ("t", tid, shape_out)
+    if static:
+        raise InputError(f"{where}: arguments computed from tensor sizes are only supported in reshapes")
+    if kind == "relu":
+        return ("t", b.relu(tid, where), shape_out)
+    if kind in ("add", "sub") and len(tensors) == 2:
+        y = env[tensors[1]][1]
+        if env[tensors[1]][2] != shape_in:
+            raise InputError(f"{where}: adds tensors of shapes {list(shape_in)} and {list(env[tensors[1]][2])} "
+                             f"(broadcasting is not supported)")
+        if kind == "sub":
+            n = b.sizes[y]
+            import scipy.sparse as sp
+            y = b.affine(y, -sp.identity(n, format="csr"), np.zeros(n), where)
+        return ("t", b.add(tid, y, where), shape_out)
+    if kind in ("add", "sub", "scale"):
+        return ("t", _constant_op(node, kind, tid, b, where), shape_out)
+    if kind == "maxpool":
+        return ("t", b.maxpool(tid, _maxpool_windows(node, m, shape_in, shape_out, where), where), shape_out)
+    A, bias = _affine(node, m, gm, shape_in, shape_out, where)
+    return ("t", b.affine(tid, A, bias, where), shape_out)
+
+
+def _number_arg(node, where) -> tuple[float, bool]:
+    """The constant of ``x op c`` / ``c op x``, and whether the tensor comes first."""
+    args = list(node.args)
+    if len(args) != 2 or node.kwargs:
+        raise InputError(f"{where}: expected a tensor and a number")
+    first = hasattr(args[0], "op")
+    c = args[1] if first else args[0]
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c):
+        raise InputError(f"{where}: only a constant number can be combined with a tensor here, got {c!r}")
+    return float(c), first
+
+
+def _constant_op(node, kind, tid, b, where) -> int:
+    import scipy.sparse as sp
+
+    c, first = _number_arg(node, where)
+    n = b.sizes[tid]
+    eye = sp.identity(n, format="csr")
+    name = node.target if isinstance(node.target, str) else node.target.__name__
+    if kind == "add":
+        return b.affine(tid, eye, np.full(n, c), where)
+    if kind == "sub":
+        return b.affine(tid, eye if first else -eye, np.full(n, -c if first else c), where)
+    if "div" in name:
+        if not first or c == 0:
+            raise InputError(f"{where}: only division of a tensor by a non-zero number is affine")
+        c = 1.0 / c
+    return b.affine(tid, c * eye, np.zeros(n), where)
+
+
+def _pool_params(node, m, axes):
+    if m is not None:
+        return m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, m.return_indices
+    names = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+    values = dict(zip(names, (None, None, 0, 1, False, False)))
+    values.update(zip(names, node.args[1:]))
+    values.update({k: v for k, v in node.kwargs.items() if k in names})
+    return tuple(values[k] for k in names)
+
+
+def _maxpool_windows(node, m, shape_in, shape_out, where):
+    axes = len(shape_in) - 1
+    kernel, stride, padding, dilation, ceil_mode, return_indices = _pool_params(node, m, axes)
+    if ceil_mode or return_indices:
+        raise InputError(f"{where}: ceil_mode=True and return_indices=True are not supported")
+    if stride is None or stride == []:
+        stride = kernel
+    kernel, stride = _tuple(kernel, axes), _tuple(stride, axes)
+    padding, dilation = _tuple(padding, axes), _tuple(dilation, axes)
+    windows = _pool_windows(shape_in, kernel, stride, padding, dilation, where)
+    if len(windows) != math.prod(shape_out):
+        raise InputError(f"{where}: {len(windows)} windows but torch gives {math.prod(shape_out)} outputs")
+    return windows
+
+
+def _affine(node, m, gm, shape_in, shape_out, where):
+    """The matrix and constant of an affine op on the flat input."""
+    import scipy.sparse as sp
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    n_out = math.prod(shape_out)
+    if m is not None:
+        full = m
+    else:
+        x = next(a for a in node.args if hasattr(a, "op"))
+        full = lambda t: node.target(*[t if a is x else a for a in node.args], **node.kwargs)  # noqa: E731
+    with torch.no_grad():
+        bias = full(torch.zeros((1, *shape_in), dtype=torch.float64)).reshape(-1).numpy().copy()
+    if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        return _basis_matrix(lambda t: m._conv_forward(t, m.weight, None), shape_in, n_out, where), bias
+    if isinstance(m, nn.Linear):
+        return _basis_matrix(lambda t: F.linear(t, m.weight), shape_in, n_out, where), bias
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        if m.running_var is None:
+            raise InputError(f"{where}: track_running_stats=False normalises by batch statistics, which "
+                             f"no fixed affine map reproduces")
+        scale = 1.0 / torch.sqrt(m.running_var + m.eps)
+        if m.weight is not None:
+            scale = scale * m.weight
+        per = math.prod(shape_in[1:])
+        return sp.diags(np.repeat(scale.detach().numpy(), per)).tocsr(), bias
+    A = _basis_matrix(full, shape_in, n_out, where)
+    if np.any(bias):
+        A = sp.csr_matrix(A.toarray() - bias[:, None])
+    return A, bias
+
+
+def _batch_lost(node) -> bool:
+    meta = node.meta.get("tensor_meta")
+    return meta is None or not hasattr(meta, "shape") or int(meta.shape[0]) != _BATCH
+
+
+__all__ = ["to_slicenet", "MAX_INPUT"]
