@@ -18,7 +18,7 @@ from ilpregions.core.errors import EXIT_BAD_INPUT, BackendUnavailableError, Inpu
 #: not present in this build is skipped.
 COMMAND_MODULES = (
     "count", "geometry", "check", "bounds", "compare", "export",
-    "claims", "report", "regions", "tied_max", "sweep", "import_torch",
+    "claims", "report", "regions", "tied_max", "sweep", "import_torch", "slice",
 )
 
 

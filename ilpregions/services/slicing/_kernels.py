@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from numba.typed import List
 
 
 @njit(cache=True)
@@ -124,11 +123,10 @@ def relu_pieces(P, Z, tol):
     Returns the pieces (flat vertices and offsets) and, per piece, the sign (1 active, 0 not) of every
     row of Z at the piece's vertex mean.
     """
-    polys = List()
-    starts = List()
-    polys.append(P)
-    starts.append(0)
-    out = List()
+    polys = [P]
+    starts = [0]
+    out = [P]
+    out.pop()
     J = Z.shape[0]
     while len(polys) > 0:
         Q = polys.pop()
@@ -199,10 +197,11 @@ def argmax_pieces(P, Z, tol):
     merges the pieces of each winner (their union is the winner's cell, which
     is convex, so it is the convex hull of their vertices).
     """
-    polys = List()
-    polys.append(P)
-    leaves = List()
-    winners = List()
+    polys = [P]
+    leaves = [P]
+    leaves.pop()
+    winners = [0]
+    winners.pop()
     w = Z.shape[0]
     while len(polys) > 0:
         Q = polys.pop()
@@ -238,8 +237,10 @@ def argmax_pieces(P, Z, tol):
             polys.append(neg)
         if pos.shape[0] > 0:
             polys.append(pos)
-    out = List()
-    out_winners = List()
+    out = [P]
+    out.pop()
+    out_winners = [0]
+    out_winners.pop()
     for e in range(w):
         count = 0
         total = 0
