@@ -381,9 +381,51 @@ def _affine(node, m, gm, shape_in, shape_out, where):
     return A, bias
 
 
+def as_sequential(module):
+    """The ``nn.Sequential`` equivalent of a module whose traced graph is a plain chain.
+
+    A residual addition (or any op with two tensor inputs) cannot be written
+    as a chain, so a spec cannot express it: refused in one line.
+    """
+    import torch.nn as nn
+
+    if not list(module.children()):
+        return nn.Sequential(module)  # a bare layer
+    gm = _trace(module)
+    chain, previous = [], None
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            previous = node
+            continue
+        if node.op == "output":
+            if node.args[0] is not previous:
+                raise InputError("output: the model does not return the end of its layer chain")
+            return nn.Sequential(*chain)
+        where = _where(node, gm) if node.op != "get_attr" else f"{node.target} (parameter)"
+        kind, m = _classify(node, gm) if node.op != "get_attr" else (None, None)
+        inputs = [a for a in list(node.args) + list(node.kwargs.values()) if hasattr(a, "op")]
+        if kind in ("add", "sub") and len(inputs) == 2:
+            raise InputError(f"{where}: a residual addition; the spec format cannot express it; "
+                             f"`ilpregions slice` (slice_network) handles it")
+        if len(inputs) != 1 or inputs[0] is not previous:
+            raise InputError(f"{where}: the graph is not a chain of layers, which the spec format needs; "
+                             f"`ilpregions slice` (slice_network) handles it")
+        if node.op == "call_module":
+            chain.append(m)
+        elif kind == "relu":
+            chain.append(nn.ReLU())
+        elif kind == "alias" and (node.target == "flatten" or getattr(node.target, "__name__", "") == "flatten"):
+            chain.append(nn.Flatten())
+        else:
+            raise InputError(f"{where}: not a layer the spec format knows; `ilpregions slice` "
+                             f"(slice_network) may handle it")
+        previous = node
+    raise InputError("the traced graph has no output")
+
+
 def _batch_lost(node) -> bool:
     meta = node.meta.get("tensor_meta")
     return meta is None or not hasattr(meta, "shape") or int(meta.shape[0]) != _BATCH
 
 
-__all__ = ["to_slicenet", "MAX_INPUT"]
+__all__ = ["to_slicenet", "as_sequential", "MAX_INPUT"]
