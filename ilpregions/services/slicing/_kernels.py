@@ -189,7 +189,7 @@ def _hull(pts):
 
 
 @njit(cache=True)
-def argmax_pieces(P, Z, tol):
+def _argmax_list(P, Z, tol):
     """The cells of piece P on which one row of Z is the maximum (first index on exact ties),
     and each cell's row.
 
@@ -266,6 +266,13 @@ def argmax_pieces(P, Z, tol):
             out.append(np.array([[pts[:, 0].min()], [pts[:, 0].max()]]))
         else:
             out.append(_hull(pts))
+    return out, out_winners
+
+
+@njit(cache=True)
+def argmax_pieces(P, Z, tol):
+    """:func:`_argmax_list` as (flat vertices, offsets, winners)."""
+    out, out_winners = _argmax_list(P, Z, tol)
     flat, offsets = _flatten(out, P.shape[1])
     wins = np.empty(len(out_winners), dtype=np.int64)
     for i in range(len(out_winners)):
@@ -273,9 +280,29 @@ def argmax_pieces(P, Z, tol):
     return flat, offsets, wins
 
 
+@njit(cache=True)
+def pool_pieces(P, X, win_flat, win_offsets, tols):
+    """Cut piece P into the argmax cells of several pooling windows in turn.
+
+    ``X`` ``(n, k + 1)`` are the maps of the pool's input on P; window b holds
+    the entries ``win_flat[win_offsets[b]:win_offsets[b + 1]]``.
+    """
+    pieces = [P]
+    for b in range(len(win_offsets) - 1):
+        Z = X[win_flat[win_offsets[b]:win_offsets[b + 1]]]
+        nxt = [P]
+        nxt.pop()
+        for Q in pieces:
+            cells, _ = _argmax_list(Q, Z, tols[b])
+            for C in cells:
+                nxt.append(C)
+        pieces = nxt
+    return _flatten(pieces, P.shape[1])
+
+
 def unflatten(flat, offsets) -> list:
     """The pieces of a ``(flat, offsets)`` pair, as views."""
     return [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
-__all__ = ["split", "area", "values", "relu_pieces", "argmax_pieces", "unflatten"]
+__all__ = ["split", "area", "values", "relu_pieces", "argmax_pieces", "pool_pieces", "unflatten"]

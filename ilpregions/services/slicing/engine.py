@@ -27,7 +27,7 @@ from ilpregions.services.slicing import _kernels as K
 #: Relative tolerance of a sign change (see the module docstring).
 REL_TOL = 1e-9
 #: Pieces per batch (memory: batch * neurons * (k + 1) floats per live tensor).
-BATCH = 256
+BATCH = 1024
 
 
 @dataclass
@@ -61,6 +61,11 @@ def _scale(Z: np.ndarray, R: np.ndarray) -> np.ndarray:
     return np.abs(Z[..., 0]) + (np.abs(Z[..., 1:]) * R).sum(axis=-1)
 
 
+def vertex_values(Z: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """Values of maps Z ``(n, P, k + 1)`` at the padded vertices H ``(P, m, k + 1)``: ``(P, n, m)``."""
+    return np.matmul(Z.transpose(1, 0, 2), H.transpose(0, 2, 1))
+
+
 def _values(Z: np.ndarray, verts: np.ndarray) -> np.ndarray:
     """Values of maps Z ``(n, k + 1)`` at vertices ``(m, k)``: ``(n, m)``."""
     return Z[:, :1] + Z[:, 1:] @ verts.T
@@ -73,11 +78,12 @@ def relu_split(Z: np.ndarray, verts: list):
     index, its vertices and its ReLU pattern ``(P', n)`` (read at the centroid).
     """
     H, R = homogeneous(verts)
-    V = np.einsum("npk,pmk->npm", Z, H)
-    tol = REL_TOL * _scale(Z, R[None])
+    V = vertex_values(Z, H)                                     # (P, n, m)
+    tol = REL_TOL * _scale(Z, R[None]).T                        # (P, n)
     vmax, vmin = V.max(axis=2), V.min(axis=2)
-    cross = (vmax > tol) & (vmin < -tol)
-    active = (vmax > tol).T
+    cross = ((vmax > tol) & (vmin < -tol)).T                    # (n, P)
+    tol = tol.T
+    active = vmax > tol.T
     parents, out_verts, masks = [], [], []
     crossing = cross.any(axis=0)
     for i, v in enumerate(verts):
@@ -109,6 +115,13 @@ def centroid(verts: np.ndarray) -> np.ndarray:
     return verts.mean(axis=0)
 
 
+def centroids(verts: list) -> np.ndarray:
+    """The vertex means of many pieces ``(P, k)``, in one pass."""
+    counts = np.array([len(v) for v in verts])
+    flat = np.concatenate(verts)
+    return np.add.reduceat(flat, np.concatenate(([0], np.cumsum(counts)[:-1])), axis=0) / counts[:, None]
+
+
 def pool_split(X: np.ndarray, windows: tuple, verts: list):
     """Split every piece into the argmax cells of each pooling window.
 
@@ -117,31 +130,36 @@ def pool_split(X: np.ndarray, windows: tuple, verts: list):
     """
     H, R = homogeneous(verts)
     P = len(verts)
+    V = vertex_values(X, H)                                     # (P, n, m)
+    scale = _scale(X, R[None])                                  # (n, P)
     bad = np.zeros((len(windows), P), dtype=bool)
-    win_sizes = {len(w) for w in windows}
-    for size in win_sizes:
+    for size in {len(w) for w in windows}:
         idx = [j for j, w in enumerate(windows) if len(w) == size]
         W = np.stack([windows[j] for j in idx])                 # (nw, w)
-        Xw = X[W]                                               # (nw, w, P, k+1)
-        V = np.einsum("awpk,pmk->awpm", Xw, H)
-        tol = REL_TOL * _scale(Xw, R[None, None]).max(axis=1)   # (nw, P)
+        Vw = V[:, W, :]                                         # (P, nw, w, m)
+        tol = REL_TOL * scale[W].max(axis=1).T                  # (P, nw)
         # the window is decided if one entry is >= every other at every vertex
-        top = np.argmax(V.mean(axis=3), axis=1)                 # (nw, P)
-        Vtop = np.take_along_axis(V, top[:, None, :, None], axis=1)
-        ok = ((Vtop - V) >= -tol[:, None, :, None]).all(axis=(1, 3))
-        bad[idx] = ~ok
+        top = np.argmax(Vw.mean(axis=3), axis=2)                # (P, nw)
+        Vtop = np.take_along_axis(Vw, top[:, :, None, None], axis=2)
+        ok = ((Vtop - Vw) >= -tol[:, :, None, None]).all(axis=(2, 3))
+        bad[idx] = ~ok.T
     parents, out_verts = [], []
+    sizes = np.array([len(w) for w in windows])
     for i, v in enumerate(verts):
-        pieces = [v]
-        for j in np.flatnonzero(bad[:, i]).tolist():
-            Zw = X[windows[j], i, :]
-            tol = REL_TOL * float(_scale(Zw, R[i]).max())
-            Zw = np.ascontiguousarray(Zw)
-            pieces = [cell for poly in pieces for cell in K.unflatten(*K.argmax_pieces(poly, Zw, tol)[:2])]
+        js = np.flatnonzero(bad[:, i])
+        if not len(js):
+            parents.append(i)
+            out_verts.append(v)
+            continue
+        win_flat = np.concatenate([windows[j] for j in js])
+        offsets = np.concatenate(([0], np.cumsum(sizes[js])))
+        tols = REL_TOL * np.maximum.reduceat(scale[win_flat, i], offsets[:-1])
+        flat, offs = K.pool_pieces(v, np.ascontiguousarray(X[:, i, :]), win_flat, offsets, tols)
+        pieces = K.unflatten(flat, offs)
         parents.extend([i] * len(pieces))
         out_verts.extend(pieces)
     parents = np.array(parents, dtype=np.int64)
-    entries, codes = pool_choices(X[:, parents, :], windows, np.array([centroid(p) for p in out_verts]))
+    entries, codes = pool_choices(X[:, parents, :], windows, centroids(out_verts))
     return parents, out_verts, entries, codes
 
 
