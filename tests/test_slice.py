@@ -243,3 +243,16 @@ def test_grid_1000_conv_net():
     found = check_against_grid(net, result, 1000)
     assert found <= result.pieces
     check_pieces_constant(net, result)
+
+
+def test_docs_slice_examples_run():
+    import doctest
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "slice.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```pycon\n")[1:]]
+    assert blocks
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for k, block in enumerate(blocks):
+        runner.run(parser.get_doctest(block, {}, f"slice.md[{k}]", "docs/slice.md", 0))
+    assert runner.summarize(verbose=False).failed == 0

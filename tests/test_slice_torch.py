@@ -70,15 +70,15 @@ def test_traced_graph_computes_what_torch_computes(cls, shape):
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("cls, shape", [(Residual, (2, 6, 6)), (Depthwise, (3, 8))])
+@pytest.mark.parametrize("cls, shape", [(Residual, (2, 4, 4)), (Depthwise, (3, 8))])
 def test_slice_of_a_traced_model_against_grid(cls, shape):
     model = make(cls, seed=1)
-    points = np.random.default_rng(3).normal(size=(3, int(np.prod(shape))))
+    points = np.random.default_rng(3).normal(size=(3, int(np.prod(shape)))) * 0.3
     result = slice_network(model, points, input_shape=shape, region="parallelogram")
     net = to_slicenet(model, shape)
     assert result.complete and result.certificate.ok and result.pieces > 5
     assert len(set(result.patterns)) == result.pieces
-    check_against_grid(net, result, 100)
+    check_against_grid(net, result, 80)
     check_pieces_constant(net, result)
     assert next(model.parameters()).dtype == torch.float32  # the user's model is not modified
 
@@ -145,3 +145,22 @@ def test_spec_formats_refuse_residuals_in_one_line(tmp_path, cli):
     assert code == 2 and "groups=2" in err and "ilpregions slice" in err and err.count("\n") == 1
     code, out, err = cli("slice", "--torch", tmp_path / "g.pt", "--input", "2,5", "--through", "random,random")
     assert code == 0 and "pieces:" in out, err
+
+
+def test_exact_integer_pass_equals_fractions_and_floats():
+    from fractions import Fraction
+
+    from ilpregions.services.slicing.exact import ExactNet, slice_points
+    from ilpregions.services.slicing.graph import evaluate_exact
+
+    net = to_slicenet(make(Residual, seed=2), (2, 6, 6))
+    rng = np.random.default_rng(5)
+    origin, basis, C = rng.normal(size=72), rng.normal(size=(72, 2)), rng.normal(size=(3, 2))
+    X, e = slice_points(origin, basis, C)
+    exact = ExactNet(net).patterns(X, e)
+    floats = evaluate(net, origin + C @ basis.T)[0]
+    for i in range(3):
+        x = [Fraction(float(o)) + Fraction(float(C[i, 0])) * Fraction(float(b0)) +
+             Fraction(float(C[i, 1])) * Fraction(float(b1)) for o, (b0, b1) in zip(origin, basis)]
+        assert exact[i].tolist() == evaluate_exact(net, x)[0]
+    assert (exact == floats).mean() > 0.99   # floats agree away from ties

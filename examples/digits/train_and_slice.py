@@ -128,7 +128,8 @@ def plot_over_training(rows, accuracies, path):
     ax2.set_ylabel("test accuracy")
     lines, labels = ax.get_legend_handles_labels()
     l2, lab2 = ax2.get_legend_handles_labels()
-    ax.legend(lines + l2, labels + lab2, fontsize=7, loc="center right")
+    ax.set_ylim(0, None)
+    ax.legend(lines + l2, labels + lab2, fontsize=7, loc="upper left", framealpha=0.9)
     ax.set_title("Digits CNN: pieces of planes through 3 test digits, during training", fontsize=10)
     fig.tight_layout()
     save_figure(fig, Path(path))
@@ -165,9 +166,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "results" / "slices"))
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per slice")
+    parser.add_argument("--replot", action="store_true", help="only redraw the plot from digits_pieces.csv")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.replot:
+        with open(out / "digits_pieces.csv", newline="") as fh:
+            rows = [{k: (int(v) if k in ("epoch", "pieces", "boundary_pieces") else v) for k, v in r.items()}
+                    for r in csv.DictReader(fh)]
+        accuracies = {r["epoch"]: float(r["test_accuracy"]) for r in rows}
+        plot_over_training(rows, accuracies, out / "digits_pieces_over_training.png")
+        return
     start = time.time()
     torch.manual_seed(SEED)
     torch.set_num_threads(1)
@@ -185,7 +194,7 @@ def main(argv=None):
         accuracies[epoch] = accuracy(model, X_test, y_test)
         results = slice_all(model, X_test, triples, args.time_limit)
         for k, r in enumerate(results):
-            rows.append({"epoch": epoch, "plane": k, "digits": "-".join(str(y_test[i]) for i in triples[k]),
+            rows.append({"epoch": epoch, "test_accuracy": round(accuracies[epoch], 4), "plane": k, "digits": "-".join(str(y_test[i]) for i in triples[k]),
                          "pieces": r.pieces, "boundary_pieces": r.boundary_pieces, "complete": r.complete,
                          "certified": bool(r.certificate and r.certificate.ok), "seconds": round(r.seconds, 3)})
         if epoch in PICTURES:

@@ -28,6 +28,10 @@ def to_dyadic(a: np.ndarray) -> tuple[np.ndarray, int]:
     mant = (m * 2.0 ** 53).astype(np.int64)          # exact: |m| < 1
     expo = e.astype(np.int64) - 53
     nonzero = mant != 0
+    # strip trailing zero bits, so the integers stay small
+    low = np.where(nonzero, mant & -mant, 1)
+    tz = np.log2(low.astype(np.float64)).astype(np.int64)  # exact: low is a power of two
+    mant, expo = mant >> tz, expo + tz
     E = int(expo[nonzero].min()) if nonzero.any() else 0
     shifts = np.where(nonzero, expo - E, 0)
     out = np.empty(a.shape, dtype=object)

@@ -29,7 +29,7 @@ Examples
 ['affine', 'relu', 'maxpool']
 >>> codes, out = evaluate(net, np.array([[3.0, 1.0, 2.0, 0.0]]))
 >>> codes.tolist(), out.tolist()
-[[1, 0, 1, 0, 1], [[2.0, 2.0]]]
+([[1, 0, 1, 0, 1]], [[2.0, 2.0]])
 """
 
 from __future__ import annotations
