@@ -189,7 +189,7 @@ def _hull(pts):
 
 
 @njit(cache=True)
-def _argmax_list(P, Z, tol):
+def _argmax_list(P, Z, tol):  # long: one compiled loop (cut, then merge); helpers would copy lists
     """The cells of piece P on which one row of Z is the maximum (first index on exact ties),
     and each cell's row.
 
