@@ -90,6 +90,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "tied_max": ("services.tied", "tied_max"),
     "from_torch": ("services.torch_import", "from_torch"),
     "sweep": ("services.sweep", "run_sweep"),
+    "slice_network": ("services.slicing", "slice_network"),
     "load_grid": ("services.sweep", "load_grid"),
     "evaluate_claims": ("services.claims", "evaluate_claims"),
     # result types (frozen dataclasses)

@@ -37,7 +37,7 @@ COMMAND_CODES = (0, 1, 2, 3)
 #: not present in this build is skipped.
 COMMAND_MODULES = (
     "count", "geometry", "check", "bounds", "compare", "export",
-    "claims", "report", "regions", "tied_max", "sweep", "import_torch",
+    "claims", "report", "regions", "tied_max", "sweep", "import_torch", "slice",
 )
 
 

@@ -45,17 +45,18 @@ ilpregions.core.errors.InputError: layer 1 (Tanh): only ReLU activations can be 
 from __future__ import annotations
 
 import math
-import pickle
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ilpregions.core.errors import InputError
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
+# The file format lives in torch_file; these names stay importable from here.
+from ilpregions.services.torch_file import (FORMAT, _flatten_modules, _name, architecture,  # noqa: F401
+                                            build_module, load_file, save)
 
-#: The file format written by :func:`save` and read by :func:`load_file`.
-FORMAT = "ilpregions.torch/1"
+#: Where a model the spec format cannot express can still be analysed.
+SLICE_HINT = "`ilpregions slice` (slice_network) handles it"
 
 _ACTIVATIONS = ("Tanh", "Sigmoid", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU",
                 "Mish", "Softplus", "Softsign", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid",
@@ -81,21 +82,6 @@ class ImportedNetwork:
 
         with open(path, "wb") as fh:
             np.savez(fh, **{k: np.asarray(v) for k, v in self.weights.items()})
-
-
-def _name(index: int, module) -> str:
-    return f"layer {index} ({type(module).__name__})"
-
-
-def _flatten_modules(module) -> list:
-    import torch.nn as nn
-
-    if isinstance(module, nn.Sequential):
-        out = []
-        for child in module.children():
-            out.extend(_flatten_modules(child))
-        return out
-    return [module]
 
 
 def _tuple(value, axes: int) -> tuple[int, ...]:
@@ -172,8 +158,11 @@ def from_torch(module, input_shape: Sequence[int], drop_head: bool = False) -> I
     """
     import torch.nn as nn
 
+    if not isinstance(module, nn.Module):
+        raise InputError(f"from_torch takes an nn.Module, got {type(module).__name__}")
     if not isinstance(module, nn.Sequential):
-        raise InputError(f"from_torch takes an nn.Sequential, got {type(module).__name__}")
+        from ilpregions.services.torch_fx import as_sequential
+        module = as_sequential(module)
     modules = _flatten_modules(module)
     b = _Builder(input_shape)
     start_shape = b.our_input_shape()
@@ -214,6 +203,9 @@ def from_torch(module, input_shape: Sequence[int], drop_head: bool = False) -> I
             _maxpool(b, m, where)
         elif isinstance(m, (nn.Dropout, nn.Identity)):
             dropped.append(f"{where}: identity at inference")
+        elif isinstance(m, (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d,
+                            nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)):
+            raise InputError(f"{where}: the spec format has no average pooling; {SLICE_HINT}")
         elif kind in _ACTIVATIONS:
             raise InputError(f"{where}: only ReLU activations can be counted")
         else:
@@ -243,11 +235,11 @@ def _conv(b: _Builder, m, where: str) -> None:
         raise InputError(f"{where}: a {axes}-D conv needs a (C, {axes} spatial) input, but the "
                          f"tensor here is {list(b.torch_shape)}")
     if m.groups != 1:
-        raise InputError(f"{where}: groups={m.groups}; only groups=1 can be counted "
-                         f"(grouped/depthwise filters see a subset of the channels)")
+        raise InputError(f"{where}: groups={m.groups}; the spec format has only groups=1 (grouped/"
+                         f"depthwise filters see a subset of the channels); {SLICE_HINT}")
     if m.padding_mode != "zeros":
-        raise InputError(f"{where}: padding_mode={m.padding_mode!r}; only 'zeros' is supported "
-                         f"(padded cells must be constants)")
+        raise InputError(f"{where}: padding_mode={m.padding_mode!r}; the spec format pads with zeros "
+                         f"only; {SLICE_HINT}")
     if getattr(m, "transposed", False):
         raise InputError(f"{where}: transposed convolutions are not supported")
     if m.in_channels != b.torch_shape[0]:
@@ -357,166 +349,5 @@ def _append(b: _Builder, layer, where: str) -> None:
     b.layers.append(net.layers[0])
     out = net.output_shapes()[0]
     b.torch_shape = out if isinstance(layer, DenseLayer) else out[-1:] + out[:-1]
-
-
-# ----------------------------------------------------------------------------
-# A safe file format: layer list + state_dict, loaded with weights_only=True
-# ----------------------------------------------------------------------------
-
-#: For each supported torch class, its constructor arguments (and defaults).
-_ARCH_ARGS: dict[str, dict[str, Any]] = {
-    **{f"Conv{k}d": {"in_channels": None, "out_channels": None, "kernel_size": None, "stride": 1,
-                     "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
-       for k in (1, 2, 3)},
-    "Linear": {"in_features": None, "out_features": None, "bias": True},
-    "ReLU": {},
-    "Flatten": {"start_dim": 1, "end_dim": -1},
-    **{f"MaxPool{k}d": {"kernel_size": None, "stride": None, "padding": 0, "dilation": 1,
-                        "ceil_mode": False} for k in (1, 2, 3)},
-    **{f"BatchNorm{k}d": {"num_features": None, "eps": 1e-5, "momentum": 0.1, "affine": True,
-                          "track_running_stats": True} for k in (1, 2, 3)},
-    "Dropout": {"p": 0.5},
-    "Identity": {},
-    # Built so that from_torch can refuse them by name, not because they count.
-    **{name: {} for name in ("Tanh", "Sigmoid", "GELU", "SiLU", "ELU", "Softplus")},
-    "LeakyReLU": {"negative_slope": 0.01},
-}
-
-
-def _plain(value):
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def architecture(module) -> list[dict[str, Any]]:
-    """The layer list of an ``nn.Sequential``: plain data (str/int/float/bool/lists).
-
-    >>> import pytest; nn = pytest.importorskip("torch.nn")
-    >>> architecture(nn.Sequential(nn.Conv1d(1, 2, 3, stride=2, bias=False), nn.ReLU()))[0]["stride"]
-    [2]
-    """
-    out = []
-    for i, m in enumerate(_flatten_modules(module)):
-        kind = type(m).__name__
-        if kind not in _ARCH_ARGS:
-            raise InputError(f"{_name(i, m)}: cannot be saved; supported: {', '.join(sorted(_ARCH_ARGS))}")
-        entry: dict[str, Any] = {"type": kind}
-        for arg in _ARCH_ARGS[kind]:
-            if arg == "bias":
-                entry[arg] = m.bias is not None
-            else:
-                entry[arg] = _plain(getattr(m, arg))
-        out.append(entry)
-    return out
-
-
-def build_module(layers: Sequence[Mapping[str, Any]], where: str = "architecture"):
-    """An ``nn.Sequential`` from a layer list (see :func:`architecture`); types are whitelisted."""
-    import torch.nn as nn
-
-    if not isinstance(layers, (list, tuple)) or not layers:
-        raise InputError(f"{where}: must be a non-empty list of layer tables")
-    modules = []
-    for i, entry in enumerate(layers):
-        at = f"{where}[{i}]"
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("type"), str):
-            raise InputError(f"{at}: must be a table with a string 'type'")
-        kind = entry["type"]
-        if kind not in _ARCH_ARGS:
-            raise InputError(f"{at}: unsupported type {kind!r}; supported: {', '.join(sorted(_ARCH_ARGS))}")
-        allowed = _ARCH_ARGS[kind]
-        kwargs = {}
-        for key, value in entry.items():
-            if key == "type":
-                continue
-            if key not in allowed:
-                raise InputError(f"{at}: unknown argument {key!r} for {kind}; valid: {', '.join(allowed) or 'none'}")
-            if not isinstance(value, (int, float, str, bool, list)) or (
-                    isinstance(value, list) and not all(isinstance(v, int) for v in value)):
-                raise InputError(f"{at}.{key}: must be a number, string, bool or list of ints, got {value!r}")
-            kwargs[key] = tuple(value) if isinstance(value, list) else value
-        for key, default in allowed.items():
-            if default is None and key not in kwargs and not (kind.startswith("MaxPool") and key == "stride"):
-                raise InputError(f"{at}: {kind} needs {key!r}")
-        try:
-            modules.append(getattr(nn, kind)(**kwargs))
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise InputError(f"{at}: {kind}({kwargs}) failed: {exc}") from None
-    return nn.Sequential(*modules)
-
-
-def save(module, path: str | Path) -> None:
-    """Save an ``nn.Sequential`` in the format ``ilpregions import-torch`` reads.
-
-    The file is a dict ``{"format", "architecture", "state_dict"}`` of plain
-    data and tensors, written by ``torch.save`` and read back with
-    ``torch.load(weights_only=True)``: loading it never runs pickled code.
-    """
-    import torch
-
-    torch.save({"format": FORMAT, "architecture": architecture(module),
-                "state_dict": module.state_dict()}, str(path))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # torch colours some messages
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None):
-    """Rebuild the ``nn.Sequential`` saved in ``path``, in eval mode.
-
-    ``path`` is either a file written by :func:`save`, or a bare ``state_dict``
-    (``torch.save(model.state_dict(), path)``) together with ``arch``, the
-    layer list (e.g. from an ``--arch`` TOML file). Only
-    ``torch.load(weights_only=True)`` is used.
-    """
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        data = torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "unsupported global" not in str(exc).lower():
-            raise InputError(f"{path}: not a file torch.load(weights_only=True) can read "
-                             f"(corrupt, or not written by torch.save)") from None
-        # weights_only=True refused an object: the file pickles Python classes (a whole
-        # torch.save(model), or anything else), and we never run such code.
-        raise InputError(f"{path}: holds pickled Python objects (a whole torch.save(model)?), which "
-                         f"are never loaded; save with ilpregions.services.torch_import.save(model, path), or "
-                         f"save model.state_dict() and pass --arch") from None
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds; all mean "not readable"
-        raise InputError(f"{path}: cannot be read by torch.load(weights_only=True): "
-                         f"{_first_line(exc)}") from None
-    if not isinstance(data, Mapping):
-        raise InputError(f"{path}: expected a dict (state_dict, or the ilpregions format), got "
-                         f"{type(data).__name__}")
-    if "format" in data:
-        if data["format"] != FORMAT:
-            raise InputError(f"{path}: unknown format {data['format']!r}; expected {FORMAT!r}")
-        state = data.get("state_dict")
-        layers = data.get("architecture") if arch is None else arch
-    else:
-        state, layers = data, arch
-        if layers is None:
-            raise InputError(f"{path}: a bare state_dict does not say the architecture; pass --arch "
-                             f"ARCH.toml (a list of [[layers]] tables), or save with "
-                             f"ilpregions.services.torch_import.save(model, path)")
-    module = build_module(layers)
-    if not isinstance(state, Mapping):
-        raise InputError(f"{path}: the state_dict is missing")
-    dtypes = {t.dtype for t in state.values() if hasattr(t, "is_floating_point") and t.is_floating_point()}
-    if len(dtypes) == 1:
-        module = module.to(dtypes.pop())  # keep float64 weights float64
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise InputError(f"{path}: the weights do not fit the architecture: "
-                         f"{str(exc).strip().splitlines()[0]}") from None
-    return module.eval()
-
 
 __all__ = ["ImportedNetwork", "from_torch", "architecture", "build_module", "save", "load_file", "FORMAT"]

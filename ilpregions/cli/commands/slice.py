@@ -1,0 +1,159 @@
+"""``ilpregions slice MODEL --through A,B[,C]``: exact pieces on a segment or plane through points."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from ilpregions.cli.commands._common import add_json_argument, add_time_limit_argument, print_json
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--input must be comma-separated integers (C,H,W), got {text!r}")
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"--input must be positive integers (C,H,W), got {text!r}")
+    return values
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "slice", help="exact pieces of a trained network on a line or plane through data points",
+        description="Split the segment A->B, or the triangle/parallelogram spanned by A, B, C, into the "
+                    "pieces where the network's activation pattern is constant, exactly, and count the "
+                    "pieces the decision boundary crosses. Points are .npy files, indices into --data, "
+                    "or 'random'.")
+    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                        help="architecture spec (TOML); not needed with --torch")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--seed", type=int, metavar="N", help="He-normal weights from seed N (spec models)")
+    source.add_argument("--weights", metavar="W.npz", help="weights of a spec model (layers.<i>.weight/bias)")
+    source.add_argument("--torch", metavar="FILE.pt",
+                        help="a model saved by ilpregions.services.torch_import.save (weights_only load)")
+    parser.add_argument("--input", type=_shape, metavar="C,H,W",
+                        help="with --torch: one input's shape in torch order")
+    parser.add_argument("--arch", metavar="ARCH.toml", help="with --torch and a bare state_dict: the layer list")
+    parser.add_argument("--through", required=True, metavar="A,B[,C]",
+                        help="2 or 3 points: FILE.npy, an index into --data, or 'random'")
+    parser.add_argument("--data", metavar="X.npy", help="an array of inputs (N, ...) that indices refer to")
+    parser.add_argument("--point-seed", type=int, default=0, metavar="N", help="seed of 'random' points")
+    parser.add_argument("--region", choices=("triangle", "parallelogram"), default="triangle",
+                        help="with 3 points: the triangle ABC or the parallelogram A, B, B+C-A, C")
+    parser.add_argument("--plot", metavar="OUT.png", help="draw the pieces (.png, .pdf or .svg)")
+    parser.add_argument("--no-check", action="store_true", help="skip certifying each piece's pattern")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_time_limit_argument(parser)
+    add_json_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def _load_npy(path: str, what: str):
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{what}: {path}: no such file") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{what}: {path}: not a readable .npy of plain numbers ({exc.__class__.__name__})") from None
+
+
+def resolve_points(text: str, size: int, data_path: str | None, seed: int) -> list:
+    """The points named by ``--through`` (each a flat float64 vector of ``size`` values)."""
+    import numpy as np
+
+    tokens = [t.strip() for t in text.split(",")]
+    if len(tokens) not in (2, 3) or not all(tokens):
+        raise InputError(f"--through: expected A,B or A,B,C, got {text!r}")
+    rng = np.random.default_rng(seed)
+    data = None
+    points = []
+    for name, token in zip("ABC", tokens):
+        if token == "random":
+            points.append(rng.normal(size=size))
+            continue
+        if token.lstrip("-").isdigit():
+            if data_path is None:
+                raise InputError(f"--through: point {name} is an index ({token}); give --data X.npy")
+            data = _load_npy(data_path, "--data") if data is None else data
+            index = int(token)
+            if data.ndim < 1 or not -len(data) <= index < len(data):
+                raise InputError(f"--through: index {index} is outside --data (it has {len(data)} rows)")
+            point = np.asarray(data[index])
+        else:
+            point = _load_npy(token, f"--through point {name}")
+        if point.dtype.kind not in "fiu" or point.size != size:
+            raise InputError(f"--through: point {name} has {point.size} values of type {point.dtype}; the "
+                             f"network's input has {size} numbers")
+        points.append(point.astype(np.float64).reshape(-1))
+    return points
+
+
+def _model(args):
+    if args.torch:
+        if args.input is None:
+            raise InputError("--torch needs --input C,H,W (one input's shape in torch order)")
+        from ilpregions.services.torch_import import load_file
+        from ilpregions.services.torch_fx import to_slicenet
+
+        arch = None
+        if args.arch:
+            from ilpregions.cli.commands.import_torch import _read_arch
+            arch = _read_arch(args.arch)
+        return to_slicenet(load_file(args.torch, arch=arch), args.input), Path(args.torch).name
+    if args.model is None:
+        raise InputError("MODEL (a TOML spec) is required with --seed or --weights")
+    from ilpregions.cli.commands._common import load_model
+    from ilpregions.core.forward import he_normal_weights
+    from ilpregions.services.slicing.graph import from_spec
+
+    network = load_model(args.model)
+    if args.weights:
+        from ilpregions.cli.commands.regions import load_weights
+        weights = load_weights(args.weights)
+    else:
+        weights = he_normal_weights(network, args.seed)
+    return from_spec(network, weights), args.model
+
+
+def run(args) -> int:
+    from ilpregions.services.slicing import slice_network
+
+    if args.plot:
+        from ilpregions.services.plot_slice import check_output_path
+        check_output_path(args.plot)  # refuse a bad path before the work
+    net, name = _model(args)
+    points = resolve_points(args.through, net.input_size, args.data, args.point_seed)
+    result = slice_network(net, points, region=args.region, time_limit=args.time_limit,
+                           progress=not (args.quiet or args.json), check=not args.no_check)
+    if args.plot:
+        from ilpregions.services.plot_slice import plot_slice
+        plot_slice(result, args.plot)
+    if args.json:
+        print_json(result.to_json(model=name))
+    else:
+        _print_human(result, name, args)
+    return EXIT_OK if result.complete else EXIT_PARTIAL
+
+
+def _print_human(result, name, args) -> None:
+    what = "segment A->B" if result.dims == 1 else f"{result.plane.region} A, B, C"
+    print(f"model: {name}")
+    if result.complete:
+        print(f"pieces: {result.pieces} (exact, on the {what})")
+    else:
+        print(f"pieces: at least {result.pieces} (time limit reached: a lower bound; "
+              f"{len(result.pending)} pieces not yet split)")
+    print(f"decision boundary crosses: {result.boundary_pieces} pieces")
+    if result.certificate is not None:
+        c = result.certificate
+        state = "all certified" if c.ok else f"{len(c.mismatches)} mismatches, {c.unchecked} unchecked"
+        print(f"patterns: {state} ({c.by_bounds} by float64 error bounds, {c.exact} by exact rational re-checks)")
+    parts = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(result.seconds_by_op.items(), key=lambda kv: -kv[1]))
+    print(f"time: {result.seconds:.2f} s ({parts})")
+    if args.plot:
+        print(f"wrote {args.plot}", file=sys.stderr)
