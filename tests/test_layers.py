@@ -141,3 +141,16 @@ def test_the_flag_scan_can_fail(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f(x):\n    raise ValueError(f'--t: entry {x} is bad')\n")
     assert flag_naming_raises(module, tmp_path) == ["m.py:2"]
+
+
+def test_connected_groups_small_and_large_paths_agree():
+    """The pure-Python and the scipy grouping give the same groups (fixed seed)."""
+    import random
+
+    from ilpregions.core import combinatorics
+
+    rng = random.Random(10)
+    for _ in range(200):
+        n = rng.randint(0, 30)
+        members = [rng.sample(range(40), rng.randint(0, 3)) for _ in range(n)]
+        assert combinatorics._groups_union_find(members) == combinatorics._groups_scipy(members)

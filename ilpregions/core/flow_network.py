@@ -26,8 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-import numpy as np
-
 from ilpregions.core.combinatorics import connected_groups
 
 
@@ -45,6 +43,8 @@ def incidence(inst) -> Incidence:
     """The position–pixel arcs of ``inst``, computed once per instance."""
     cached = inst.__dict__.get("_incidence")
     if cached is None:
+        import numpy as np   # here, not at import: `check` on a small layer needs no numpy
+
         lengths = np.array([len(f) for f in inst.fields], dtype=np.int64)
         total = int(lengths.sum())
         position = np.repeat(np.arange(inst.positions, dtype=np.int64), lengths)
@@ -91,10 +91,6 @@ class FlowNetwork:
         return cls(inst.positions, inst.channels, tuple(demand), tuple(arcs),
                    {p: tuple(v) for p, v in by_position.items()},
                    {x: tuple(v) for x, v in by_pixel.items()})
-
-    @property
-    def arc_positions(self) -> np.ndarray:
-        return np.array([p for p, _ in self.arcs], dtype=np.int64)
 
     def units(self, values: Sequence[float], backend: str, tol: float = 1e-6) -> dict[tuple[int, int], int]:
         """Per-arc solver values as an integral flow ``{(p, x): units}`` (zeros dropped).
