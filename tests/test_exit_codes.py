@@ -233,6 +233,7 @@ def test_json_report(cli, tmp_path):
     assert list(record)[:2] == ["status", "seconds"] and "report.md" in record["files"]
 
 
+@pytest.mark.slow  # the stem's bounds take tens of seconds on a loaded machine
 def test_repr_of_the_imagenet_stem_bounds_works():
     import ilpregions
     from helpers import MODELS
