@@ -183,3 +183,15 @@ def test_shipped_cifar_models_have_proven_bounds():
         assert report.bound(report.lower_name).proven_for == NETWORK
     # Binomial sanity of the cifar_conv box: interior positions contribute Σ_{t≤3} C(16, t) = 697.
     assert sum(comb(16, t) for t in range(4)) == 697
+
+
+def test_untied_lower_bounds_never_become_the_headline():
+    from helpers import MODELS
+    from ilpregions.core.spec import load
+    report = compute_bounds(load(MODELS / "paper_4x4.toml"), time_limit=1)
+    box = report.bound("best box in K_N")
+    assert box.applicable and box.proven_for == "locally-connected"
+    assert report.lower_name != "best box in K_N" and report.bound(report.lower_name).proven_for == NETWORK
+    data = report.to_json()
+    assert data["lower"] == str(report.lower)
+    assert all(b["proven_for"] in ("network", "locally-connected") for b in data["bounds"])
