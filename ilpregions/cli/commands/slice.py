@@ -148,11 +148,13 @@ def _print_human(result, name, args) -> None:
     else:
         print(f"pieces: at least {result.pieces} (time limit reached: a lower bound; "
               f"{len(result.pending)} pieces not yet split)")
-    print(f"decision boundary crosses: {result.boundary_pieces} pieces")
+    at_least = "" if result.complete else "at least "
+    print(f"decision boundary crosses: {at_least}{result.boundary_pieces} pieces")
     if result.certificate is not None:
         c = result.certificate
         state = "all certified" if c.ok else f"{len(c.mismatches)} mismatches, {c.unchecked} unchecked"
-        print(f"patterns: {state} ({c.by_bounds} by float64 error bounds, {c.exact} by exact rational re-checks)")
+        print(f"patterns: {state} ({c.by_bounds} by float64 error bounds, {c.exact} by exact re-checks "
+              f"in integer arithmetic)")
     parts = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(result.seconds_by_op.items(), key=lambda kv: -kv[1]))
     print(f"time: {result.seconds:.2f} s ({parts})")
     if args.plot:

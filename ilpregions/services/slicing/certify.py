@@ -102,19 +102,19 @@ def _pool_bounded(windows, v, e):
     y, ey = np.empty((P, len(windows))), np.empty((P, len(windows)))
     c = np.empty((P, len(windows)), dtype=np.int16)
     ok = np.ones(P, dtype=bool)
-    rows = np.arange(P)
-    for j, w in enumerate(windows):
-        vals, errs = v[:, w], e[:, w]
-        arg = np.argmax(vals, axis=1)
-        top, etop = vals[rows, arg], errs[rows, arg]
+    for size in {len(w) for w in windows}:
+        idx = [j for j, w in enumerate(windows) if len(w) == size]
+        W = np.stack([windows[j] for j in idx])
+        vals, errs = v[:, W], e[:, W]                            # (P, nw, w)
+        arg = np.argmax(vals, axis=2)[:, :, None]
+        top, etop = np.take_along_axis(vals, arg, 2), np.take_along_axis(errs, arg, 2)
         exact = errs == 0.0
         # strictly above, or an exact tie of exactly computed entries (the first one wins)
-        beats = (top[:, None] - etop[:, None] > vals + errs) | (exact & exact[rows, arg][:, None] &
-                                                                  (vals == top[:, None]))
-        beats[rows, arg] = True
-        ok &= beats.all(axis=1)
-        y[:, j], ey[:, j] = top, etop
-        c[:, j] = np.where(top == 0.0, -1, arg)
+        beats = (top - etop > vals + errs) | (exact & (etop == 0.0) & (vals == top))
+        np.put_along_axis(beats, arg, True, axis=2)
+        ok &= beats.all(axis=(1, 2))
+        y[:, idx], ey[:, idx] = top[:, :, 0], etop[:, :, 0]
+        c[:, idx] = np.where(top[:, :, 0] == 0.0, -1, arg[:, :, 0])
     return y, ey, c, ok
 
 

@@ -84,24 +84,21 @@ def relu_split(Z: np.ndarray, verts: list):
     cross = ((vmax > tol) & (vmin < -tol)).T                    # (n, P)
     tol = tol.T
     active = vmax > tol.T
-    parents, out_verts, masks = [], [], []
     crossing = cross.any(axis=0)
-    for i, v in enumerate(verts):
-        if not crossing[i]:
-            parents.append(i)
-            out_verts.append(v)
-            masks.append(active[i])
-            continue
+    parents = np.flatnonzero(~crossing).tolist()
+    out_verts = [verts[i] for i in parents]
+    masks = [active[parents]]
+    for i in np.flatnonzero(crossing).tolist():
         J = np.flatnonzero(cross[:, i])
-        flat, offsets, signs = K.relu_pieces(v, np.ascontiguousarray(Z[J, i, :]),
+        flat, offsets, signs = K.relu_pieces(verts[i], np.ascontiguousarray(Z[J, i, :]),
                                              np.ascontiguousarray(tol[J, i]))
-        for poly, sign in zip(K.unflatten(flat, offsets), signs):
-            mask = active[i].copy()
-            mask[J] = sign
-            parents.append(i)
-            out_verts.append(poly)
-            masks.append(mask)
-    return np.array(parents, dtype=np.int64), out_verts, np.array(masks, dtype=bool)
+        pieces = K.unflatten(flat, offsets)
+        block = np.repeat(active[i][None, :], len(pieces), axis=0)
+        block[:, J] = signs
+        parents.extend([i] * len(pieces))
+        out_verts.extend(pieces)
+        masks.append(block)
+    return np.array(parents, dtype=np.int64), out_verts, np.concatenate(masks).astype(bool)
 
 
 def argmax_cells(Zw: np.ndarray, poly: np.ndarray, tol: float) -> list[tuple[int, np.ndarray]]:
@@ -143,18 +140,16 @@ def pool_split(X: np.ndarray, windows: tuple, verts: list):
         Vtop = np.take_along_axis(Vw, top[:, :, None, None], axis=2)
         ok = ((Vtop - Vw) >= -tol[:, :, None, None]).all(axis=(2, 3))
         bad[idx] = ~ok.T
-    parents, out_verts = [], []
+    any_bad = bad.any(axis=0)
+    parents = np.flatnonzero(~any_bad).tolist()
+    out_verts = [verts[i] for i in parents]
     sizes = np.array([len(w) for w in windows])
-    for i, v in enumerate(verts):
+    for i in np.flatnonzero(any_bad).tolist():
         js = np.flatnonzero(bad[:, i])
-        if not len(js):
-            parents.append(i)
-            out_verts.append(v)
-            continue
         win_flat = np.concatenate([windows[j] for j in js])
         offsets = np.concatenate(([0], np.cumsum(sizes[js])))
         tols = REL_TOL * np.maximum.reduceat(scale[win_flat, i], offsets[:-1])
-        flat, offs = K.pool_pieces(v, np.ascontiguousarray(X[:, i, :]), win_flat, offsets, tols)
+        flat, offs = K.pool_pieces(verts[i], np.ascontiguousarray(X[:, i, :]), win_flat, offsets, tols)
         pieces = K.unflatten(flat, offs)
         parents.extend([i] * len(pieces))
         out_verts.extend(pieces)
