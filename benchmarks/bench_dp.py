@@ -5,7 +5,7 @@ gets its own peak RSS), ours and the baseline on the same instance, and the
 two counts are compared. Baselines:
 
 * ``plain CP-SAT``: the design-card CP-SAT enumeration (benchmarks/plain_cpsat.py);
-* ``prototype``: the plain numpy prototype of MATH.md §5 (benchmarks/prototype_dp.py).
+* ``prototype``: the plain numpy prototype of docs/math.md#the-plain-prototype (benchmarks/prototype_dp.py).
 
     python benchmarks/bench_dp.py            # the lines (several minutes)
     python benchmarks/bench_dp.py --quick    # small stand-ins, well under a minute

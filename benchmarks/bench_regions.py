@@ -7,7 +7,7 @@ For each net: our exact count (rank route for one layer, and the LP tree
 forced with ``method="lp"``), then the sampler (distinct sign patterns of
 Gaussian inputs, the authors' LRCount-CNN method) given the same wall-clock
 budget as the exact run. The relucent figure (807 s for the 52,920-region
-net, 2 workers, Gurobi) is quoted from ANCHORS.md, not re-run here: it
+net, 2 workers, Gurobi) is quoted from docs/peers.md#relucent, not re-run here: it
 needs torch and gurobipy.
 """
 
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
                      f"{r['sampler_missed']} |")
     first = [r for r in rows if r["net"].startswith("1-D local, 10")]
     if first:
-        lines += ["", "Ratio to relucent 1.0.0 (807 s for the same architecture, ANCHORS.md): " +
+        lines += ["", "Ratio to relucent 1.0.0 (807 s for the same architecture, docs/peers.md#relucent): " +
                   ", ".join(f"{r['method']} {807 / max(r['seconds'], 1e-9):.0f}x faster" for r in first)]
     (OUT / "regions_benchmark.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

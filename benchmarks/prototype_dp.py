@@ -1,7 +1,7 @@
-"""The plain numpy prototype of the frontier DP (MATH.md §5), kept as the
+"""The plain numpy prototype of the frontier DP (docs/math.md#frontier-dp), kept as the
 in-run baseline of ``bench_dp.py``.
 
-Exactly what MATH.md describes as the prototype: a dict of states keyed by
+Exactly the prototype that docs/math.md#the-plain-prototype describes: a dict of states keyed by
 the whole rank table; each table is a numpy array over *all* 2^|frontier|
 subsets of the frontier pixels; loops in Python; channels collapsed; no
 merging on what the future can see, no clipping. Positions are scanned

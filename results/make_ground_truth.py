@@ -340,7 +340,7 @@ def main(argv=None) -> int:
         "## 1. The weight-sharing gap (one conv layer, shared filters)", "",
         "`formula` = Theorem 1 (the maximum for untied, locally connected weights); `tied` = the maximum",
         "for a real CNN (independent sets of shifted-filter vectors of random filters over GF(2^31-1),",
-        "2 draws). `predicted_gap` = MATH.md §4's condition: 2 spatial axes with kernel >= 2, stride 1,",
+        "2 draws). `predicted_gap` = the condition of docs/math.md#where-the-gap-appears: 2 spatial axes with kernel >= 2, stride 1,",
         "an output grid of at least f1 x f2, and d1 >= 2.", "",
     ]
     lines += _md_table(gap_rows, ["net", "formula", "tied", "gap", "gap_share", "predicted_gap", "seconds"])

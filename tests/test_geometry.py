@@ -17,7 +17,7 @@ from helpers import MODELS
 
 
 def direct_field(net, pos):
-    """S_p straight from MATH.md §1: x_i = p_i s_i − P_i + a_i δ_i inside the input."""
+    """S_p straight from docs/math.md#receptive-fields: x_i = p_i s_i − P_i + a_i δ_i inside the input."""
     layer = net.layers[0]
     spatial = net.input_shape[:-1]
     cells = set()

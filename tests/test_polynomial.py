@@ -1,4 +1,4 @@
-"""R_N(d1) as one polynomial: values, degree, leading constant (MATH.md §3)."""
+"""R_N(d1) as one polynomial: values, degree, leading constant (docs/math.md#polynomial-form-and-asymptotics)."""
 
 from __future__ import annotations
 

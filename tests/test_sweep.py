@@ -367,7 +367,7 @@ def test_bounds_and_claims_tasks(task):
         report = multilayer.compute_bounds(network_from_dict(grid.spec(int(row["id"]))))
         assert (row["lower"], row["upper"], row["params"]) == (
             str(report.lower), str(report.upper), str(report.params))
-        # MATH.md §6 / issue 5: the Theorem-2 upper bound is 55 * sum_{i<=4} C(2 d2, i)
+        # docs/math.md#theorem-2-ii-upper-bound / issue 5: the Theorem-2 upper bound is 55 * sum_{i<=4} C(2 d2, i)
         assert int(row["upper"]) <= 55 * sum(comb(2 * d2, i) for i in range(5))
         assert int(row["lower"]) <= int(row["upper"])
         if task == "claims":

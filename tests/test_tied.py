@@ -85,7 +85,7 @@ def test_no_sharing_means_no_gap():
 
 
 def test_gap_appears_in_2d_stride_1_only():
-    # MATH.md §4: the commutativity relation needs a 2-D stride-1 block of >= f x f outputs and d1 >= 2.
+    # docs/math.md#the-commutativity-relation: the relation needs a 2-D stride-1 block of >= f x f outputs and d1 >= 2.
     assert tied_max(Network((3, 3, 1), (ConvLayer(2, 2),))).gap == 1
     assert tied_max(Network((3, 3, 1), (ConvLayer(1, 2),))).gap == 0
     assert tied_max(Network((4, 4, 1), (ConvLayer(2, 2, stride=2),))).gap == 0

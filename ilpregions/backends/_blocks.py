@@ -1,7 +1,7 @@
 """The block loop shared by the enumerating backends.
 
 Positions in different overlap components never share an element, so K_N is
-a product and R_N the product of the blocks' counts (MATH.md §2). A lone
+a product and R_N the product of the blocks' counts (docs/math.md#independent-blocks). A lone
 position's K is the interval [0, cap]: it needs no solver.
 """
 

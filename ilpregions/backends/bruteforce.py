@@ -4,7 +4,7 @@ Hall's condition over *all* 2^positions − 1 sets J.
 It shares no code with the row pruning or the CP-SAT model, which is the
 point: it is the independent reference for tiny instances. Hall's theorem
 for b-matchings makes "every union row holds" the same as "a matching of
-demands t into the elements exists" (MATH.md §2).
+demands t into the elements exists" (docs/math.md#halls-theorem-for-b-matchings).
 """
 
 from __future__ import annotations

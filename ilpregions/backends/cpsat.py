@@ -4,7 +4,7 @@ solution enumerated, Π_p C(d1, t_p) summed exactly in a solution callback.
 Why the model is smaller than "one variable per position"
 ----------------------------------------------------------
 CP-SAT enumerates about 20–25k solutions a second whatever the callback does
-(ANCHORS.md), so speed has to come from enumerating fewer solutions. We
+(docs/peers.md#cp-sat-enumeration), so speed has to come from enumerating fewer solutions. We
 *project out* a set P of positions whose fields are pairwise disjoint:
 
 * K_N is down-closed, so the projection of K_N onto the other positions R

@@ -1,4 +1,4 @@
-"""Max-flow backend (networkx): Hall's theorem decides t ∈ K_N (MATH.md §2).
+"""Max-flow backend (networkx): Hall's theorem decides t ∈ K_N (docs/math.md#halls-theorem-for-b-matchings).
 
 It solves :class:`~ilpregions.core.flow_network.FlowNetwork` as a graph;
 :func:`ilpregions.core.certificates.timed_certificate` turns the maximum

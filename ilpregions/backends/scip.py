@@ -7,7 +7,7 @@ per neuron (position p, filter k < d1) and, for every essential union row J,
 
 A solution is a set of neurons with t_p = Σ_k x_{p,k} in K_N, and each t is
 hit by exactly Π_p C(d1, t_p) solutions, so the *plain number of solutions*
-is R_N (MATH.md §2): SCIP's solution counter counts it directly, with the
+is R_N (docs/math.md#proof-of-theorem-1): SCIP's solution counter counts it directly, with the
 counting emphasis and restarts off (a restart would recount). Overlap
 components are counted separately and multiplied. SCIP's count is a 64-bit
 integer: a component whose count reaches 2^63 − 1 is reported as incomplete.

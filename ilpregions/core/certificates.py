@@ -1,5 +1,5 @@
 """From a maximum flow of :class:`~ilpregions.core.flow_network.FlowNetwork` to a
-certificate, the same way for every ``check`` backend (MATH.md §2).
+certificate, the same way for every ``check`` backend (docs/math.md#theorem-1).
 
 * value = Σ t: the flow *is* an assignment; the units a position sends to a
   pixel become distinct channels of that pixel;

@@ -1,4 +1,4 @@
-"""The max-flow model of Hall's condition, described once (MATH.md §2).
+"""The max-flow model of Hall's condition, described once (docs/math.md#theorem-1).
 
 t ∈ K_N iff the network
 

@@ -1,4 +1,4 @@
-"""Receptive-field geometry of one layer (MATH.md §1) and the set system of Theorem 1.
+"""Receptive-field geometry of one layer (docs/math.md#geometry) and the set system of Theorem 1.
 
 Pure functions and frozen dataclasses only: no solver, no file I/O.
 
@@ -284,7 +284,7 @@ MAX_ROW_POSITIONS = 400
 
 def essential_unions(inst: Theorem1Instance, positions: Sequence[int] | None = None,
                      limit: int = 200_000) -> list[tuple[tuple[int, ...], int]]:
-    """The union rows (J, g(J)) that are not implied by others (MATH.md §2).
+    """The union rows (J, g(J)) that are not implied by others (docs/math.md#redundant-constraints).
 
     Over the given positions (default: all with a non-empty field), keep J if
 

@@ -114,7 +114,7 @@ Layer = Union[ConvLayer, DenseLayer, MaxPoolLayer, AvgPoolLayer]
 
 
 def conv_output_size(n: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """Output length on one axis (MATH.md §1); may be <= 0 when nothing fits.
+    """Output length on one axis (docs/math.md#output-sizes); may be <= 0 when nothing fits.
 
     >>> conv_output_size(5, 3, 1, 0, 1), conv_output_size(224, 7, 2, 3, 1)
     (3, 112)

@@ -4,7 +4,7 @@ Counting paths: every registered counting backend of
 :mod:`ilpregions.backends` (``dp``, ``cpsat``, ``bruteforce``, ``scip``) and
 its registered variants ``cpsat-rows`` (CP-SAT without projection) and
 ``cpsat-binary`` — CP-SAT counting the plain solutions of the binary
-neuron-selection model, whose number is R_N (MATH.md §2). The
+neuron-selection model, whose number is R_N (docs/math.md#proof-of-theorem-1). The
 feasibility/LP-only backends (``cbc``, ``highs``) are listed as such, with
 no count: they cannot enumerate.
 

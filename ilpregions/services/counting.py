@@ -21,7 +21,7 @@ from ilpregions.core.spec import Network
 
 
 def weight_sharing_note(inst: Theorem1Instance) -> str | None:
-    """The MATH.md §4 caveat for a conv layer with shared filters, or None.
+    """The weight-sharing caveat (docs/math.md#weight-sharing) for a conv layer with shared filters, or None.
 
     Theorem 1 treats every neuron's weights as free within its support; a CNN
     ties them across positions. The formula is then the locally connected
@@ -33,12 +33,12 @@ def weight_sharing_note(inst: Theorem1Instance) -> str | None:
     if inst.kind != "conv" or inst.positions < 2 or is_trivial(inst):
         return None  # disjoint fields: tied and untied counts coincide
     note = ("Theorem-1 value: the exact maximum for a locally connected (untied) layer; for a CNN "
-            "with shared filters it is an upper bound (MATH.md §4)")
+            "with shared filters it is an upper bound (docs/math.md#weight-sharing)")
     return note
 
 
 def strict_gap_expected(layer, inst: Theorem1Instance) -> bool:
-    """True where MATH.md §4's dependency applies (then tied < formula)."""
+    """True where the dependency of docs/math.md#the-commutativity-relation applies (then tied < formula)."""
     from ilpregions.core.spec import conv_output_size
 
     axes = [i for i, k in enumerate(layer.kernel) if k >= 2]

@@ -1,4 +1,4 @@
-"""Is a t-vector in K_N? Decided with a certificate either way (MATH.md §2).
+"""Is a t-vector in K_N? Decided with a certificate either way (docs/math.md#max-flow-and-min-cut-certificates).
 
 By Hall's theorem for b-matchings, t ∈ K_N iff every position p can be given
 t_p distinct elements of S_p with no element given twice. Every ``check``

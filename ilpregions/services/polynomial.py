@@ -1,4 +1,4 @@
-"""R_N as one exact polynomial in the width d1 (MATH.md §3).
+"""R_N as one exact polynomial in the width d1 (docs/math.md#polynomial-form-and-asymptotics).
 
 For a fixed geometry, R_N(x) = Σ_{t∈K_N} Π_p C(x, t_p) with t_p ≤ |S_p|,
 where C(x, t) = x(x−1)…(x−t+1)/t! is a polynomial in x of degree t. So

@@ -18,7 +18,7 @@ import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Iterable, Iterator
 
-from ilpregions.core.errors import InputError
+from ilpregions.core.errors import InputError, ParameterError
 from ilpregions.services.sweep_tasks import _one_line, run_point, run_points
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -88,7 +88,7 @@ def dask(parts: Iterator[list[dict]], scheduler) -> Iterator[list[dict]]:
     try:
         from distributed import Client, as_completed
     except ImportError:
-        raise InputError("--scheduler needs Dask: pip install 'ilpregions[dask]'") from None
+        raise ParameterError("scheduler", "needs Dask: pip install 'ilpregions[dask]'") from None
     own_client = not isinstance(scheduler, Client)
     if own_client:
         try:

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ilpregions.core.errors import InputError
+from ilpregions.core.errors import InputError, ParameterError
 from ilpregions.core.safe_io import atomic_path, atomic_write, read_text_bounded
 from ilpregions.services.sweep_grid import Grid, fingerprint_parts
 
@@ -73,12 +73,12 @@ def check_fingerprint(output: Path, grid: Grid) -> None:
 
 def _row_matches(grid: Grid, path: Path, index: int, row: Mapping[str, str]) -> None:
     if not 0 <= index < len(grid):
-        raise InputError(f"{path}: row id {index} is outside this grid of {len(grid)} points; "
-                         f"the grid changed (use a new -o, or --overwrite)")
+        raise ParameterError("resume", f"{path}: row id {index} is outside this grid of {len(grid)} "
+                             f"points; the grid changed (write to a new output, or overwrite it)")
     for key, cell in grid.param_cells(index).items():
         if row[key] != cell:
-            raise InputError(f"{path}: row id {index} has {key} = {row[key]} but the grid says "
-                             f"{cell}; the grid changed (use a new -o, or --overwrite)")
+            raise ParameterError("resume", f"{path}: row id {index} has {key} = {row[key]} but the "
+                                 f"grid says {cell}; the grid changed (write to a new output, or overwrite it)")
 
 
 def read_rows(path: str | Path, grid: Grid | None = None) -> list[dict[str, str]]:
@@ -105,8 +105,9 @@ def read_rows(path: str | Path, grid: Grid | None = None) -> list[dict[str, str]
         if header is None:
             return []
         if grid is not None and tuple(header) != grid.columns:
-            raise InputError(f"{path}: its columns {header} are not this grid's {list(grid.columns)}; "
-                             f"it was written by another grid or task (use a new -o, or --overwrite)")
+            raise ParameterError("resume", f"{path}: its columns {header} are not this grid's "
+                                 f"{list(grid.columns)}; it was written by another grid or task "
+                                 f"(write to a new output, or overwrite it)")
         return _records(reader, header, grid, path)
     except csv.Error as exc:
         raise InputError(f"{path}: not a sweep CSV ({exc})") from None
@@ -139,7 +140,8 @@ def read_parquet_rows(path: Path, grid: Grid) -> list[dict[str, str]]:
     for row in pq.read_table(path).to_pylist():
         row = {k: str(v) for k, v in row.items()}
         if tuple(row) != grid.columns:
-            raise InputError(f"{path} was written by another grid (use a new -o, or --overwrite)")
+            raise ParameterError("resume", f"{path} was written by another grid "
+                                 f"(write to a new output, or overwrite it)")
         _row_matches(grid, path, int(row["id"]), row)
         rows.append(row)
     return rows

@@ -171,7 +171,8 @@ def failure_probability(formula: int | None, neurons: int, union: int, draws: in
     bases = math.comb(neurons, r)
     if formula is not None:
         bases = min(bases, formula)
-    per_draw = min(1.0, bases * r / (PRIME - 1))
+    # Compare as integers first: bases can be far beyond float range.
+    per_draw = 1.0 if bases * r >= PRIME - 1 else bases * r / (PRIME - 1)
     return {"degree_bound": r, "failure_probability_per_draw": per_draw,
             "failure_probability": per_draw ** draws if draws else 1.0,
             "minors_exact_mod_p": r <= EXACT_MINOR_RANK}

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ilpregions.core.errors import InputError, TooLargeError
+from ilpregions.core.errors import InputError, ParameterError, TooLargeError
 
 #: The file format written by :func:`save` and read by :func:`load_file`.
 FORMAT = "ilpregions.torch/1"
@@ -201,9 +201,10 @@ def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None)
                              f"(corrupt, or not written by torch.save)") from None
         # weights_only=True refused an object: the file pickles Python classes (a whole
         # torch.save(model), or anything else), and we never run such code.
-        raise InputError(f"{path}: holds pickled Python objects (a whole torch.save(model)?), which "
-                         f"are never loaded; save with ilpregions.services.torch_import.save(model, path), or "
-                         f"save model.state_dict() and pass --arch") from None
+        raise ParameterError("arch", f"{path}: holds pickled Python objects (a whole "
+                             f"torch.save(model)?), which are never loaded; save with "
+                             f"ilpregions.services.torch_import.save(model, path), or save "
+                             f"model.state_dict() and give its architecture") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds; all mean "not readable"
         raise InputError(f"{path}: cannot be read by torch.load(weights_only=True): "
                          f"{_first_line(exc)}") from None
@@ -218,9 +219,9 @@ def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None)
     else:
         state, layers = data, arch
         if layers is None:
-            raise InputError(f"{path}: a bare state_dict does not say the architecture; pass --arch "
-                             f"ARCH.toml (a list of [[layers]] tables), or save with "
-                             f"ilpregions.services.torch_import.save(model, path)")
+            raise ParameterError("arch", f"{path}: a bare state_dict does not say the architecture; "
+                                 f"give it (ARCH.toml, a list of [[layers]] tables), or save with "
+                                 f"ilpregions.services.torch_import.save(model, path)")
     module = build_module(layers)
     if not isinstance(state, Mapping):
         raise InputError(f"{path}: the state_dict is missing")

@@ -1,4 +1,4 @@
-"""Region bounds for fully-connected ReLU networks (MATH.md §6), as exact integers.
+"""Region bounds for fully-connected ReLU networks (docs/math.md#fully-connected-networks), as exact integers.
 
 A fully-connected network has ``n0`` inputs and hidden widths ``n_1, …, n_L``.
 Every function here is pure integer arithmetic; counts are never floats.

@@ -1,4 +1,4 @@
-"""Counting backend ``dp``: frontier dynamic programming (MATH.md §5).
+"""Counting backend ``dp``: frontier dynamic programming (docs/math.md#frontier-dp).
 
 The positions of each connected block are scanned in an axis order chosen to
 keep the visible family small (:mod:`ilpregions.backends.dp.plan`). The state after a

@@ -8,7 +8,7 @@ from ilpregions.cli.commands._common import add_json_argument, add_model_argumen
 
 def register(sub) -> None:
     parser = sub.add_parser("geometry", help="output sizes, receptive fields and union sizes of each layer",
-                            description="Receptive-field geometry (MATH.md §1) of every conv/local/dense layer.")
+                            description="Receptive-field geometry (docs/math.md#geometry) of every conv/local/dense layer.")
     add_model_argument(parser)
     parser.add_argument("--coverage", metavar="J", action="append", default=[],
                         help="evaluate g(J) = |∪_{p∈J} S_p| for comma-separated positions of the first layer "

@@ -25,7 +25,7 @@ decided, cheapest first, by
    away it lies, so nothing is lost to a bounding box.
 
 For a single conv/local/dense layer with generic biases, the regions are the
-independent subsets of the neurons' normals (Zaslavsky; MATH.md §2), counted
+independent subsets of the neurons' normals (Zaslavsky; docs/math.md#regions-of-one-layer), counted
 by a search that prunes every superset of a dependent set and checks, for
 every dependent set it meets, that the biases keep it non-central. When
 that check fails, the LP enumeration runs instead.

@@ -1,5 +1,5 @@
 """Regions of one layer with generic biases: the independent subsets of its
-neurons' normals (Zaslavsky; MATH.md §2), counted with exact ranks over GF(p)."""
+neurons' normals (Zaslavsky; docs/math.md#regions-of-one-layer), counted with exact ranks over GF(p)."""
 
 from __future__ import annotations
 
