@@ -45,7 +45,7 @@ def row_bytes(width: int, k: int) -> int:
     return width + 8 + 12 * k + 32
 
 
-def _table(capacity: int) -> np.ndarray:
+def table_for(capacity: int) -> np.ndarray:
     # Entries are 64-bit (hash tag | index + 1), 0 = empty; load ≤ 1/2.
     size = 1 << max(4, (2 * capacity - 1).bit_length())
     return np.zeros(size, dtype=np.uint64)
@@ -87,10 +87,12 @@ def table_step(states: np.ndarray, weights: np.ndarray, step, cols, memory_cap: 
     if capacity < 1:
         raise TooLargeError(_refusal(label, held + per_row, memory_cap, len(states), total))
     a_idx, u_idx, add, clip, mult, mods = kernel_inputs(step, cols)
+    if weights.dtype != np.uint32:  # residues are below 2^31; one compiled signature
+        weights = weights.astype(np.uint32)
     rows = np.empty((capacity, width // 8), dtype=np.uint64)   # reserved, touched row by row
     hashes = np.empty(capacity, dtype=np.uint64)
     acc = np.zeros((capacity, k), dtype=np.uint64)
-    table = _table(capacity)
+    table = table_for(capacity)
     src = states.view(np.uint8)
     m = kernels.expand_insert(src, weights, step.window, step.cap, a_idx, u_idx, add, clip, mult, mods,
                               rows, hashes, acc, table, kernels.MULTIPLIERS)
