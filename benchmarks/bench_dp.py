@@ -28,6 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))  # this tree's ilpregions, not an installed copy
 
 # name, (input shape, kernel, d1, stride), run the old engine too, goal
 LINES = [
@@ -80,6 +81,7 @@ def worker(kind: str, geometry, time_limit: float | None, memory_cap: int | None
               "peak_states": out.details["peak_states"], "steps": out.details["dp_steps"],
               "positions": inst.positions, "scan": out.details.get("scan_axes"),
               "compiled_steps": out.details.get("compiled_steps")}
+    record["engine_file"] = engine.__file__
     record["seconds"] = time.perf_counter() - start
     # CPU time of this process: the machine is shared, so wall time overstates.
     record["cpu_seconds"] = time.process_time() - cpu_start

@@ -113,6 +113,8 @@ def table_step(states: np.ndarray, weights: np.ndarray, step, cols, memory_cap: 
 def _refusal(label, need, cap, n, total, more_than=None, guess=None) -> str:
     states = (f"more than {more_than} distinct successors (about {guess} by extrapolation)"
               if more_than is not None else "its successors")
+    workers = -(-need // max(cap, 1))
     return (f"dp: {label}: {n} states with {total} candidate successors; {states} would need about "
             f"{size_text(need)}, over the memory cap of {size_text(cap)} "
-            f"(raise --memory-cap, spread it with --workers, or try the cpsat backend)")
+            f"(raise --memory-cap, spread it over about {workers} Dask workers of this cap with "
+            f"--workers/--scheduler, or try the cpsat backend)")
