@@ -68,7 +68,8 @@ def worker(kind: str, geometry, time_limit: float | None, memory_cap: int | None
     if kind == "dask":
         from ilpregions.backends.dp import distributed
 
-        runner = distributed.connect(workers=workers, distribute_at=0)
+        distributed.DISTRIBUTE_AT = 0  # every stage on the cluster (the point of this table)
+        runner = distributed.connect(workers=workers)
         options["scheduler"] = runner.client
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
@@ -151,6 +152,9 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--only", help="run only lines whose name contains this text")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask table")
+    parser.add_argument("--reuse-log", metavar="LOG",
+                        help="take the single-process records from the printed log of an earlier run "
+                             "(its '== line' / 'new:' / 'old:' lines) instead of running them again")
     args = parser.parse_args(argv)
     sys.set_int_max_str_digits(0)  # counts can have many thousands of digits
     if args.worker:
@@ -162,15 +166,17 @@ def main(argv=None) -> int:
 
     stamp = machine_stamp()
     started = time.perf_counter()
+    reused = _read_log(args.reuse_log) if args.reuse_log else None
     rows = []
     for name, geometry, with_old, goal in LINES:
         if (args.only and args.only not in name) or (args.quick and name not in QUICK):
             continue
         print(f"== {name}", flush=True)
         limit = args.dp_time_limit if with_old else args.wall_time_limit
-        new = run_child("new", geometry, limit)
+        new = reused[name]["new"] if reused else run_child("new", geometry, limit)
         print(f"   new: {new}", flush=True)
-        old = run_child("old", geometry, args.dp_time_limit) if with_old else None
+        old = (reused[name].get("old") if reused else
+               run_child("old", geometry, args.dp_time_limit) if with_old else None)
         if old is not None:
             print(f"   old: {old}", flush=True)
         both = old and not old.get("error") and not new.get("error")
@@ -199,6 +205,21 @@ def main(argv=None) -> int:
             dask_rows.append((name, workers, cap, r, single))
     _write(rows, dask_rows, stamp, args.quick, time.perf_counter() - started)
     return 0
+
+
+def _read_log(path: str) -> dict:
+    """{line name: {"new": record, "old": record}} from a printed run log."""
+    import ast
+
+    out, name = {}, None
+    for text in Path(path).read_text().splitlines():
+        text = text.strip()
+        if text.startswith("== ") and not text.startswith("== dask"):
+            name = text[3:]
+            out[name] = {}
+        elif name and text.startswith(("new: ", "old: ")):
+            out[name][text[:3]] = ast.literal_eval(text[5:])  # a literal dict, no code
+    return out
 
 
 def _write(rows, dask_rows, stamp, quick, seconds) -> None:

@@ -130,8 +130,10 @@ def choose(coords, fields) -> list[tuple[tuple[int, int, int], str, list[int]]]:
     (72 sets against 80) but the wider frontier (19 pixels against 15), and
     1.6 times the peak states (4,112 against 2,558).
     """
-    orders = [(widest_frontier([fields[j] for j in order]), name, order)
-              for name, order in candidate_orders(coords)]
+    candidates = candidate_orders(coords)
+    if len(candidates) == 1:  # nothing to choose (1-D): skip the estimate
+        return [((0, 0, 0), *candidates[0])]
+    orders = [(widest_frontier([fields[j] for j in order]), name, order) for name, order in candidates]
     narrowest = min(w for w, _, _ in orders)
     ranked = []
     for widest, name, order in orders:
