@@ -56,7 +56,7 @@ def _check(inst):
 _SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
-@settings(max_examples=12, derandomize=True, **_SETTINGS)
+@settings(max_examples=8, derandomize=True, **_SETTINGS)
 @given(geometries())
 def test_dp_equals_cpsat_and_bruteforce_sample(inst):
     _check(inst)
