@@ -50,3 +50,12 @@ def test_candidates_and_row_bytes_arithmetic():
     assert hashstep.candidates(states, step) == min(step.cap, int(states[0, step.window])) + 1
     assert hashstep.row_bytes(16, 3) == 16 + 8 + 36 + 32
     assert np.dtype(plan.initial.dtype).itemsize == 1
+
+
+def test_numpy_step_over_the_cap_falls_back_to_the_compiled_step():
+    # 6x6, 3x3: the numpy step holds ~18,000 candidates (several MiB), the
+    # compiled step only the ~2,500 distinct states.
+    inst = layer_instance(Network((6, 6, 1), (ConvLayer(9, 3, shared=False),)))
+    out = dp.count(inst, memory_cap=3 * 2 ** 20)
+    assert out.regions == dp.count(inst).regions
+    assert out.details["compiled_steps"] > 0

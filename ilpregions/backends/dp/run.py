@@ -17,6 +17,7 @@ import numpy as np
 from ilpregions.backends.dp import hashstep, npstep
 from ilpregions.backends.dp.plan import Plan
 from ilpregions.backends.dp.weights import Columns, crt
+from ilpregions.core.errors import TooLargeError
 
 GIB = 2 ** 30
 DEFAULT_MEMORY_CAP = 8 * GIB
@@ -59,7 +60,15 @@ def one_step(states, weights, step, cols: Columns, memory_cap: int, stats: dict,
         return rows, new_weights
     if cols.mods is not None and weights.dtype != np.int64:
         weights = weights.astype(np.int64)   # numpy sums residues in int64
-    rows, cand_w, _, _ = npstep.expand(states, weights, step, cols, memory_cap, stats, label)
+    try:
+        rows, cand_w, _, _ = npstep.expand(states, weights, step, cols, memory_cap, stats, label)
+    except TooLargeError:
+        # The numpy step holds every candidate; the compiled one only the
+        # distinct successors, so it may still fit under the cap.
+        if kernel != "auto" or not use_kernel(states, step, cols, "compiled") or not hashstep.available():
+            raise
+        rows, new_weights, _ = hashstep.table_step(states, weights, step, cols, memory_cap, stats, label)
+        return rows, new_weights
     return npstep.merge(rows, cand_w, cols)
 
 
