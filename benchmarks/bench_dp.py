@@ -1,14 +1,15 @@
-"""Benchmark of the ``dp`` backend against its named baselines, side by side.
+"""Benchmark of the ``dp`` backend against the engine it replaced, side by side.
 
 Every measurement runs in a fresh child process of this one run (so each
-gets its own peak RSS), ours and the baseline on the same instance, and the
-two counts are compared. Baselines:
+gets its own peak RSS and pays its own loading of compiled code), the new
+engine and the old one on the same instance, and the two counts are
+compared. The old engine is the one landed before the compiled kernels
+(benchmarks/baseline_dp_engine.py with its planner, verbatim). The plain
+CP-SAT and prototype baselines of the first version of this benchmark are
+still in benchmarks/ (plain_cpsat.py, prototype_dp.py).
 
-* ``plain CP-SAT``: the design-card CP-SAT enumeration (benchmarks/plain_cpsat.py);
-* ``prototype``: the plain numpy prototype of docs/math.md#the-plain-prototype (benchmarks/prototype_dp.py).
-
-    python benchmarks/bench_dp.py            # the issue's lines (several minutes)
-    python benchmarks/bench_dp.py --quick    # small stand-ins, well under a minute
+    python benchmarks/bench_dp.py            # every line, then the Dask table (about 15 min)
+    python benchmarks/bench_dp.py --quick    # small lines only
 
 Writes results/dp_benchmark.md and results/dp_benchmark.csv.
 """
@@ -27,20 +28,21 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))  # this tree's ilpregions, not an installed copy
 
-# name, (input shape, kernel, d1, stride), baseline, goal, quick stand-in for the baseline
+# name, (input shape, kernel, d1, stride), run the old engine too, goal
 LINES = [
-    ("4x4x1, 2x2, d1=4", ((4, 4, 1), 2, 4, 1), "plain CP-SAT", "dp >= 1000x faster",
-     ((3, 3, 1), 2, 4, 1)),
-    ("6x6x1, 3x3, d1=9", ((6, 6, 1), 3, 9, 1), "prototype", "<= 2 s, >= 40x",
-     ((5, 5, 1), 3, 9, 1)),
-    ("8x8x1, 2x2, d1=4", ((8, 8, 1), 2, 4, 1), "prototype", "<= 2 s (prototype: 42 s)",
-     ((5, 5, 1), 2, 4, 1)),
-    ("8x8x1, 3x3, d1=16", ((8, 8, 1), 3, 16, 1), None, "<= 60 s, <= 8 GiB", None),
-    ("6x6x3, 3x3, d1=16", ((6, 6, 3), 3, 16, 1), None, "<= 60 s", None),
-    ("1-D 10000x3, k=5, d1=64", ((10000, 3), 5, 64, 1), None, "<= 10 s", None),
-    ("16x16x1, 2x2 stride 2, d1=8", ((16, 16, 1), 2, 8, 2), None, "instant", None),
+    ("4x4x1, 2x2, d1=4", ((4, 4, 1), 2, 4, 1), True, "no slower"),
+    ("6x6x1, 3x3, d1=9", ((6, 6, 1), 3, 9, 1), True, "no slower"),
+    ("8x8x1, 2x2, d1=4", ((8, 8, 1), 2, 4, 1), True, "no slower"),
+    ("8x8x1, 3x3, d1=16", ((8, 8, 1), 3, 16, 1), True, ">= 5x faster, <= 1 GiB RSS"),
+    ("6x6x3, 3x3, d1=16", ((6, 6, 3), 3, 16, 1), True, "no slower"),
+    ("1-D 10000x3, k=5, d1=64", ((10000, 3), 5, 64, 1), True, "no slower"),
+    ("16x16x1, 2x2 stride 2, d1=8", ((16, 16, 1), 2, 8, 2), True, "no slower"),
+    ("10x10x1, 2x2, d1=4", ((10, 10, 1), 2, 4, 1), False, "exact, or refused up front"),
+    ("9x9x1, 3x3, d1=9", ((9, 9, 1), 3, 9, 1), False, "exact, or refused up front"),
 ]
+QUICK = {"4x4x1, 2x2, d1=4", "6x6x1, 3x3, d1=9", "8x8x1, 2x2, d1=4", "16x16x1, 2x2 stride 2, d1=8"}
 
 
 def _instance(geometry):
@@ -51,44 +53,53 @@ def _instance(geometry):
     return layer_instance(Network(tuple(shape), (ConvLayer(d1, kernel, stride=stride, shared=False),)))
 
 
-def worker(kind: str, geometry, time_limit: float | None) -> dict:
+def worker(kind: str, geometry, time_limit: float | None, memory_cap: int | None = None,
+           workers: int = 0) -> dict:
     """Run one side in this (child) process and return a JSON-able record."""
     sys.set_int_max_str_digits(0)
     inst = _instance(geometry)
-    # Imports happen before the clock starts: we time the counting only.
-    if kind == "dp":
-        from ilpregions.backends.dp import engine as dp
-    elif kind == "prototype":
-        from prototype_dp import prototype_count
+    options = {} if memory_cap is None else {"memory_cap": memory_cap}
+    # Imports (and the Dask cluster) come before the clock: we time the counting.
+    if kind == "old":
+        import baseline_dp_engine as engine
     else:
-        from plain_cpsat import plain_count
+        from ilpregions.backends.dp import engine
+    runner = None
+    if kind == "dask":
+        from ilpregions.backends.dp import distributed
+
+        distributed.DISTRIBUTE_AT = 0  # every stage on the cluster (the point of this table)
+        runner = distributed.connect(workers=workers)
+        options["scheduler"] = runner.client
     start, cpu_start = time.perf_counter(), time.process_time()
-    if kind == "dp":
-        out = dp.count(inst, time_limit=time_limit)
-        record = {"regions": str(out.regions), "complete": out.complete,
-                  "t_vectors": None if out.t_vectors is None else str(out.t_vectors),
-                  "peak_states": out.details["peak_states"],
-                  "peak_memory_bytes": out.details["peak_memory_bytes"],
-                  "steps": out.details["dp_steps"], "positions": inst.positions}
-    elif kind == "prototype":
-        regions, peak = prototype_count(inst)
-        record = {"regions": str(regions), "complete": True, "peak_states": peak}
-    elif kind == "plain CP-SAT":
-        out = plain_count(inst, time_limit=time_limit)
-        record = {"regions": str(out["regions"]), "complete": out["complete"],
-                  "t_vectors": str(out["t_vectors"])}
-    else:
-        raise ValueError(kind)
+    try:
+        out = engine.count(inst, time_limit=time_limit, **options)
+    except Exception as error:  # a refusal (TooLargeError) is a result here
+        return {"error": f"{type(error).__name__}: {error}", "seconds": time.perf_counter() - start,
+                "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    record = {"regions": str(out.regions), "complete": out.complete,
+              "t_vectors": None if out.t_vectors is None else str(out.t_vectors),
+              "peak_states": out.details["peak_states"], "steps": out.details["dp_steps"],
+              "positions": inst.positions, "scan": out.details.get("scan_axes"),
+              "compiled_steps": out.details.get("compiled_steps")}
+    record["engine_file"] = engine.__file__
     record["seconds"] = time.perf_counter() - start
     # CPU time of this process: the machine is shared, so wall time overstates.
     record["cpu_seconds"] = time.process_time() - cpu_start
     record["max_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if runner is not None:
+        rss = runner.client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        record.update({k: v for k, v in out.details.items() if k.startswith("dask_")})
+        record["worker_rss_bytes"] = max(rss.values())
+        runner.client.close()
+        runner.cluster.close()
     return record
 
 
-def run_child(kind: str, geometry, time_limit: float | None) -> dict:
+def run_child(kind: str, geometry, time_limit: float | None, memory_cap: int | None = None,
+              workers: int = 0) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, json.dumps(geometry),
-           "--time-limit", str(time_limit or 0)]
+           "--time-limit", str(time_limit or 0), "--cap", str(memory_cap or 0), "--workers", str(workers)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or [""])[-1]
@@ -100,8 +111,18 @@ def _fmt_seconds(s: float | None) -> str:
     return "—" if s is None else (f"{s:.3f} s" if s < 10 else f"{s:.1f} s")
 
 
-def _cpu(s: float | None) -> str:
-    return "" if s is None else f" ({_fmt_seconds(s)} CPU)"
+def _time(r: dict | None) -> str:
+    if r is None:
+        return "—"
+    if r.get("error"):
+        return f"refused after {_fmt_seconds(r.get('seconds'))}: {r['error']}"
+    if not r.get("complete"):
+        return f"stopped at {_fmt_seconds(r['seconds'])} after {r['steps']} of {r['positions']} steps"
+    return f"{_fmt_seconds(r['seconds'])} ({_fmt_seconds(r['cpu_seconds'])} CPU)"
+
+
+def _mib(nbytes) -> str:
+    return "—" if not nbytes else f"{nbytes / 2 ** 20:.0f} MiB"
 
 
 def _digits(regions: str | None) -> str:
@@ -110,98 +131,139 @@ def _digits(regions: str | None) -> str:
     return regions if len(regions) <= 12 else f"{regions[0]}.{regions[1:3]}e{len(regions) - 1}"
 
 
+#: Dask lines: (name, geometry, workers, memory cap per task in bytes).
+DASK_LINES = [
+    ("6x6x1, 3x3, d1=9", ((6, 6, 1), 3, 9, 1), 2, 4 * 2 ** 20),
+    ("8x8x1, 2x2, d1=4", ((8, 8, 1), 2, 4, 1), 2, 16 * 2 ** 20),
+]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small stand-ins for the slow baselines; "
-                        "skips the 8x8x1 3x3 line")
+    parser.add_argument("--quick", action="store_true", help="small lines only, no Dask table")
     parser.add_argument("--dp-time-limit", type=float, default=600.0,
-                        help="seconds per dp line before it reports how far it got (default 600)")
-    parser.add_argument("--baseline-time-limit", type=float, default=900.0)
+                        help="seconds per line and engine before it reports how far it got (default 600)")
+    parser.add_argument("--wall-time-limit", type=float, default=150.0,
+                        help="seconds for the lines beyond the old engine (default 150)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("geometry", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--time-limit", type=float, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--cap", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--only", help="run only lines whose name contains this text")
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask table")
+    parser.add_argument("--reuse-log", metavar="LOG",
+                        help="take the single-process records from the printed log of an earlier run "
+                             "(its '== line' / 'new:' / 'old:' lines) instead of running them again")
     args = parser.parse_args(argv)
     sys.set_int_max_str_digits(0)  # counts can have many thousands of digits
     if args.worker:
-        geometry = json.loads(args.geometry)
-        print(json.dumps(worker(args.worker, geometry, args.time_limit or None)))
+        print(json.dumps(worker(args.worker, json.loads(args.geometry), args.time_limit or None,
+                                args.cap or None, args.workers)))
         return 0
 
     from _machine import machine_stamp
 
     stamp = machine_stamp()
+    started = time.perf_counter()
+    reused = _read_log(args.reuse_log) if args.reuse_log else None
     rows = []
-    for name, geometry, baseline, goal, quick_geometry in LINES:
-        if args.only and args.only not in name:
+    for name, geometry, with_old, goal in LINES:
+        if (args.only and args.only not in name) or (args.quick and name not in QUICK):
             continue
-        if args.quick and name.startswith("8x8x1, 3x3"):
-            continue
-        geo = quick_geometry if (args.quick and quick_geometry) else geometry
-        label = name if geo == geometry else f"{name} [quick: {geo[0]}, k={geo[1]}, d1={geo[2]}]"
-        print(f"== {label}", flush=True)
-        ours = run_child("dp", geo, args.dp_time_limit)
-        print(f"   dp: {ours}", flush=True)
-        theirs = run_child(baseline, geo, args.baseline_time_limit) if baseline else None
-        if theirs is not None:
-            print(f"   {baseline}: {theirs}", flush=True)
-        agree = None
-        ratio = None
-        if theirs and "error" not in theirs and "error" not in ours:
-            if ours["complete"] and theirs["complete"]:
-                agree = ours["regions"] == theirs["regions"]
-            ratio = theirs["seconds"] / max(ours["seconds"], 1e-9)
+        print(f"== {name}", flush=True)
+        limit = args.dp_time_limit if with_old else args.wall_time_limit
+        new = reused[name]["new"] if reused else run_child("new", geometry, limit)
+        print(f"   new: {new}", flush=True)
+        old = (reused[name].get("old") if reused else
+               run_child("old", geometry, args.dp_time_limit) if with_old else None)
+        if old is not None:
+            print(f"   old: {old}", flush=True)
+        both = old and not old.get("error") and not new.get("error")
         rows.append({
-            "line": label, "goal": goal, "baseline": baseline or "",
-            "dp_seconds": ours.get("seconds"), "dp_cpu_seconds": ours.get("cpu_seconds"),
-            "dp_complete": ours.get("complete"),
-            "dp_peak_states": ours.get("peak_states"), "dp_peak_memory_bytes": ours.get("peak_memory_bytes"),
-            "dp_max_rss_bytes": ours.get("max_rss_bytes"), "dp_steps": ours.get("steps"),
-            "positions": ours.get("positions"), "dp_error": ours.get("error"),
-            "baseline_seconds": theirs.get("seconds") if theirs else None,
-            "baseline_cpu_seconds": theirs.get("cpu_seconds") if theirs else None,
-            "baseline_peak_states": theirs.get("peak_states") if theirs else None,
-            "baseline_complete": theirs.get("complete") if theirs else None,
-            "speedup": ratio, "counts_agree": agree, "regions": ours.get("regions"),
+            "line": name, "goal": goal,
+            "new_seconds": new.get("seconds"), "new_cpu_seconds": new.get("cpu_seconds"),
+            "new_complete": new.get("complete"), "new_error": new.get("error"),
+            "new_peak_states": new.get("peak_states"), "new_max_rss_bytes": new.get("max_rss_bytes"),
+            "new_scan": " ".join(new.get("scan") or []), "new_compiled_steps": new.get("compiled_steps"),
+            "old_seconds": old.get("seconds") if old else None,
+            "old_cpu_seconds": old.get("cpu_seconds") if old else None,
+            "old_peak_states": old.get("peak_states") if old else None,
+            "old_max_rss_bytes": old.get("max_rss_bytes") if old else None,
+            "ratio_wall": old["seconds"] / max(new["seconds"], 1e-9) if both else None,
+            "ratio_cpu": old["cpu_seconds"] / max(new["cpu_seconds"], 1e-9) if both else None,
+            "counts_agree": (old["regions"] == new["regions"]) if both and old["complete"] and new["complete"] else None,
+            "regions": new.get("regions"), "_new": new, "_old": old,
         })
+    dask_rows = []
+    if not (args.quick or args.no_dask):
+        for name, geometry, workers, cap in DASK_LINES:
+            print(f"== dask {name}", flush=True)
+            r = run_child("dask", geometry, args.dp_time_limit, cap, workers)
+            print(f"   dask: {r}", flush=True)
+            single = next((row["regions"] for row in rows if row["line"] == name), None)
+            dask_rows.append((name, workers, cap, r, single))
+    _write(rows, dask_rows, stamp, args.quick, time.perf_counter() - started)
+    return 0
 
+
+def _read_log(path: str) -> dict:
+    """{line name: {"new": record, "old": record}} from a printed run log."""
+    import ast
+
+    out, name = {}, None
+    for text in Path(path).read_text().splitlines():
+        text = text.strip()
+        if text.startswith("== ") and not text.startswith("== dask"):
+            name = text[3:]
+            out[name] = {}
+        elif name and text.startswith(("new: ", "old: ")):
+            out[name][text[:3]] = ast.literal_eval(text[5:])  # a literal dict, no code
+    return out
+
+
+def _write(rows, dask_rows, stamp, quick, seconds) -> None:
     out_dir = ROOT / "results"
     out_dir.mkdir(exist_ok=True)
-    suffix = "_quick" if args.quick else ""
+    suffix = "_quick" if quick else ""
+    fields = [k for k in (rows[0].keys() if rows else ["line"]) if not k.startswith("_")]
     with open(out_dir / f"dp_benchmark{suffix}.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0].keys()) if rows else ["line"])
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    lines = [f"# dp backend benchmark{' (quick)' if args.quick else ''}", "",
-             f"Machine: {stamp['platform']}, {stamp['cpu']}, {stamp['cores']} cores "
-             f"(shared), Python {stamp['python']}; commit {stamp['commit']}.", "",
-             "Times are wall clock (CPU time of the process in brackets: other jobs share the "
-             "2 cores). Speed-up = baseline wall time / dp wall time.", "",
-             "| line | goal | dp time | dp peak states | dp peak RSS | baseline | baseline time | "
-             "baseline peak states | speed-up | counts agree | R_N |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"# dp backend benchmark{' (quick)' if quick else ''}", "",
+             f"Machine: {stamp['platform']}, {stamp['cpu']}, {stamp['cores']} cores, Python "
+             f"{stamp['python']}; commit {stamp['commit']}. The 2 cores were shared with several other "
+             f"jobs during the run (load average well above 2), so wall times are inflated and noisy; "
+             f"the CPU time of each process is given beside it. Whole run: {seconds / 60:.1f} min.", "",
+             "Old engine: the dp engine landed before the compiled kernels (benchmarks/baseline_dp_engine.py). "
+             "Each cell is one fresh child process (its own peak RSS; the new engine pays its one-off "
+             "loading of compiled code inside the timed part). Ratio = old / new, wall (CPU).", "",
+             "| line | goal | old engine | new engine | ratio | peak states old / new | peak RSS old / new | "
+             "counts agree | R_N |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        speedup = "—" if r["speedup"] is None else f"{r['speedup']:.0f}x"
-        if r["dp_error"]:
-            dp_time = f"refused/failed: {r['dp_error']}"
-        elif r["dp_complete"]:
-            dp_time = _fmt_seconds(r["dp_seconds"]) + _cpu(r["dp_cpu_seconds"])
-        else:
-            dp_time = (f"stopped at {_fmt_seconds(r['dp_seconds'])} after {r['dp_steps']} of "
-                       f"{r['positions']} steps")
-        rss = "—" if not r["dp_max_rss_bytes"] else f"{r['dp_max_rss_bytes'] / 2 ** 20:.0f} MiB"
-        lines.append(
-            f"| {r['line']} | {r['goal']} | {dp_time} | {r['dp_peak_states'] or '—'} | {rss} | "
-            f"{r['baseline'] or '—'} | {_fmt_seconds(r['baseline_seconds'])}{_cpu(r['baseline_cpu_seconds'])} | "
-            f"{r['baseline_peak_states'] or '—'} | "
-            f"{speedup} | "
-            f"{'—' if r['counts_agree'] is None else ('yes' if r['counts_agree'] else 'NO')} | "
-            f"{_digits(r['regions'])} |")
+        ratio = "—" if r["ratio_wall"] is None else f"{r['ratio_wall']:.1f}x ({r['ratio_cpu']:.1f}x)"
+        agree = "—" if r["counts_agree"] is None else ("yes" if r["counts_agree"] else "NO")
+        lines.append(f"| {r['line']} | {r['goal']} | {_time(r['_old'])} | {_time(r['_new'])} | {ratio} | "
+                     f"{r['old_peak_states'] or '—'} / {r['new_peak_states'] or '—'} | "
+                     f"{_mib(r['old_max_rss_bytes'])} / {_mib(r['new_max_rss_bytes'])} | {agree} | "
+                     f"{_digits(r['regions'])} |")
+    if dask_rows:
+        lines += ["", "## Dask (LocalCluster on this machine, worker processes, every stage distributed)", "",
+                  "| line | workers | memory cap per task | max partitions | distributed steps | seconds | "
+                  "peak RSS per worker | equals single process |", "|---|---|---|---|---|---|---|---|"]
+        for name, workers, cap, r, single in dask_rows:
+            if r.get("error"):
+                lines.append(f"| {name} | {workers} | {_mib(cap)} | — | — | {r['error']} | — | — |")
+                continue
+            same = "—" if single is None else ("yes" if single == r["regions"] else "NO")
+            lines.append(f"| {name} | {workers} | {_mib(cap)} | {r.get('dask_max_partitions')} | "
+                         f"{r.get('dask_steps')} | {_time(r)} | {_mib(r.get('worker_rss_bytes'))} | {same} |")
     text = "\n".join(lines) + "\n"
     (out_dir / f"dp_benchmark{suffix}.md").write_text(text)
     print()
     print(text)
-    return 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from strategies import local_layers
 from ilpregions.cli import main as cli
 from ilpregions.backends import bruteforce, cpsat
 from ilpregions.backends.dp import engine as dp
+from ilpregions.backends.dp import npstep, run
+from ilpregions.backends.dp.weights import Columns
 from ilpregions.services.counting import count_regions
 from ilpregions.core.errors import TooLargeError
 from ilpregions.core.geometry import Theorem1Instance, components, layer_instance
@@ -58,13 +60,13 @@ def test_every_scan_order_and_weight_mode_agree(monkeypatch):
     expected = bruteforce.count(inst).regions
     for order in ((0, 1), (1, 0)):
         assert dp.count(inst, order=order).regions == expected
-    monkeypatch.setattr(dp._Columns, "MAX_RESIDUE_COLUMNS", 0)  # force Python-int columns
+    monkeypatch.setattr(Columns, "MAX_RESIDUE_COLUMNS", 0)  # force Python-int columns
     assert dp.count(inst).regions == expected
 
 
 def test_hash_collisions_fall_back_to_exact_grouping(monkeypatch):
     inst = layer_instance(Network((4, 4, 1), (ConvLayer(3, 2, shared=False),)))
-    monkeypatch.setattr(dp, "_row_hash", lambda words: np.zeros(len(words), dtype=np.uint64))
+    monkeypatch.setattr(npstep, "row_hash", lambda words: np.zeros(len(words), dtype=np.uint64))
     assert dp.count(inst).regions == int(THEOREM1_CASES[3]["regions"])
 
 
@@ -73,15 +75,15 @@ def test_matrix_power_jump_equals_plain_steps(monkeypatch):
     inst = layer_instance(Network((90, 2), (ConvLayer(7, 3, shared=False),)))
     jumped = dp.count(inst)
     assert jumped.details.get("dp_steps") == inst.positions
-    monkeypatch.setattr(dp, "MIN_LINEAR_RUN", 10 ** 9)
+    monkeypatch.setattr(run, "MIN_LINEAR_RUN", 10 ** 9)
     plain = dp.count(inst)
     assert plain.regions == jumped.regions and plain.t_vectors == jumped.t_vectors
     # ... and the jump was really taken in the first run (and in residue mode too).
-    monkeypatch.setattr(dp, "MIN_LINEAR_RUN", 8)
+    monkeypatch.setattr(run, "MIN_LINEAR_RUN", 8)
     stats = {}
     comp = components(inst)[0]
     plan = dp.plan_block(inst, comp, list(inst.caps))
-    cols = dp._Columns([("binom", 7, 10 ** 200), ("unit", 0, 10 ** 60)], max(inst.caps), "residues")
+    cols = Columns([("binom", 7, 10 ** 200), ("unit", 0, 10 ** 60)], max(inst.caps), "residues")
     totals = dp.run_plan(plan, cols, stats=stats)
     assert stats["jumped_steps"] > 0
     assert totals == [plain.regions, plain.t_vectors]
@@ -204,7 +206,7 @@ def test_residue_scaling_is_exact():
     # The float-estimated quotient must give the exact remainder for every
     # residue, including the extremes 0 and p - 1.
     rng = np.random.default_rng(7)
-    cols = dp._Columns([("binom", 97, 10 ** 120)], 40, "residues")
+    cols = Columns([("binom", 97, 10 ** 120)], 40, "residues")
     mods = cols.mods
     weights = rng.integers(0, mods, size=(2000, len(mods)))
     weights[:3] = [0 * mods, mods - 1, mods // 2]

@@ -33,7 +33,6 @@ change, and more states merge. :class:`_Clipper` computes such a C(B).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import time
@@ -69,6 +68,7 @@ class Plan:
     steps: tuple[Step, ...]
     widths: tuple[int, ...]      # |L_i| per stage (∅ included)
     frontier: int                # largest frontier, in pixels
+    name: str = ""               # the scan order, e.g. "rows 01" or "diagonal+ 01"
 
     @property
     def max_width(self) -> int:
@@ -99,7 +99,7 @@ class PlanningTimeout(Exception):
 
 def make_plan(fields: list[tuple[int, ...]], positions: list[int], caps: list[int], d0: int,
               axes: tuple[int, ...] = (), family_limit: int = FAMILY_LIMIT,
-              deadline: float | None = None) -> Plan:
+              deadline: float | None = None, name: str = "") -> Plan:
     """Build the plan for scanning ``fields`` (already in scan order).
 
     ``positions`` are the instance's position ids in the same order and
@@ -178,7 +178,8 @@ def make_plan(fields: list[tuple[int, ...]], positions: list[int], caps: list[in
     small = np.int8 if top <= 127 and low >= -128 else np.int16 if top < 2 ** 14 else np.int32
     steps = [_padded_step(s, small) for s in steps]
     initial = np.concatenate([initial, np.zeros(padded_width(len(initial), small) - len(initial), dtype)])
-    return Plan(tuple(positions), tuple(axes), initial.astype(small), tuple(steps), tuple(widths), widest)
+    return Plan(tuple(positions), tuple(axes), initial.astype(small), tuple(steps), tuple(widths), widest,
+                name or "".join(map(str, axes)))
 
 
 def padded_width(width: int, dtype) -> int:
@@ -303,16 +304,3 @@ class _Clipper:
         for k, b in enumerate(family):
             out[k] = sum(self.caps[q] for q, g in items if not g & ~b)
         return out
-
-
-def scan_orders(coords: list[tuple[int, ...]]) -> list[tuple[tuple[int, ...], list[int]]]:
-    """Every axis-priority order of positions (row-major with permuted axes).
-
-    Returns ``(axes, order)`` pairs, ``order`` being indices into ``coords``.
-    """
-    k = len(coords[0]) if coords else 0
-    out = []
-    for axes in itertools.permutations(range(k)):
-        order = sorted(range(len(coords)), key=lambda j: tuple(coords[j][a] for a in axes))
-        out.append((axes, order))
-    return out or [((), list(range(len(coords))))]

@@ -26,8 +26,26 @@ def register(sub) -> None:
                              "its degree U and the leading constant c in R_N ~ c*d1^U (computed by the dp engine)")
     parser.add_argument("--memory-cap", type=positive_gib, metavar="GIB", default=None,
                         help="dp backend: refuse (before allocating) a step needing more than GIB GiB "
-                             "(default 8)")
+                             "(default 8); with --workers/--scheduler, per Dask task")
+    parser.add_argument("--workers", type=positive_int, metavar="N", default=None,
+                        help="dp backend: run the large DP stages on N local Dask worker processes, "
+                             "states partitioned by key")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="dp backend: run the large DP stages on the Dask cluster at ADDRESS "
+                             "(e.g. tcp://10.0.0.5:8786)")
     parser.set_defaults(func=run)
+
+
+def positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--workers must be a positive integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--workers must be a positive integer, got {text!r}")
+    return value
 
 
 def positive_gib(text: str) -> float:
@@ -55,6 +73,13 @@ def run(args) -> int:
     resolved = choose_backend(inst) if args.backend == backends.AUTO else args.backend
     if memory_cap is not None and resolved == "dp":
         options["memory_cap"] = int(memory_cap * 2 ** 30)
+    for name in ("workers", "scheduler"):
+        if getattr(args, name, None) is not None:
+            if resolved != "dp":
+                from ilpregions.core.errors import InputError
+
+                raise InputError(f"--{name} needs the dp backend (got --backend {resolved})")
+            options[name] = getattr(args, name)
     result = count_regions(network, backend=args.backend, time_limit=args.time_limit,
                            progress=not args.quiet, **options)
     poly = None
@@ -90,6 +115,10 @@ def run(args) -> int:
             nbytes = result.details["peak_memory_bytes"]
             size = f"{nbytes / 2 ** 20:.1f} MiB" if nbytes >= 2 ** 20 else f"{nbytes / 2 ** 10:.1f} KiB"
             print(f"dp: peak {result.details['peak_states']} states, about {size}")
+        if "dask_workers" in result.details:
+            d = result.details
+            print(f"dask: {d['dask_workers']} workers, up to {d['dask_max_partitions']} partitions, "
+                  f"{d['dask_steps']} distributed steps")
         if result.note:
             print(f"note: {result.note}")
         if getattr(args, "polynomial", False):
