@@ -338,9 +338,6 @@ OWN_NAMES = {M.THEOREM1, M.THEOREM2_LOWER, M.THEOREM2_UPPER, M.CNN_UPPER, M.PASC
 
 
 def test_lp_bounds_are_included_for_one_layer_models():
-    import importlib.util
-    if importlib.util.find_spec("ilpregions.services.lp_bounds") is None:
-        pytest.skip("ilpregions.services.lp_bounds is not installed")
     local = M.compute_bounds(load(MODELS / "local_3x3.toml"))
     extra = [b for b in local.bounds if b.name not in OWN_NAMES]
     assert extra, "the LP bounds should be listed"

@@ -123,3 +123,11 @@ def test_multi_layer_model_points_to_bounds(capsys):
     code = main(["count", str(MODELS / "two_layer_1d.toml")])
     err = capsys.readouterr().err
     assert code == 2 and "one conv/local/dense layer" in err and "bounds" in err
+
+
+def test_dumps_round_trips_names_with_quotes_and_control_characters():
+    # The hand-written writer this replaced emitted invalid TOML for a newline in the name.
+    from ilpregions.core.spec import dumps, loads
+
+    network = Network((4, 1), (ConvLayer(2, 2),), name='a "quoted"\nname\twith \\ escapes')
+    assert loads(dumps(network)) == network

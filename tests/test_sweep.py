@@ -357,7 +357,7 @@ TWO_LAYER = {"input": [1, 4, 1], "layers": [{"type": "conv", "filters": 2, "kern
 
 @pytest.mark.parametrize("task", ["bounds", "claims"])
 def test_bounds_and_claims_tasks(task):
-    multilayer = pytest.importorskip("ilpregions.services.multilayer")
+    from ilpregions.services import multilayer
     from math import comb, log10
 
     grid = grid_from_dict({"task": task, "base": TWO_LAYER, "grid": {"layers[1].filters": [1, 2, 4]}})

@@ -199,7 +199,7 @@ def _patterns_torch(model, x):
     (lambda: nn.Sequential(nn.Conv2d(1, 2, 2), nn.ReLU()), (1, 3, 3), 256),
 ])
 def test_same_region_count(make, shape, formula):
-    regions = pytest.importorskip("ilpregions.services.regions")
+    from ilpregions.services import regions
     from ilpregions.services.counting import count_regions
 
     model = seeded(make(), seed=7)

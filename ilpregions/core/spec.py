@@ -395,21 +395,10 @@ def load(path: str | Path) -> Network:
 
 
 def dumps(network: Network) -> str:
-    """Write a network in the TOML spec format (round-trips through :func:`loads`)."""
-    def fmt(value):
-        if isinstance(value, str):
-            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(value, (list, tuple)):
-            return "[" + ", ".join(fmt(v) for v in value) + "]"
-        return str(value)
+    """Write a network in the TOML spec format (round-trips through :func:`loads`).
 
-    data = network.to_dict()
-    lines = []
-    if "name" in data:
-        lines.append(f"name = {fmt(data['name'])}")
-    lines.append(f"input = {fmt(data['input'])}")
-    for layer in data["layers"]:
-        lines.append("")
-        lines.append("[[layers]]")
-        lines.extend(f"{k} = {fmt(v)}" for k, v in layer.items())
-    return "\n".join(lines) + "\n"
+    tomli-w does the quoting and escaping, so any name round-trips.
+    """
+    import tomli_w
+
+    return tomli_w.dumps(network.to_dict())

@@ -47,6 +47,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from ilpregions.core.combinatorics import log10_int
 from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.combinatorics import decimal_string
 from ilpregions.theory.fc_bounds import fc_params
@@ -174,12 +175,6 @@ class Comparison:
                 "larger": self.larger.to_json(), "other": self.other.to_json()}
 
 
-def _log10(value: int) -> float:
-    text = decimal_string(value)
-    head = int(text[:17])
-    return math.log10(head) + len(text) - len(str(head))
-
-
 def per_param_greater(a: int, pa: int, b: int, pb: int) -> bool:
     """a/pa > b/pb, exactly (cross-multiplied integers)."""
     return a * pb > b * pa
@@ -201,7 +196,7 @@ def verdict(a: Side, b: Side) -> tuple[str, float | None]:
     """
     margin = None
     if a.lower is not None and b.upper is not None and a.lower > 0 and b.upper > 0:
-        margin = round(_log10(a.lower) - math.log10(a.params) - _log10(b.upper) + math.log10(b.params), 6)
+        margin = round(log10_int(a.lower) - math.log10(a.params) - log10_int(b.upper) + math.log10(b.params), 6)
         if per_param_greater(a.lower, a.params, b.upper, b.params):
             return PROVEN, margin
     if a.upper is not None and b.lower is not None and per_param_greater(b.lower, b.params, a.upper, a.params):

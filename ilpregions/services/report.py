@@ -33,6 +33,7 @@ from itertools import product as iproduct
 from pathlib import Path
 from typing import Any
 
+from ilpregions.core.combinatorics import log10_int
 from ilpregions.core.errors import InputError
 
 DEFAULT_SWEEPS: dict[str, Any] = {
@@ -55,17 +56,6 @@ DEFAULT_SWEEPS: dict[str, Any] = {
 # ----------------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------------
-
-def log10_int(value: int | None) -> float | None:
-    """log10 of a positive integer of any size (None for None, -inf for 0)."""
-    if value is None:
-        return None
-    if value <= 0:
-        return float("-inf")
-    # From the top 64 bits: no decimal conversion, no float overflow.
-    shift = max(0, value.bit_length() - 64)
-    return math.log10(value >> shift) + shift * math.log10(2)
-
 
 def short(value: int | None) -> str:
     from ilpregions.services.bounds.common import short_text

@@ -13,6 +13,7 @@ import math
 import time
 from typing import Any, Callable, Mapping, Sequence
 
+from ilpregions.core.combinatorics import log10_int
 from ilpregions.core.combinatorics import decimal_string
 from ilpregions.core.errors import BackendUnavailableError, InputError, TooLargeError
 from ilpregions.core.results import TIME_LIMIT, TOO_LARGE, UNAVAILABLE
@@ -63,10 +64,7 @@ def _task_bounds(network, job) -> tuple[str, dict]:
 def _log10_ratio(value, params) -> str | None:
     if not value or not params:
         return None
-    text = decimal_string(value)
-    head = int(text[:17])
-    # log10 of an exact integer of any size, through its decimal string (no float overflow)
-    return f"{math.log10(head) + len(text) - len(str(head)) - math.log10(params):.6f}"
+    return f"{log10_int(value) - math.log10(params):.6f}"
 
 
 def _task_claims(network, job) -> tuple[str, dict]:

@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-from ilpregions.core.combinatorics import decimal_string, short_int  # noqa: F401  (re-exported for commands)
+from ilpregions.core.combinatorics import decimal_string, log10_int, short_int  # noqa: F401  (re-exported for commands)
 from ilpregions.core.spec import Network, load
 
 
@@ -71,10 +71,3 @@ def json_record(model: str | None, status: str, seconds: float, **fields) -> dic
     record["seconds"] = round(float(seconds), 6)
     record.update(fields)
     return record
-
-
-def log10_int(value: int) -> float:
-    """log10 of a positive integer of any size."""
-    text = decimal_string(value)
-    head = int(text[:17])
-    return math.log10(head) + len(text) - len(str(head))

@@ -8,16 +8,11 @@
 
 from __future__ import annotations
 
+import math
+
 from ilpregions.core.spec import AvgPoolLayer, ConvLayer, DenseLayer, MaxPoolLayer, Network
 
 POOLS = (MaxPoolLayer, AvgPoolLayer)
-
-
-def _prod(values) -> int:
-    out = 1
-    for v in values:
-        out *= v
-    return out
 
 
 def layer_params(network: Network) -> tuple[int, ...]:
@@ -33,11 +28,11 @@ def layer_params(network: Network) -> tuple[int, ...]:
     out = []
     for layer, shape_in, shape_out in zip(network.layers, network.input_shapes(), network.output_shapes()):
         if isinstance(layer, ConvLayer):
-            per_filter = _prod(layer.kernel) * shape_in[-1] + 1
-            copies = 1 if layer.shared else _prod(shape_out[:-1])
+            per_filter = math.prod(layer.kernel) * shape_in[-1] + 1
+            copies = 1 if layer.shared else math.prod(shape_out[:-1])
             out.append(copies * layer.filters * per_filter)
         elif isinstance(layer, DenseLayer):
-            out.append(layer.units * (_prod(shape_in) + 1))
+            out.append(layer.units * (math.prod(shape_in) + 1))
         else:
             out.append(0)
     return tuple(out)
@@ -60,7 +55,7 @@ def layer_neurons(network: Network) -> tuple[int, ...]:
     >>> layer_neurons(Network((1, 4, 1), (ConvLayer(2, (1, 2)), ConvLayer(3, (1, 2)))))
     (6, 6)
     """
-    return tuple(_prod(shape) for layer, shape in zip(network.layers, network.output_shapes())
+    return tuple(math.prod(shape) for layer, shape in zip(network.layers, network.output_shapes())
                  if is_relu(layer))
 
 
@@ -71,12 +66,12 @@ def neurons(network: Network) -> int:
 
 def input_dim(network: Network) -> int:
     """n0, the number of input scalars."""
-    return _prod(network.input_shape)
+    return math.prod(network.input_shape)
 
 
 def layer_positions(network: Network) -> tuple[int, ...]:
     """Output positions of each layer (1 for dense)."""
-    return tuple(_prod(shape[:-1]) if len(shape) > 1 else 1 for shape in network.output_shapes())
+    return tuple(math.prod(shape[:-1]) if len(shape) > 1 else 1 for shape in network.output_shapes())
 
 
 __all__ = ["layer_params", "params", "layer_neurons", "neurons", "input_dim", "layer_positions", "is_relu",
