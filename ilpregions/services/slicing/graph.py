@@ -59,12 +59,6 @@ class Op:
     b: np.ndarray | None = field(default=None, compare=False, repr=False)
     windows: tuple[np.ndarray, ...] | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def decisions(self) -> int:
-        if self.kind == "relu":
-            return -1  # the input size; see SliceNet.decision_sizes
-        return len(self.windows) if self.kind == "maxpool" else 0
-
 
 @dataclass(frozen=True)
 class SliceNet:
