@@ -26,12 +26,18 @@ def steps(quick: bool, benchmarks: bool) -> list[list[str]]:
         [py, "results/make_backends.py"] + (["--time-limit", "1"] if quick else []),
         [py, "results/make_bounds_gap.py"],
         [py, "results/make_ground_truth.py"] + q,
+        [py, "results/make_tied.py"] + q,
     ]
+    if not quick:
+        # Trains a small CNN on scikit-learn's bundled digits (the `examples` extra); ~10 min.
+        out.append([py, "examples/digits/train_and_slice.py"])
     if benchmarks:
         out += [
             [py, "benchmarks/bench_cpsat.py"] + (["--repeat", "1"] if quick else []),
             [py, "benchmarks/bench_dp.py"] + q,
             [py, "benchmarks/bench_regions.py"] + q,
+            [py, "benchmarks/bench_tied.py"] + q,
+            [py, "benchmarks/bench_slice.py"],
         ]
     return out
 

@@ -97,3 +97,22 @@ def test_cli_tied_max_json(cli):
     assert code == 0, err
     out = json.loads(stdout)
     assert (out["regions"], out["formula"], out["gap"]) == ("255", "256", "1")
+
+
+@pytest.mark.parametrize("shape,kernel,dilation", [
+    ((3, 3, 1), 2, 1), ((3, 3, 2), 2, 1), ((4, 3, 1), 2, 1),
+    ((5, 5, 1), 2, 2), ((4, 4, 1), 2, 2), ((4, 4, 1), 3, 1),
+])
+def test_strict_gap_prediction_is_never_wrong(shape, kernel, dilation):
+    """`count`'s note says "strictly smaller" only where the tied count is (checked by tied-max)."""
+    from ilpregions.core.geometry import layer_instance
+    from ilpregions.services.counting import strict_gap_expected
+    from ilpregions.services.tied import tied_max
+
+    net = Network(shape, (ConvLayer(2, kernel, dilation=dilation),))
+    result = tied_max(net, seed=0)
+    if strict_gap_expected(net.layers[0], layer_instance(net)):
+        assert result.regions < result.formula
+    if shape[-1] == 2:  # channel vectors: the commutativity identity is no dependency
+        assert not strict_gap_expected(net.layers[0], layer_instance(net))
+        assert result.regions == result.formula

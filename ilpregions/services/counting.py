@@ -42,13 +42,16 @@ def strict_gap_expected(layer, inst: Theorem1Instance) -> bool:
     from ilpregions.core.spec import conv_output_size
 
     axes = [i for i, k in enumerate(layer.kernel) if k >= 2]
-    if inst.kind != "conv" or inst.filters < 2 or len(axes) < 2:
+    # With several input channels the filter taps are vectors, not scalars, so
+    # the identity below is no dependency (3x3x2, 2x2, d1 = 2: tied = formula).
+    if inst.kind != "conv" or inst.filters < 2 or len(axes) < 2 or inst.channels != 1:
         return False
-    # A block of f_i outputs per axis whose fields are all unpadded is needed
-    # for the full-convolution identity w1 * w2 = w2 * w1 to be a dependency.
+    # The full-convolution identity w1 * w2 = w2 * w1 shifts one filter by the
+    # other's taps, a·δ for 0 <= a < f, so it needs δ·(f − 1) + 1 unpadded
+    # outputs per axis at stride 1 to be a dependency among actual neurons.
     for i in axes:
         unpadded = conv_output_size(inst.input_spatial[i], layer.kernel[i], 1, 0, layer.dilation[i])
-        if layer.stride[i] != 1 or unpadded < layer.kernel[i]:
+        if layer.stride[i] != 1 or unpadded < layer.dilation[i] * (layer.kernel[i] - 1) + 1:
             return False
     return True
 
@@ -106,6 +109,8 @@ def count_regions(model, backend: str = "auto", time_limit: float | None = None,
     note = weight_sharing_note(inst)
     if note and layer is not None and strict_gap_expected(layer, inst):
         note += "; here the tied maximum is strictly smaller (shifted filters are always dependent)"
+    if note:
+        note += "; `ilpregions tied-max` gives the real (shared-filter) maximum"
     return CountResult(
         regions=outcome.regions, exact=outcome.complete, backend=backend,
         t_vectors=outcome.t_vectors, union_size=inst.union_size, positions=inst.positions,
