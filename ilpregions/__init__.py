@@ -35,15 +35,26 @@ they were written:
 
 >>> text = ilpregions.dumps(net)
 >>> print(text, end="")
-input = [4, 1]
+input = [
+    4,
+    1,
+]
 <BLANKLINE>
 [[layers]]
 type = "conv"
 filters = 2
-kernel = [2]
-stride = [1]
-padding = [0]
-dilation = [1]
+kernel = [
+    2,
+]
+stride = [
+    1,
+]
+padding = [
+    0,
+]
+dilation = [
+    1,
+]
 >>> ilpregions.loads(text) == ilpregions.Network((4, 1), (ilpregions.ConvLayer(2, [2], stride=1),))
 True
 

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import signal
+import sys
 import tempfile
 import time
 import zipfile
@@ -203,7 +204,9 @@ def prop_options(data, capsys):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.toml"
         path.write_text(toml_text({"input": [4, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 2}]}))
-        choice = data.draw(st.integers(0, 4), label="which")
+        # `claims` evaluates 14 families with proven bounds (4-8 s a case even when
+        # valid): the quick sample leaves it to `-m slow` (see results/fuzz.md).
+        choice = data.draw(st.integers(0, 4) if FULL_OPTIONS else st.sampled_from([0, 2, 3, 4]), label="which")
         value = data.draw(st.one_of(st.text(max_size=8), WILD_INTS.map(str), st.integers(-3, 5).map(str)))
         # --widths and --repeats: wild values only up to the known findings (KNOWN_FINDINGS below)
         small = data.draw(st.one_of(st.text(max_size=8), st.integers(-3, 64).map(str),
@@ -324,9 +327,13 @@ def test_fuzz_sample(name, capsys):
     run_property(name, PROPS[name][1], capsys)
 
 
+FULL_OPTIONS = False  # set by test_fuzz_full
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(PROPS))
-def test_fuzz_full(name, capsys):
+def test_fuzz_full(name, capsys, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "FULL_OPTIONS", True)
     run_property(name, PROPS[name][2], capsys)
 
 

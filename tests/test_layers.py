@@ -114,7 +114,7 @@ def test_the_walker_sees_nested_relative_and_dynamic_imports(tmp_path, monkeypat
 
 # Modules owned elsewhere that still name flags in their errors (to be emptied: raise
 # ilpregions.core.errors.ParameterError naming the parameter; cli/flags.py maps it).
-FLAG_NAMING_PENDING = {"services/sweep.py", "services/torch_import.py", "backends/dp/engine.py"}
+FLAG_NAMING_PENDING: set[str] = set()
 FLAG = re.compile(r"(?:^|[\s(])--[a-z]")
 
 

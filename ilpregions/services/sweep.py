@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ilpregions.core.errors import InputError
+from ilpregions.core.errors import InputError, ParameterError
 from ilpregions.core.safe_io import output_lock, output_target
 from ilpregions.services import sweep_exec
 from ilpregions.services.sweep_grid import (MAX_GRID_POINTS, TASK_COLUMNS, TASKS, Grid, format_cell,
@@ -89,9 +89,9 @@ def _check_options(workers, chunk, resume: bool, overwrite: bool, output) -> Non
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise InputError(f"chunk must be a positive integer, got {chunk!r}")
     if resume and overwrite:
-        raise InputError("--resume and --overwrite contradict each other")
+        raise ParameterError("resume", "resume and overwrite contradict each other")
     if resume and output is None:
-        raise InputError("--resume needs -o FILE: the results of the interrupted run")
+        raise ParameterError("resume", "needs an output file: the results of the interrupted run")
 
 
 def _csv_path(final: Path) -> Path:

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ilpregions.core.errors import InputError
+from ilpregions.core.errors import InputError, ParameterError
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 # The file format lives in torch_file; these names stay importable from here.
 from ilpregions.services.torch_file import (FORMAT, _flatten_modules, _name, architecture,  # noqa: F401
@@ -215,9 +215,9 @@ def from_torch(module, input_shape: Sequence[int], drop_head: bool = False) -> I
     if b.pending is not None:
         index, name = b.pending
         if not drop_head:
-            raise InputError(f"{name} is the last layer and has no ReLU after it; pass "
-                             f"drop_head=True (--drop-head) to leave out a linear output head, "
-                             f"which does not change the activation regions")
+            raise ParameterError("drop_head", f"{name} is the last layer and has no ReLU after it; "
+                                 f"set drop_head to leave out a linear output head, which does "
+                                 f"not change the activation regions")
         b.layers.pop()
         b.weights.pop(f"layers.{index}.weight")
         b.weights.pop(f"layers.{index}.bias")

@@ -211,14 +211,14 @@ class DaskRunner:
         count = max(self.info["dask_workers"], 1, math.ceil(2 * GROWTH * states * per_row / memory_cap))
         if count > MAX_PARTITIONS:
             raise TooLargeError(f"dp: about {states} states of {len(step.a_idx)} bytes need more than "
-                                f"{MAX_PARTITIONS} partitions of {size_text(memory_cap)} (raise --memory-cap)")
+                                f"{MAX_PARTITIONS} partitions of {size_text(memory_cap)} (raise the memory cap)")
         return count
 
     def _double(self, parts, label, memory_cap):
         count = 2 * len(parts)
         if count > MAX_PARTITIONS:
             raise TooLargeError(f"dp: {label}: a partition still exceeds the memory cap of "
-                                f"{size_text(memory_cap)} with {len(parts)} partitions (raise --memory-cap)")
+                                f"{size_text(memory_cap)} with {len(parts)} partitions (raise the memory cap)")
         halves = [self.client.submit(split_task, p, count, j + half * len(parts), pure=False)
                   for half in (0, 1) for j, p in enumerate(parts)]
         return halves
@@ -231,16 +231,16 @@ def connect(workers: int | None = None, scheduler=None, distribute_at: int | Non
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as error:  # pragma: no cover - dask is a test dependency
-        raise SchedulerError(f"--workers/--scheduler need dask[distributed] ({error})")
+        raise SchedulerError(f"workers/scheduler: Dask counts need dask[distributed] ({error})")
     if scheduler is not None and not isinstance(scheduler, str):
         return DaskRunner(scheduler, None, distribute_at)
     try:
         if scheduler is not None:
             return DaskRunner(Client(scheduler, timeout="10s"), None, distribute_at, own_client=True)
         if workers is None or workers < 1:
-            raise SchedulerError(f"--workers must be a positive integer, got {workers!r}")
+            raise SchedulerError(f"workers: must be a positive integer, got {workers!r}")
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1",
                                dashboard_address=None, processes=True)
         return DaskRunner(Client(cluster), cluster, distribute_at)
     except (OSError, TimeoutError) as error:
-        raise SchedulerError(f"--scheduler {scheduler!r}: cannot connect ({error})")
+        raise SchedulerError(f"scheduler: cannot connect to {scheduler!r} ({error})")

@@ -128,7 +128,7 @@ def expand(states: np.ndarray, weights: np.ndarray, step, cols: "Columns", memor
         raise TooLargeError(
             f"dp: {label}: {total} candidate states × {width} frontier sets would need about "
             f"{size_text(held + need)}, over the memory cap of {size_text(memory_cap)} "
-            f"(raise --memory-cap, or try the cpsat backend)")
+            f"(raise the memory cap, or try the cpsat backend)")
     stats["peak_memory_bytes"] = max(stats.get("peak_memory_bytes", 0), held + need)
     keep = np.take(states, step.a_idx, axis=1)
     keep += step.add
