@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 
-from ilpregions.backends.dp.plan import _bits, _closure
+from ilpregions.backends.dp.plan import _bits, _closure, field_masks
 
 #: Give up estimating an order whose family grows beyond this (it loses anyway).
 ESTIMATE_LIMIT = 50_000
@@ -49,13 +49,7 @@ def candidate_orders(coords: list[tuple[int, ...]]) -> list[tuple[str, list[int]
 
 
 def _masks(fields):
-    local: dict[int, int] = {}
-    masks = []
-    for f in fields:
-        m = 0
-        for x in f:
-            m |= 1 << local.setdefault(x, len(local))
-        masks.append(m)
+    masks, _ = field_masks(fields)
     last: dict[int, int] = {}
     for i, m in enumerate(masks):
         for bit in _bits(m):
@@ -88,13 +82,7 @@ def family_widths(fields: list[tuple[int, ...]], limit: int = ESTIMATE_LIMIT) ->
     >>> family_widths([(0, 1), (1, 2), (2, 3)])
     (2, [3, 3, 2])
     """
-    local: dict[int, int] = {}
-    masks = []
-    for f in fields:
-        m = 0
-        for x in f:
-            m |= 1 << local.setdefault(x, len(local))
-        masks.append(m)
+    masks, _ = field_masks(fields)
     last: dict[int, int] = {}
     steps_of_bit: dict[int, list[int]] = {}
     for i, m in enumerate(masks):

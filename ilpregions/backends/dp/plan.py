@@ -111,13 +111,7 @@ def make_plan(fields: list[tuple[int, ...]], positions: list[int], caps: list[in
     ((3, 3, 2), 2)
     """
     n = len(fields)
-    local: dict[int, int] = {}
-    masks = []
-    for f in fields:
-        m = 0
-        for x in f:
-            m |= 1 << local.setdefault(x, len(local))
-        masks.append(m)
+    masks, local = field_masks(fields)
     last: dict[int, int] = {}
     for i, f in enumerate(fields):
         for x in f:
@@ -200,6 +194,22 @@ def _padded_step(step: Step, dtype) -> Step:
                 np.concatenate([step.add, np.zeros(extra, dtype=step.add.dtype)]).astype(dtype),
                 np.concatenate([np.minimum(step.clip, np.iinfo(dtype).max),
                                 np.zeros(extra, dtype=step.clip.dtype)]).astype(dtype))
+
+
+def field_masks(fields) -> tuple[list[int], dict[int, int]]:
+    """Each field as a bit mask over its pixels, numbered in order of first use.
+
+    >>> field_masks([(5, 7), (7, 9)])
+    ([3, 6], {5: 0, 7: 1, 9: 2})
+    """
+    local: dict[int, int] = {}
+    masks = []
+    for f in fields:
+        m = 0
+        for x in f:
+            m |= 1 << local.setdefault(x, len(local))
+        masks.append(m)
+    return masks, local
 
 
 def _bits(mask: int):

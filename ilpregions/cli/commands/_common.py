@@ -71,3 +71,14 @@ def json_record(model: str | None, status: str, seconds: float, **fields) -> dic
     record["seconds"] = round(float(seconds), 6)
     record.update(fields)
     return record
+
+
+def torch_input_shape(text: str) -> tuple[int, ...]:
+    """argparse type of ``--input``: a torch input shape such as ``1,8,8``."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--input must be comma-separated integers (C,H,W), got {text!r}")
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"--input must be positive integers (C,H,W), got {text!r}")
+    return values

@@ -19,17 +19,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+from ilpregions.cli.commands._common import torch_input_shape
 from ilpregions.core.errors import EXIT_OK, InputError
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--input must be comma-separated integers (C,H,W), got {text!r}")
-    if not values or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"--input must be positive integers (C,H,W), got {text!r}")
-    return values
 
 
 def register(sub) -> None:
@@ -40,7 +31,7 @@ def register(sub) -> None:
                     "`ilpregions regions --weights`. Needs the torch extra.")
     parser.add_argument("file", metavar="FILE.pt",
                         help="saved by ilpregions.services.torch_import.save(model, path), or a bare state_dict with --arch")
-    parser.add_argument("--input", type=_shape, required=True, metavar="C,H,W",
+    parser.add_argument("--input", type=torch_input_shape, required=True, metavar="C,H,W",
                         help="one input's shape in torch order, without the batch axis (e.g. 3,32,32)")
     parser.add_argument("--arch", default=None, metavar="ARCH.toml",
                         help="the layer list for a bare state_dict ([[layers]] tables: type = torch class, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
 from ilpregions.cli.commands._common import (nonnegative_int, add_json_argument, add_model_argument, add_time_limit_argument,
                       load_model, print_json)
 

@@ -7,17 +7,7 @@ import sys
 from pathlib import Path
 
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL, InputError
-from ilpregions.cli.commands._common import add_json_argument, add_time_limit_argument, print_json
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--input must be comma-separated integers (C,H,W), got {text!r}")
-    if not values or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"--input must be positive integers (C,H,W), got {text!r}")
-    return values
+from ilpregions.cli.commands._common import add_json_argument, add_time_limit_argument, print_json, torch_input_shape
 
 
 def register(sub) -> None:
@@ -34,7 +24,7 @@ def register(sub) -> None:
     source.add_argument("--weights", metavar="W.npz", help="weights of a spec model (layers.<i>.weight/bias)")
     source.add_argument("--torch", metavar="FILE.pt",
                         help="a model saved by ilpregions.services.torch_import.save (weights_only load)")
-    parser.add_argument("--input", type=_shape, metavar="C,H,W",
+    parser.add_argument("--input", type=torch_input_shape, metavar="C,H,W",
                         help="with --torch: one input's shape in torch order")
     parser.add_argument("--arch", metavar="ARCH.toml", help="with --torch and a bare state_dict: the layer list")
     parser.add_argument("--through", required=True, metavar="A,B[,C]",

@@ -79,7 +79,7 @@ def theorem2_lower(network: Network, exact: Exact, time_limit: float | None):
     if len(network.layers) == 1:
         return na(name, kind, "one layer: Theorem 2 (i) reduces to R_{N'} itself (see the one-layer bounds)")
     if k < 2:
-        return na(name, kind, f"needs the network to start with two conv/local layers (this model: "
+        return na(name, kind, "needs the network to start with two conv/local layers (this model: "
                               + ", ".join(layer.type for layer in network.layers) + ")")
     why = None
     for length in range(k, 1, -1):
