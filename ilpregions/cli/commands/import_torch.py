@@ -14,7 +14,6 @@ arbitrary objects. Two layouts are accepted:
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tomllib
 from pathlib import Path
