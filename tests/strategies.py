@@ -11,11 +11,10 @@ from ilpregions.core.spec import ConvLayer, Network
 
 
 @st.composite
-def local_layers(draw, max_axes: int, max_extra: int, max_d0: int, d1, max_positions: int,
-                 max_union: int | None = None):
-    """A random locally connected layer: 1..max_axes axes, kernel ≤ 3, stride
-    and dilation ≤ 2, padding < kernel, each input at most ``max_extra``
-    longer than the dilated kernel; ``d1`` an int or a strategy."""
+def geometries(draw, max_axes: int, max_extra: int, max_d0: int):
+    """(sizes, kernels, strides, paddings, dilations, d0) of a random layer: 1..max_axes
+    axes, kernel ≤ 3, stride and dilation ≤ 2, padding < kernel, each input at most
+    ``max_extra`` longer than the dilated kernel."""
     axes = draw(st.integers(1, max_axes))
     sizes, kernels, strides, pads, dils = [], [], [], [], []
     for _ in range(axes):
@@ -25,7 +24,16 @@ def local_layers(draw, max_axes: int, max_extra: int, max_d0: int, d1, max_posit
         pads.append(draw(st.integers(0, kernels[-1] - 1)))
         span = dils[-1] * (kernels[-1] - 1) + 1
         sizes.append(draw(st.integers(max(1, span - 2 * pads[-1]), span + max_extra)))
-    d0 = draw(st.integers(1, max_d0))
+    return sizes, kernels, strides, pads, dils, draw(st.integers(1, max_d0))
+
+
+@st.composite
+def local_layers(draw, max_axes: int, max_extra: int, max_d0: int, d1, max_positions: int,
+                 max_union: int | None = None):
+    """A random locally connected layer: 1..max_axes axes, kernel ≤ 3, stride
+    and dilation ≤ 2, padding < kernel, each input at most ``max_extra``
+    longer than the dilated kernel; ``d1`` an int or a strategy."""
+    sizes, kernels, strides, pads, dils, d0 = draw(geometries(max_axes, max_extra, max_d0))
     filters = d1 if isinstance(d1, int) else draw(d1)
     try:
         net = Network(tuple(sizes) + (d0,), (ConvLayer(filters, tuple(kernels), tuple(strides), tuple(pads),

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ilpregions.backends.subspace.plan import supports
 from ilpregions.core.errors import InputError, SpecError, TooLargeError
 from ilpregions.core.geometry import layer_instance
+from strategies import geometries
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 from ilpregions.services.counting import count_regions
 from ilpregions.services.tied import _Draw, shifted_filter_vectors, tied_max
@@ -20,16 +21,7 @@ from ilpregions.services.tied import _Draw, shifted_filter_vectors, tied_max
 @st.composite
 def conv_layers(draw, max_neurons: int = 14):
     """A random small conv/local layer: 1-3 axes, kernel ≤ 3, stride, padding, dilation, channels."""
-    axes = draw(st.integers(1, 3))
-    sizes, kernels, strides, pads, dils = [], [], [], [], []
-    for _ in range(axes):
-        kernels.append(draw(st.integers(1, 3)))
-        dils.append(draw(st.integers(1, 2)))
-        strides.append(draw(st.integers(1, 2)))
-        pads.append(draw(st.integers(0, kernels[-1] - 1)))
-        span = dils[-1] * (kernels[-1] - 1) + 1
-        sizes.append(draw(st.integers(max(1, span - 2 * pads[-1]), span + 3)))
-    d0 = draw(st.integers(1, 2))
+    sizes, kernels, strides, pads, dils, d0 = draw(geometries(max_axes=3, max_extra=3, max_d0=2))
     d1 = draw(st.integers(1, 3))
     shared = draw(st.booleans()) or draw(st.booleans())   # 3 in 4 shared
     try:
