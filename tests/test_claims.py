@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from math import comb
 from pathlib import Path
 
@@ -97,22 +95,20 @@ def test_two_layer_deep_vs_shallow_is_not_proven():
     assert result.proven_from is None
 
 
-def test_cli_claims_json():
-    out = subprocess.run([sys.executable, "-m", "ilpregions", "claims", "--json", "--widths", "2,8"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
-    assert data["widths"] == [2, 8]
+def test_cli_claims_json(cli):
+    # In-process: one evaluation of every family costs seconds; a subprocess would repeat the imports.
+    code, out, err = cli("claims", "--json", "--widths", "2,3")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["widths"] == [2, 3]
     assert {c["claim"] for c in data["claims"]} == {"deep-vs-shallow", "cnn-vs-fc"}
     for claim in data["claims"]:
         for row in claim["rows"]:
             assert row["verdict"] in (C.PROVEN, C.SUGGESTED, C.OPEN, C.REFUTED)
-    text = subprocess.run([sys.executable, "-m", "ilpregions", "claims", "--rows", "--widths", "2,8"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert text.returncode == 0 and "verdict:" in text.stdout
-    bad = subprocess.run([sys.executable, "-m", "ilpregions", "claims", "--widths", "0"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert bad.returncode == 2
+    code, out, _ = cli("claims", "--rows", "--widths", "2")
+    assert code == 0 and "verdict:" in out
+    code, _, err = cli("claims", "--widths", "0")
+    assert code == 2 and err.count("\n") == 1
 
 
 def test_two_dimensional_family_by_hand():
