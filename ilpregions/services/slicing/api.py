@@ -24,7 +24,7 @@ from ilpregions.core.errors import InputError
 from ilpregions.core.progress import Progress
 from ilpregions.services.slicing.certify import Certificate, certify
 from ilpregions.services.slicing._kernels import area
-from ilpregions.services.slicing.engine import REL_TOL, centroids, pattern_id
+from ilpregions.services.slicing.engine import REL_TOL, centroids, pattern_ids
 from ilpregions.services.slicing.graph import SliceNet, from_spec
 from ilpregions.services.slicing.run import decision_boundary, propagate
 
@@ -180,14 +180,14 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
     codes = prop.codes if prop.codes is not None else np.zeros((0, 0), np.int16)
     timings = dict(prop.seconds_by_op)
     mark = time.perf_counter()
-    patterns = tuple(pattern_id(row) for row in codes)
-    crossed, segments = (decision_boundary(prop.outputs, prop.verts) if prop.verts
+    patterns = pattern_ids(codes)
+    crossed, segments = (decision_boundary(prop.outputs, prop.flat, prop.offs) if prop.verts
                          else (np.zeros(0, bool), []))
     timings["boundary"] = time.perf_counter() - mark
     cert = None
     if check and prop.verts:
         mark = time.perf_counter()
-        cert = certify(net, plane.origin, plane.basis, centroids(prop.verts), codes)
+        cert = certify(net, plane.origin, plane.basis, centroids(prop.flat, prop.offs), codes)
         timings["certify"] = time.perf_counter() - mark
     return SliceResult(len(prop.verts) + len(prop.pending), not prop.timed_out, int(crossed.sum()),
                        tuple(prop.verts), patterns, crossed, tuple(prop.pending), tuple(segments), plane,

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ilpregions.services.slicing import _cert_kernels as CK
+from ilpregions.services.slicing.engine import window_arrays
 from ilpregions.services.slicing.exact import ExactNet, slice_points
 from ilpregions.services.slicing.graph import SliceNet
 
@@ -58,64 +60,53 @@ class Certificate:
         return not self.mismatches and not self.unchecked
 
 
-def _row_nnz(A) -> int:
-    if sp.issparse(A):
-        return int(np.diff(sp.csr_matrix(A).indptr).max(initial=0))
-    return A.shape[1]
+def _csr(op):
+    """The op's matrix as CSR arrays (dense matrices too: the fused loop needs one layout),
+    its constant, and gamma of its longest row plus one (the constant)."""
+    A = sp.csr_matrix(op.A, dtype=np.float64)
+    nnz = int(np.diff(A.indptr).max(initial=0))
+    return (A.indptr.astype(np.int64), A.indices.astype(np.int64), np.ascontiguousarray(A.data),
+            np.asarray(op.b, dtype=np.float64), gamma(nnz + 1))
+
+
+def _dense_bounded(op, v, e):
+    """A dense affine op by three BLAS products (faster than the fused loop when A is dense)."""
+    absA = np.abs(op.A)
+    y = op.A @ v + op.b[:, None]
+    prop, terms = absA @ e, absA @ np.abs(v)
+    ey = INFLATE * (prop + gamma(op.A.shape[1] + 1) * (terms + np.abs(op.b)[:, None]))
+    # every product exactly zero (inputs exactly 0, no error): the sum is b, exactly
+    ey[(prop == 0) & (terms == 0)] = 0.0
+    return y, ey
 
 
 def bounded_forward(net: SliceNet, origin: np.ndarray, basis: np.ndarray, points: np.ndarray):
-    """Float patterns at the points, and which rows are certified by the error bounds."""
+    """Float patterns at the points, and which rows are certified by the error bounds.
+
+    Internally tensors are ``(n, P)`` (entries by points), see :mod:`._cert_kernels`.
+    """
     P = points.shape[0]
-    x = origin[None, :] + points @ basis.T
-    err = INFLATE * gamma(basis.shape[1] + 1) * (np.abs(origin)[None, :] + np.abs(points) @ np.abs(basis).T)
-    values, errs, codes = {0: x}, {0: err}, []
+    x = origin[:, None] + basis @ points.T
+    err = INFLATE * gamma(basis.shape[1] + 1) * (np.abs(origin)[:, None] + np.abs(basis) @ np.abs(points).T)
+    values, errs, codes = {0: np.ascontiguousarray(x)}, {0: np.ascontiguousarray(err)}, []
     certified = np.ones(P, dtype=bool)
     for op in net.ops:
         v, e = values[op.inputs[0]], errs[op.inputs[0]]
-        if op.kind == "affine":
-            absA = abs(op.A)
-            y = np.asarray(op.A @ v.T).T + op.b
-            g = gamma(_row_nnz(op.A) + 1)
-            prop = np.asarray(absA @ e.T).T
-            terms = np.asarray(absA @ np.abs(v).T).T
-            ey = INFLATE * (prop + g * (terms + np.abs(op.b)))
-            # every product exactly zero (inputs exactly 0, no error): the sum is b, exactly
-            ey[(prop == 0) & (terms == 0)] = 0.0
+        if op.kind == "affine" and not sp.issparse(op.A):
+            y, ey = _dense_bounded(op, v, e)
+        elif op.kind == "affine":
+            y, ey = CK.affine_bounded(*_csr(op), v, e, INFLATE)
         elif op.kind == "add":
             y = v + values[op.inputs[1]]
             ey = INFLATE * (e + errs[op.inputs[1]] + gamma(1) * np.abs(y))
         elif op.kind == "relu":
-            certified &= ((np.abs(v) > e) | ((v == 0) & (e == 0))).all(axis=1)
-            codes.append((v > 0).astype(np.int16))
-            y, ey = np.maximum(v, 0.0), np.where(v > 0, e, 0.0)
-        else:
-            y, ey, c, ok = _pool_bounded(op.windows, v, e)
-            certified &= ok
+            c, y, ey = CK.relu_bounded(v, e, certified)
             codes.append(c)
-        values[op.output], errs[op.output] = y, ey
-    return (np.concatenate(codes, axis=1) if codes else np.zeros((P, 0), np.int16)), certified
-
-
-def _pool_bounded(windows, v, e):
-    P = v.shape[0]
-    y, ey = np.empty((P, len(windows))), np.empty((P, len(windows)))
-    c = np.empty((P, len(windows)), dtype=np.int16)
-    ok = np.ones(P, dtype=bool)
-    for size in {len(w) for w in windows}:
-        idx = [j for j, w in enumerate(windows) if len(w) == size]
-        W = np.stack([windows[j] for j in idx])
-        vals, errs = v[:, W], e[:, W]                            # (P, nw, w)
-        arg = np.argmax(vals, axis=2)[:, :, None]
-        top, etop = np.take_along_axis(vals, arg, 2), np.take_along_axis(errs, arg, 2)
-        exact = errs == 0.0
-        # strictly above, or an exact tie of exactly computed entries (the first one wins)
-        beats = (top - etop > vals + errs) | (exact & (etop == 0.0) & (vals == top))
-        np.put_along_axis(beats, arg, True, axis=2)
-        ok &= beats.all(axis=(1, 2))
-        y[:, idx], ey[:, idx] = top[:, :, 0], etop[:, :, 0]
-        c[:, idx] = np.where(top[:, :, 0] == 0.0, -1, arg[:, :, 0])
-    return y, ey, c, ok
+        else:
+            c, y, ey = CK.pool_bounded(v, e, *window_arrays(op.windows), certified)
+            codes.append(c)
+        values[op.output], errs[op.output] = np.ascontiguousarray(y), np.ascontiguousarray(ey)
+    return (np.concatenate(codes, axis=0).T if codes else np.zeros((P, 0), np.int16)), certified
 
 
 def certify(net: SliceNet, origin: np.ndarray, basis: np.ndarray, points: np.ndarray,
