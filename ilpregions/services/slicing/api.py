@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ilpregions.core.errors import InputError
 from ilpregions.core.progress import Progress
@@ -175,7 +176,8 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
         raise InputError(f"through: points have {plane.origin.size} values but the network's input has "
                          f"{net.input_size} ({'x'.join(map(str, net.input_shape))}, {net.layout})")
     deadline = None if time_limit is None else start + time_limit
-    with Progress("slice", unit="piece", enabled=progress) as bar:
+    # the products are small (a batch's maps): BLAS threads only wait for each other
+    with threadpool_limits(limits=1, user_api="blas"), Progress("slice", unit="piece", enabled=progress) as bar:
         prop = propagate(net, plane.polygon, plane.origin, plane.basis, deadline, bar)
     codes = prop.codes if prop.codes is not None else np.zeros((0, 0), np.int16)
     timings = dict(prop.seconds_by_op)
@@ -187,7 +189,8 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
     cert = None
     if check and prop.verts:
         mark = time.perf_counter()
-        cert = certify(net, plane.origin, plane.basis, centroids(prop.flat, prop.offs), codes)
+        with threadpool_limits(limits=1, user_api="blas"):
+            cert = certify(net, plane.origin, plane.basis, centroids(prop.flat, prop.offs), codes)
         timings["certify"] = time.perf_counter() - mark
     return SliceResult(len(prop.verts) + len(prop.pending), not prop.timed_out, int(crossed.sum()),
                        tuple(prop.verts), patterns, crossed, tuple(prop.pending), tuple(segments), plane,
