@@ -316,3 +316,36 @@ def test_never_unpickles_arbitrary_objects(tmp_path):
     result = cli("import-torch", tmp_path / "evil.pt", "--input", "1,4")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert not marker.exists()
+
+
+def test_import_torch_json_and_safe_outputs(tmp_path, capsys):
+    import os
+
+    model = seeded(nn.Sequential(nn.Conv1d(1, 2, 2), nn.ReLU()))
+    save(model, tmp_path / "m.pt")
+    spec, weights = tmp_path / "m.toml", tmp_path / "w.npz"
+    code, out, err = run_cli(capsys, "import-torch", tmp_path / "m.pt", "--input", "1,4", "-o", spec,
+                             "--weights-out", weights, "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    assert list(record)[:3] == ["model", "status", "seconds"]
+    assert record["model"] == str(tmp_path / "m.pt") and record["status"] == "imported"
+    assert record["layers"] == ["conv"] and record["spec_file"] == str(spec) and record["spec"] is None
+    from ilpregions.core.spec import load
+    assert load(spec) == Network((4, 1), (ConvLayer(2, 2),), name="m")
+    with np.load(weights, allow_pickle=False) as data:
+        assert sorted(data.files) == record["weights"] == ["layers.0.bias", "layers.0.weight"]
+    # no -o: the spec text is in the JSON
+    code, out, err = run_cli(capsys, "import-torch", tmp_path / "m.pt", "--input", "1,4", "--json")
+    assert code == 0 and loads(json.loads(out)["spec"]) == Network((4, 1), (ConvLayer(2, 2),), name="m")
+    # outputs are regular files only: a FIFO is refused (before the work), never opened
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    for flag in ("-o", "--weights-out"):
+        code, out, err = run_cli(capsys, "import-torch", tmp_path / "m.pt", "--input", "1,4", flag, fifo)
+        assert code == 2 and "FIFO" in err and err.count("\n") == 1, err
+    code, out, err = run_cli(capsys, "import-torch", tmp_path / "m.pt", "--input", "1,4", "-o", spec,
+                             "--weights-out", spec)
+    assert code == 2 and "same file" in err
+    with pytest.raises(InputError, match="FIFO"):
+        from_torch(model, (1, 4)).save_weights(fifo)

@@ -77,10 +77,16 @@ class ImportedNetwork:
     source: tuple[str, ...] = ()
 
     def save_weights(self, path: str | Path) -> None:
-        """Write the weights as ``.npz`` (read back with ``allow_pickle=False``)."""
+        """Write the weights as ``.npz`` (read back with ``allow_pickle=False``).
+
+        Through :mod:`ilpregions.core.safe_io`: atomically, to a regular file
+        only (a FIFO, device or directory is refused), under an exclusive lock.
+        """
         import numpy as np
 
-        with open(path, "wb") as fh:
+        from ilpregions.core.safe_io import atomic_open, output_lock
+
+        with output_lock(path), atomic_open(path, "wb") as fh:
             np.savez(fh, **{k: np.asarray(v) for k, v in self.weights.items()})
 
 

@@ -10,6 +10,11 @@ arbitrary objects. Two layouts are accepted:
   ARCH.toml``, whose ``[[layers]]`` tables name the torch class and its
   constructor arguments, e.g. ``type = "Conv2d"``, ``in_channels = 3``,
   ``out_channels = 8``, ``kernel_size = 3``, ``padding = 1``.
+
+Outputs (the spec and the weights) are written through
+:mod:`ilpregions.core.safe_io`: atomically, only to regular files, under an
+exclusive lock. ``--json`` prints ``model`` (the file), ``status``,
+``seconds``, then the layers and where they were written.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from ilpregions.cli.commands._common import torch_input_shape
+from ilpregions.cli.commands._common import add_json_argument, json_record, print_json, torch_input_shape
 from ilpregions.core.errors import EXIT_OK, InputError
 
 
@@ -41,6 +46,7 @@ def register(sub) -> None:
                         help="write the weights (channels-last layout) for `regions --weights`")
     parser.add_argument("--drop-head", action="store_true",
                         help="leave out a final linear/conv layer without ReLU (it does not change the regions)")
+    add_json_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -59,9 +65,18 @@ def _read_arch(path: str):
 
 def run(args) -> int:
     import importlib.util
+    import time
 
+    from ilpregions.core.safe_io import atomic_write, output_lock, output_target
+
+    start = time.perf_counter()
     if importlib.util.find_spec("torch") is None:
         raise InputError("import-torch needs PyTorch: pip install 'ilpregions[torch]'")
+    outputs = [p for p in (args.output, args.weights_out) if p]
+    if len(outputs) == 2 and Path(args.output).resolve() == Path(args.weights_out).resolve():
+        raise InputError("--weights-out: the same file as -o/--output")
+    for path in outputs:
+        output_target(path)  # refuse a FIFO, device or directory before the work
     from ilpregions.core.spec import dumps
     from ilpregions.services.torch_import import from_torch, load_file
 
@@ -73,15 +88,30 @@ def run(args) -> int:
     text = f"# imported from {Path(args.file).name} (input {','.join(map(str, args.input))} in torch order)\n"
     text += dumps(type(network)(network.input_shape, network.layers, name=network.name or name))
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        with output_lock(args.output):
+            atomic_write(args.output, text)
+    if args.weights_out:
+        imported.save_weights(args.weights_out)
+    if args.json:
+        print_json(json_record(str(args.file), "imported", time.perf_counter() - start,
+                               input_shape=list(network.input_shape), layers=[layer.type for layer in network.layers],
+                               spec_file=args.output, spec=None if args.output else text,
+                               weights_file=args.weights_out,
+                               weights=sorted(imported.weights) if args.weights_out else None,
+                               dropped=list(imported.dropped)))
+        return EXIT_OK
+    _print_human(args, network, imported, text)
+    return EXIT_OK
+
+
+def _print_human(args, network, imported, text) -> None:
+    if args.output:
         print(f"wrote {args.output}: input {list(network.input_shape)} (channels last), "
               f"{len(network.layers)} layers: {', '.join(layer.type for layer in network.layers)}")
     else:
         sys.stdout.write(text)
     if args.weights_out:
-        imported.save_weights(args.weights_out)
         print(f"wrote {args.weights_out}: {', '.join(sorted(imported.weights))}",
               file=sys.stdout if args.output else sys.stderr)
     for note in imported.dropped:
         print(f"note: dropped {note}", file=sys.stderr)
-    return EXIT_OK
