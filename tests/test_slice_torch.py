@@ -164,3 +164,65 @@ def test_exact_integer_pass_equals_fractions_and_floats():
              Fraction(float(C[i, 1])) * Fraction(float(b1)) for o, (b0, b1) in zip(origin, basis)]
         assert exact[i].tolist() == evaluate_exact(net, x)[0]
     assert (exact == floats).mean() > 0.99   # floats agree away from ties
+
+
+_MODEL_CODE = '''
+import torch
+import torch.nn as nn
+
+
+class TinyRes(nn.Module):
+    """A residual block written as a Module subclass, as people write models."""
+
+    def __init__(self, width=3):
+        super().__init__()
+        self.conv = nn.Conv2d(1, width, 3, padding=1)
+        self.back = nn.Conv2d(width, 1, 1)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x):
+        x = x + self.back(torch.relu(self.conv(x)))
+        return self.head(torch.flatten(torch.relu(x), 1))
+
+
+def make_tiny():
+    return TinyRes(width=2)
+'''
+
+
+def test_module_subclass_from_its_code_and_a_weights_only_state_dict(tmp_path, cli):
+    import importlib.util
+    import json
+
+    code_file = tmp_path / "tiny_model.py"
+    code_file.write_text(_MODEL_CODE)
+    spec = importlib.util.spec_from_file_location("tiny_model_for_test", code_file)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    torch.manual_seed(4)
+    model = mod.TinyRes(width=3).eval()
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    points = np.random.default_rng(2).normal(size=(3, 16))
+    for i, p in enumerate(points):
+        np.save(tmp_path / f"p{i}.npy", p)
+    through = ",".join(str(tmp_path / f"p{i}.npy") for i in range(3))
+    expected = slice_network(model, points, input_shape=(1, 4, 4))
+    code, out, err = cli("slice", "--torch", tmp_path / "sd.pt", "--torch-module", f"{code_file}:TinyRes",
+                         "--torch-kwargs", '{"width": 3}', "--input", "1,4,4", "--through", through, "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["pieces"] == expected.pieces > 3 and record["certified"]["mismatches"] == 0
+    assert sorted(p["pattern"] for p in record["piece_list"]) == sorted(expected.patterns)
+    # refusals: one line, exit 2, naming the flag or the file
+    torch.save(make(Residual), tmp_path / "whole.pt")  # a pickled Module: never unpickled
+    for args, needle in [
+        (("--torch", tmp_path / "sd.pt", "--torch-module", f"{code_file}:make_tiny"), "do not fit"),
+        (("--torch", tmp_path / "sd.pt", "--torch-module", f"{code_file}:Nope"), "has no 'Nope'"),
+        (("--torch", tmp_path / "sd.pt", "--torch-module", "no_such_pkg_xyz.mod:A"), "importing no_such_pkg_xyz"),
+        (("--torch", tmp_path / "sd.pt", "--torch-module", f"{code_file}:TinyRes", "--torch-kwargs", "[1]"),
+         "JSON object"),
+        (("--torch", tmp_path / "whole.pt", "--torch-module", f"{code_file}:TinyRes"), "pickled Python objects"),
+        (("--torch", tmp_path / "sd.pt"), "--torch-module"),
+    ]:
+        code, out, err = cli("slice", *args, "--input", "1,4,4", "--through", "random,random")
+        assert code == 2 and needle in err and err.count("\n") == 1, (args, err)

@@ -180,14 +180,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None):
-    """Rebuild the ``nn.Sequential`` saved in ``path``, in eval mode.
-
-    ``path`` is either a file written by :func:`save`, or a bare ``state_dict``
-    (``torch.save(model.state_dict(), path)``) together with ``arch``, the
-    layer list (e.g. from an ``--arch`` TOML file). Only
-    ``torch.load(weights_only=True)`` is used.
-    """
+def read_weights_only(path: str | Path):
+    """``torch.load(path, weights_only=True)`` (tensors and plain containers only; never runs
+    pickled code), with every failure as a one-line :class:`InputError` naming the file."""
     import torch
 
     path = Path(path)
@@ -204,10 +199,24 @@ def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None)
         raise ParameterError("arch", f"{path}: holds pickled Python objects (a whole "
                              f"torch.save(model)?), which are never loaded; save with "
                              f"ilpregions.services.torch_import.save(model, path), or save "
-                             f"model.state_dict() and give its architecture") from None
+                             f"model.state_dict() and give its architecture (--arch) or its "
+                             f"code (--torch-module package.module:Class)") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds; all mean "not readable"
         raise InputError(f"{path}: cannot be read by torch.load(weights_only=True): "
                          f"{_first_line(exc)}") from None
+    return data
+
+
+def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None):
+    """Rebuild the ``nn.Sequential`` saved in ``path``, in eval mode.
+
+    ``path`` is either a file written by :func:`save`, or a bare ``state_dict``
+    (``torch.save(model.state_dict(), path)``) together with ``arch``, the
+    layer list (e.g. from an ``--arch`` TOML file). Only
+    ``torch.load(weights_only=True)`` is used.
+    """
+    path = Path(path)
+    data = read_weights_only(path)
     if not isinstance(data, Mapping):
         raise InputError(f"{path}: expected a dict (state_dict, or the ilpregions format), got "
                          f"{type(data).__name__}")
@@ -220,7 +229,8 @@ def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None)
         state, layers = data, arch
         if layers is None:
             raise ParameterError("arch", f"{path}: a bare state_dict does not say the architecture; "
-                                 f"give it (ARCH.toml, a list of [[layers]] tables), or save with "
+                                 f"give it (ARCH.toml, a list of [[layers]] tables), or name the model's code "
+                                 f"(--torch-module package.module:Class), or save with "
                                  f"ilpregions.services.torch_import.save(model, path)")
     module = build_module(layers)
     if not isinstance(state, Mapping):
@@ -236,4 +246,4 @@ def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None)
     return module.eval()
 
 
-__all__ = ["architecture", "build_module", "save", "load_file", "FORMAT"]
+__all__ = ["architecture", "build_module", "save", "load_file", "read_weights_only", "FORMAT"]

@@ -9,7 +9,10 @@ arbitrary objects. Two layouts are accepted:
 * a bare ``torch.save(model.state_dict(), "model.pt")`` plus ``--arch
   ARCH.toml``, whose ``[[layers]]`` tables name the torch class and its
   constructor arguments, e.g. ``type = "Conv2d"``, ``in_channels = 3``,
-  ``out_channels = 8``, ``kernel_size = 3``, ``padding = 1``.
+  ``out_channels = 8``, ``kernel_size = 3``, ``padding = 1``;
+* a bare state_dict plus ``--torch-module package.module:Name`` (or
+  ``path/to/file.py:Name``): the model's own ``nn.Module`` subclass, built
+  with ``--torch-kwargs`` (see :mod:`ilpregions.services.torch_module`).
 
 Outputs (the spec and the weights) are written through
 :mod:`ilpregions.core.safe_io`: atomically, only to regular files, under an
@@ -29,7 +32,7 @@ from ilpregions.core.errors import EXIT_OK, InputError
 
 def register(sub) -> None:
     parser = sub.add_parser(
-        "import-torch", help="turn a saved PyTorch nn.Sequential into a spec (and weights)",
+        "import-torch", help="turn a saved PyTorch model (a chain of layers) into a spec (and weights)",
         description="Read a saved PyTorch model (torch.load(weights_only=True) only) and write its "
                     "architecture as a TOML spec, and optionally its weights as .npz for "
                     "`ilpregions regions --weights`. Needs the torch extra.")
@@ -40,6 +43,7 @@ def register(sub) -> None:
     parser.add_argument("--arch", default=None, metavar="ARCH.toml",
                         help="the layer list for a bare state_dict ([[layers]] tables: type = torch class, "
                              "plus its constructor arguments)")
+    add_torch_module_arguments(parser)
     parser.add_argument("-o", "--output", default=None, metavar="MODEL.toml",
                         help="write the spec here (default: print it)")
     parser.add_argument("--weights-out", default=None, metavar="W.npz",
@@ -63,6 +67,30 @@ def _read_arch(path: str):
     return data["layers"]
 
 
+def add_torch_module_arguments(parser) -> None:
+    """``--torch-module`` / ``--torch-kwargs``: the model's own code for a state_dict file."""
+    parser.add_argument("--torch-module", metavar="PKG.MOD:NAME",
+                        help="the model's code, for a state_dict file (torch.save(model.state_dict(), f)): "
+                             "package.module:Name or path/to/file.py:Name, a class or a function returning "
+                             "the nn.Module (the file itself is still read with weights_only=True)")
+    parser.add_argument("--torch-kwargs", metavar="JSON",
+                        help="with --torch-module: keyword arguments for Name, as a JSON object")
+
+
+def torch_model(path: str, args):
+    """The torch model in ``path``: the ilpregions format, or a state_dict with --arch or --torch-module."""
+    from ilpregions.services.torch_file import load_file
+    from ilpregions.services.torch_module import load_user_module, parse_kwargs
+
+    if args.torch_module:
+        if args.arch:
+            raise InputError("--arch and --torch-module both give the architecture; use one")
+        return load_user_module(args.torch_module, path, parse_kwargs(args.torch_kwargs))
+    if args.torch_kwargs is not None:
+        raise InputError("--torch-kwargs needs --torch-module")
+    return load_file(path, arch=_read_arch(args.arch) if args.arch else None)
+
+
 def run(args) -> int:
     import importlib.util
     import time
@@ -78,10 +106,9 @@ def run(args) -> int:
     for path in outputs:
         output_target(path)  # refuse a FIFO, device or directory before the work
     from ilpregions.core.spec import dumps
-    from ilpregions.services.torch_import import from_torch, load_file
+    from ilpregions.services.torch_import import from_torch
 
-    arch = _read_arch(args.arch) if args.arch else None
-    module = load_file(args.file, arch=arch)
+    module = torch_model(args.file, args)
     imported = from_torch(module, args.input, drop_head=args.drop_head)
     network = imported.network
     name = Path(args.file).stem

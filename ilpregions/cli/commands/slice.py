@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL, InputError
 from ilpregions.cli.commands._common import add_json_argument, add_time_limit_argument, print_json, torch_input_shape
+from ilpregions.cli.commands.import_torch import add_torch_module_arguments, torch_model
 
 
 def register(sub) -> None:
@@ -22,10 +23,12 @@ def register(sub) -> None:
     source.add_argument("--seed", type=int, metavar="N", help="He-normal weights from seed N (spec models)")
     source.add_argument("--weights", metavar="W.npz", help="weights of a spec model (layers.<i>.weight/bias)")
     source.add_argument("--torch", metavar="FILE.pt",
-                        help="a model saved by ilpregions.services.torch_import.save (weights_only load)")
+                        help="a model saved by ilpregions.services.torch_import.save, or a state_dict with "
+                             "--arch or --torch-module (always read with torch.load(weights_only=True))")
     parser.add_argument("--input", type=torch_input_shape, metavar="C,H,W",
                         help="with --torch: one input's shape in torch order")
     parser.add_argument("--arch", metavar="ARCH.toml", help="with --torch and a bare state_dict: the layer list")
+    add_torch_module_arguments(parser)
     parser.add_argument("--through", required=True, metavar="A,B[,C]",
                         help="2 or 3 points: FILE.npy, an index into --data, or 'random'")
     parser.add_argument("--data", metavar="X.npy", help="an array of inputs (N, ...) that indices refer to")
@@ -86,14 +89,11 @@ def _model(args):
     if args.torch:
         if args.input is None:
             raise InputError("--torch needs --input C,H,W (one input's shape in torch order)")
-        from ilpregions.services.torch_import import load_file
         from ilpregions.services.torch_fx import to_slicenet
 
-        arch = None
-        if args.arch:
-            from ilpregions.cli.commands.import_torch import _read_arch
-            arch = _read_arch(args.arch)
-        return to_slicenet(load_file(args.torch, arch=arch), args.input), Path(args.torch).name
+        return to_slicenet(torch_model(args.torch, args), args.input), Path(args.torch).name
+    if args.torch_module or args.torch_kwargs:
+        raise InputError("--torch-module and --torch-kwargs go with --torch FILE.pt (the state_dict)")
     if args.model is None:
         raise InputError("MODEL (a TOML spec) is required with --seed or --weights")
     from ilpregions.cli.commands._common import load_model
