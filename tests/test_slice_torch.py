@@ -49,6 +49,25 @@ class Depthwise(nn.Module):
         return self.head(torch.flatten(self.features(x), 1))
 
 
+class Branches(nn.Module):
+    """LeakyReLU (module and functional), torch.cat of branches, ceil_mode and adaptive max pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(1, 2, 3, padding=1)
+        self.b = nn.Conv2d(1, 1, 1)
+        self.act = nn.LeakyReLU(0.1)
+        self.pool = nn.MaxPool2d(2, ceil_mode=True)
+        self.amp = nn.AdaptiveMaxPool2d((2, 1))
+        self.head = nn.Linear(9, 3)
+
+    def forward(self, x):
+        y = torch.cat([self.act(self.a(x)), F.leaky_relu(self.b(x), 0.3)], dim=1)
+        y = self.pool(y)                                   # 5x5 -> 3x3 (the last window hangs over)
+        z = F.adaptive_max_pool2d(y, 1)
+        return self.head(torch.cat((self.amp(y).flatten(1), z.flatten(1)), 1))
+
+
 def make(cls, seed=0):
     torch.manual_seed(seed)
     model = cls()
@@ -59,7 +78,7 @@ def make(cls, seed=0):
     return model.eval()
 
 
-@pytest.mark.parametrize("cls, shape", [(Residual, (2, 6, 6)), (Depthwise, (3, 8))])
+@pytest.mark.parametrize("cls, shape", [(Residual, (2, 6, 6)), (Depthwise, (3, 8)), (Branches, (1, 5, 5))])
 def test_traced_graph_computes_what_torch_computes(cls, shape):
     model = make(cls)
     net = to_slicenet(model, shape)
@@ -70,7 +89,7 @@ def test_traced_graph_computes_what_torch_computes(cls, shape):
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("cls, shape", [(Residual, (2, 4, 4)), (Depthwise, (3, 8))])
+@pytest.mark.parametrize("cls, shape", [(Residual, (2, 4, 4)), (Depthwise, (3, 8)), (Branches, (1, 5, 5))])
 def test_slice_of_a_traced_model_against_grid(cls, shape):
     model = make(cls, seed=1)
     points = np.random.default_rng(3).normal(size=(3, int(np.prod(shape)))) * 0.3
@@ -113,7 +132,8 @@ class WithTanh(nn.Module):
     (UsesParameter(), r"uses a parameter or buffer directly \(get_attr 'w'\)"),
     (WithTanh(), r"body.1 \(Tanh\): unsupported module Tanh"),
     (nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)).train(), r"1 \(BatchNorm1d\): the model is in training mode"),
-    (nn.Sequential(nn.Conv1d(1, 2, 2), nn.ReLU(), nn.MaxPool1d(2, ceil_mode=True)), r"2 \(MaxPool1d\): ceil_mode"),
+    (nn.Sequential(nn.Linear(4, 4), nn.PReLU()), r"1 \(PReLU\): unsupported module PReLU"),
+    (nn.Sequential(nn.Conv1d(1, 2, 2), nn.ReLU(), nn.MaxPool1d(2, return_indices=True)), r"2 \(MaxPool1d\): its output is not a tensor"),
 ])
 def test_refusals_name_op_and_path(model, pattern):
     with pytest.raises(InputError, match=pattern):
@@ -126,6 +146,10 @@ def test_spec_formats_refuse_residuals_in_one_line(tmp_path, cli):
         from_torch(make(Residual), (2, 6, 6))
     with pytest.raises(InputError, match=r"groups=3; the spec format has only groups=1"):
         from_torch(make(Depthwise), (3, 8))
+    with pytest.raises(InputError, match=r"b \(Conv2d\): the graph is not a chain"):  # torch.cat
+        from_torch(make(Branches), (1, 5, 5))
+    with pytest.raises(InputError, match=r"layer 1 \(LeakyReLU\): only ReLU"):
+        from_torch(nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU()), (4,))
     # a plain chain written as a Module subclass imports like the Sequential it is
     class Chain(nn.Module):
         def __init__(self):
@@ -147,15 +171,17 @@ def test_spec_formats_refuse_residuals_in_one_line(tmp_path, cli):
     assert code == 0 and "pieces:" in out, err
 
 
-def test_exact_integer_pass_equals_fractions_and_floats():
+@pytest.mark.parametrize("cls, shape", [(Residual, (2, 6, 6)), (Branches, (1, 5, 5))])
+def test_exact_integer_pass_equals_fractions_and_floats(cls, shape):
     from fractions import Fraction
 
     from ilpregions.services.slicing.exact import ExactNet, slice_points
     from ilpregions.services.slicing.graph import evaluate_exact
 
-    net = to_slicenet(make(Residual, seed=2), (2, 6, 6))
+    net = to_slicenet(make(cls, seed=2), shape)
     rng = np.random.default_rng(5)
-    origin, basis, C = rng.normal(size=72), rng.normal(size=(72, 2)), rng.normal(size=(3, 2))
+    n = int(np.prod(shape))
+    origin, basis, C = rng.normal(size=n), rng.normal(size=(n, 2)), rng.normal(size=(3, 2))
     X, e = slice_points(origin, basis, C)
     exact = ExactNet(net).patterns(X, e)
     floats = evaluate(net, origin + C @ basis.T)[0]

@@ -9,9 +9,13 @@ Supported, wherever they appear in the graph (``nn`` modules, ``torch.*``,
   ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``, ``Flatten``, ``view``/
   ``reshape``/``flatten``, ``Dropout`` and ``Identity`` (eval mode), adding
   or multiplying by a constant;
-* ``ReLU`` (module, ``torch.relu``, ``F.relu``, ``x.relu()``);
-* ``MaxPool1d/2d/3d`` (``ceil_mode=False``, any dilation and padding);
-* residual additions of two tensors (``x + y``, ``torch.add``).
+* ``ReLU`` (module, ``torch.relu``, ``F.relu``, ``x.relu()``) and
+  ``LeakyReLU`` / ``F.leaky_relu`` (any finite slope: still piecewise
+  linear, and its pieces are still activation patterns);
+* ``MaxPool1d/2d/3d`` (any dilation and padding, ``ceil_mode`` too) and
+  ``AdaptiveMaxPool1d/2d/3d`` (torch's windows for the fixed output size);
+* residual additions of two tensors (``x + y``, ``torch.add``) and
+  ``torch.cat`` of any number of branches along a non-batch axis.
 
 Tensors are flattened in torch's own order (channels first): points for a
 slice are given the same way. Conv and linear layers become matrices by
@@ -48,7 +52,7 @@ import numpy as np
 
 from ilpregions.core.errors import InputError, TooLargeError
 from ilpregions.services.slicing.graph import SliceNet, _Builder
-from ilpregions.services.torch_fx_ops import affine_op, constant_op, maxpool_windows
+from ilpregions.services.torch_fx_ops import affine_op, concat_op, constant_op, leaky_slope, maxpool_windows
 
 #: Largest input a traced model may have (entries per sample).
 MAX_INPUT = 1_000_000
@@ -115,10 +119,13 @@ def _classify(node, gm):
         m = gm.get_submodule(node.target)
         if isinstance(m, nn.ReLU):
             return "relu", m
+        if isinstance(m, nn.LeakyReLU):
+            return "leaky", m
         if isinstance(m, (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d,
                           nn.Dropout3d)):
             return "alias", m
-        if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
+        if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
+                          nn.AdaptiveMaxPool3d)):
             return "maxpool", m
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.modules.batchnorm._BatchNorm,
                           nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d,
@@ -127,7 +134,7 @@ def _classify(node, gm):
         return None, m
     if node.op == "call_method":
         name = node.target
-        return {"relu": "relu", "add": "add", "sub": "sub", "mul": "scale", "div": "scale"}.get(
+        return {"relu": "relu", "leaky_relu": "leaky", "add": "add", "sub": "sub", "mul": "scale", "div": "scale"}.get(
             name, "alias" if name in _RESHAPE_METHODS else "static" if name in _STATIC_METHODS else None), None
     fn = node.target
     table = {torch.relu: "relu", F.relu: "relu", torch.flatten: "alias", torch.reshape: "alias",
@@ -136,7 +143,9 @@ def _classify(node, gm):
              F.max_pool1d: "maxpool", F.max_pool2d: "maxpool", F.max_pool3d: "maxpool",
              F.avg_pool1d: "affine", F.avg_pool2d: "affine", F.avg_pool3d: "affine",
              F.adaptive_avg_pool1d: "affine", F.adaptive_avg_pool2d: "affine", F.adaptive_avg_pool3d: "affine",
-             F.dropout: "dropout", operator.getitem: "static"}
+             F.dropout: "dropout", operator.getitem: "static", F.leaky_relu: "leaky",
+             F.adaptive_max_pool1d: "maxpool", F.adaptive_max_pool2d: "maxpool", F.adaptive_max_pool3d: "maxpool",
+             torch.cat: "cat", torch.concat: "cat", torch.concatenate: "cat"}
     try:
         return table.get(fn), None
     except TypeError:
@@ -196,6 +205,8 @@ def _tensor_args(node, env, where):
 def _convert(node, gm, b, env):
     where = _where(node, gm)
     kind, m = _classify(node, gm)
+    if kind == "cat":
+        return concat_op(node, b, env, _tensor_shape(node), where)
     tensors, static = _tensor_args(node, env, where)
     if kind == "static":
         if tensors and node.target not in _STATIC_METHODS and node.target is not getattr:
@@ -204,8 +215,8 @@ def _convert(node, gm, b, env):
     if kind is None or not tensors:
         what = f"module {type(m).__name__}" if m is not None else f"op {where}"
         raise InputError(f"{where}: unsupported {what}; supported: Conv1d/2d/3d, Linear, ReLU, "
-                         f"MaxPool, AvgPool, AdaptiveAvgPool, BatchNorm (eval), Flatten/view/reshape, "
-                         f"Dropout, Identity, residual additions")
+                         f"LeakyReLU, MaxPool, AdaptiveMaxPool, AvgPool, AdaptiveAvgPool, BatchNorm (eval), "
+                         f"Flatten/view/reshape, Dropout, Identity, residual additions, torch.cat")
     x = tensors[0]
     _, tid, shape_in = env[x]
     shape_out = _tensor_shape(node)
@@ -225,6 +236,8 @@ def _convert(node, gm, b, env):
         raise InputError(f"{where}: arguments computed from tensor sizes are only supported in reshapes")
     if kind == "relu":
         return ("t", b.relu(tid, where), shape_out)
+    if kind == "leaky":
+        return ("t", b.relu(tid, where, leaky_slope(node, m, where)), shape_out)
     if kind in ("add", "sub") and len(tensors) == 2:
         y = env[tensors[1]][1]
         if env[tensors[1]][2] != shape_in:

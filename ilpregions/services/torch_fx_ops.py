@@ -42,10 +42,14 @@ def _basis_matrix(fn, shape_in, n_out: int, where: str):
                          shape=(n_out, n_in))
 
 
-def _pool_windows(shape_in, kernel, stride, padding, dilation, where):
-    """Flat input indices (torch order) of each output of a max pool."""
+def _pool_windows(shape_in, out, kernel, stride, padding, dilation, where):
+    """Flat input indices (torch order) of each output of a max pool.
+
+    ``out`` are torch's output sizes (with ``ceil_mode`` the last window may
+    hang over the edge: max-pool pads with -inf, so the window is just the
+    part inside the input).
+    """
     channels, spatial = shape_in[0], shape_in[1:]
-    out = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation)]
     if any(o <= 0 for o in out):
         raise InputError(f"{where}: the pooling window does not fit the input {list(shape_in)}")
     per_channel = []
@@ -55,9 +59,24 @@ def _pool_windows(shape_in, kernel, stride, padding, dilation, where):
             coords = [q * s - p + a * d for q, s, p, a, d in zip(pos, stride, padding, off, dilation)]
             if all(0 <= x < n for x, n in zip(coords, spatial)):
                 cells.append(int(np.ravel_multi_index(coords, spatial)))
+        if not cells:
+            raise InputError(f"{where}: a pooling window lies entirely in the padding")
         per_channel.append(cells)
-    size = math.prod(spatial)
+    return _per_channel(per_channel, channels, math.prod(spatial))
+
+
+def _per_channel(per_channel, channels, size):
     return [np.array(cells, dtype=np.int64) + c * size for c in range(channels) for cells in per_channel]
+
+
+def _adaptive_windows(shape_in, shape_out):
+    """torch's adaptive max-pool windows: output i of n -> o covers [floor(i n / o), ceil((i + 1) n / o))."""
+    spatial, out = shape_in[1:], shape_out[1:]
+    ranges = [[range(i * n // o, -(-(i + 1) * n // o)) for i in range(o)] for n, o in zip(spatial, out)]
+    per_channel = []
+    for pos in itertools.product(*ranges):
+        per_channel.append([int(np.ravel_multi_index(c, spatial)) for c in itertools.product(*pos)])
+    return _per_channel(per_channel, shape_in[0], math.prod(spatial))
 
 
 def _tuple(value, axes):
@@ -109,14 +128,24 @@ def _pool_params(node, m, axes):
 
 def maxpool_windows(node, m, shape_in, shape_out, where):
     axes = len(shape_in) - 1
-    kernel, stride, padding, dilation, ceil_mode, return_indices = _pool_params(node, m, axes)
-    if ceil_mode or return_indices:
-        raise InputError(f"{where}: ceil_mode=True and return_indices=True are not supported")
-    if stride is None or stride == []:
-        stride = kernel
-    kernel, stride = _tuple(kernel, axes), _tuple(stride, axes)
-    padding, dilation = _tuple(padding, axes), _tuple(dilation, axes)
-    windows = _pool_windows(shape_in, kernel, stride, padding, dilation, where)
+    if len(shape_out) != len(shape_in):
+        raise InputError(f"{where}: expected a (C, *spatial) input, got {list(shape_in)}")
+    name = type(m).__name__ if m is not None else node.target.__name__
+    if "adaptive" in name.lower():
+        returns = m.return_indices if m is not None else node.kwargs.get(
+            "return_indices", node.args[2] if len(node.args) > 2 else False)
+        if returns:
+            raise InputError(f"{where}: return_indices=True is not supported")
+        windows = _adaptive_windows(shape_in, shape_out)
+    else:
+        kernel, stride, padding, dilation, _ceil, return_indices = _pool_params(node, m, axes)
+        if return_indices:
+            raise InputError(f"{where}: return_indices=True is not supported")
+        if stride is None or stride == []:
+            stride = kernel
+        kernel, stride = _tuple(kernel, axes), _tuple(stride, axes)
+        padding, dilation = _tuple(padding, axes), _tuple(dilation, axes)
+        windows = _pool_windows(shape_in, shape_out[1:], kernel, stride, padding, dilation, where)
     if len(windows) != math.prod(shape_out):
         raise InputError(f"{where}: {len(windows)} windows but torch gives {math.prod(shape_out)} outputs")
     return windows
@@ -156,4 +185,42 @@ def affine_op(node, m, gm, shape_in, shape_out, where):
     return A, bias
 
 
-__all__ = ["constant_op", "maxpool_windows", "affine_op"]
+def leaky_slope(node, m, where) -> float:
+    """The negative slope of an ``nn.LeakyReLU`` or ``F.leaky_relu`` / ``x.leaky_relu`` node."""
+    if m is not None:
+        return float(m.negative_slope)
+    slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
+    if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not math.isfinite(slope):
+        raise InputError(f"{where}: the negative slope must be a constant number, got {slope!r}")
+    return float(slope)
+
+
+def concat_op(node, b, env, shape_out, where):
+    """``torch.cat(tensors, dim)``: each branch placed by a 0/1 matrix, then added (exact)."""
+    import scipy.sparse as sp
+
+    parts = node.args[0] if node.args else node.kwargs.get("tensors")
+    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+    if not isinstance(parts, (list, tuple)) or not parts or not isinstance(dim, int) or shape_out is None:
+        raise InputError(f"{where}: expected torch.cat of a list of tensors along a constant axis")
+    axis = dim % (len(shape_out) + 1) - 1          # without the batch axis
+    if axis < 0:
+        raise InputError(f"{where}: concatenating along the batch axis is not supported")
+    for p in parts:
+        if not hasattr(p, "op") or env[p][0] != "t":
+            raise InputError(f"{where}: torch.cat of something other than the model's tensors")
+    index = np.arange(math.prod(shape_out)).reshape(shape_out)
+    total, offset = None, 0
+    for p in parts:
+        _, tid, shape = env[p]
+        rows = np.take(index, range(offset, offset + shape[axis]), axis=axis).ravel()
+        offset += shape[axis]
+        place = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(index.size, len(rows)))
+        placed = b.affine(tid, place, np.zeros(index.size), where)
+        total = placed if total is None else b.add(total, placed, where)
+    if offset != shape_out[axis]:
+        raise InputError(f"{where}: the branches do not fill the output along axis {dim}")
+    return ("t", total, shape_out)
+
+
+__all__ = ["constant_op", "maxpool_windows", "affine_op", "leaky_slope", "concat_op"]

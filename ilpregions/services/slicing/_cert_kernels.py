@@ -49,8 +49,11 @@ def affine_bounded(indptr, indices, data, b, g, V, E, inflate):
 
 
 @njit(cache=True)
-def relu_bounded(V, E, certified):
-    """Patterns, outputs and errors of a ReLU; clears ``certified[p]`` where a sign is not sure."""
+def relu_bounded(V, E, certified, slope, g1, inflate):
+    """Patterns, outputs and errors of a (leaky) ReLU; clears ``certified[p]`` where a sign is not sure.
+
+    Off entries are ``slope * v``: one rounding, so the error is ``|slope| e + g1 |slope v|`` (inflated).
+    """
     n, P = V.shape
     codes = np.empty((n, P), dtype=np.int16)
     Y = np.empty((n, P))
@@ -62,8 +65,15 @@ def relu_bounded(V, E, certified):
                 certified[p] = False
             on = v > 0
             codes[j, p] = on
-            Y[j, p] = v if on else 0.0
-            EY[j, p] = e if on else 0.0
+            if on:
+                Y[j, p] = v
+                EY[j, p] = e
+            elif slope == 0.0:
+                Y[j, p] = 0.0
+                EY[j, p] = 0.0
+            else:
+                Y[j, p] = slope * v
+                EY[j, p] = inflate * (abs(slope) * e + g1 * abs(slope * v))
     return codes, Y, EY
 
 

@@ -100,7 +100,7 @@ def bounded_forward(net: SliceNet, origin: np.ndarray, basis: np.ndarray, points
             y = v + values[op.inputs[1]]
             ey = INFLATE * (e + errs[op.inputs[1]] + gamma(1) * np.abs(y))
         elif op.kind == "relu":
-            c, y, ey = CK.relu_bounded(v, e, certified)
+            c, y, ey = CK.relu_bounded(v, e, certified, op.slope, gamma(1), INFLATE)
             codes.append(c)
         else:
             c, y, ey = CK.pool_bounded(v, e, *window_arrays(op.windows), certified)

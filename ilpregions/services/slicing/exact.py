@@ -72,6 +72,14 @@ class ExactNet:
         Z, bb, e = _align(Z, ea + ex, b[None, :], eb)
         return Z + bb, e
 
+    @staticmethod
+    def _relu(slope: float, V: np.ndarray, ev: int, positive: np.ndarray):
+        if slope == 0.0:
+            return np.where(positive, V, 0), ev
+        s, es = to_dyadic(np.array([slope]))   # leaky: off entries times the slope, exactly
+        on, off, e = _align(np.where(positive, V, 0), ev, np.where(positive, 0, V) * s[0], ev + es)
+        return on + off, e
+
     def patterns(self, X: np.ndarray, ex: int) -> np.ndarray:
         """Exact activation patterns of the input rows ``X * 2**ex`` (X: object ints)."""
         values = {0: (X, ex)}
@@ -83,7 +91,7 @@ class ExactNet:
             elif op.kind == "relu":
                 positive = V > 0
                 codes.append(positive.astype(np.int16))
-                values[op.output] = (np.where(positive, V, 0), ev)
+                values[op.output] = self._relu(op.slope, V, ev, positive)
             elif op.kind == "add":
                 W, ew = values[op.inputs[1]]
                 a, b, e = _align(V, ev, W, ew)

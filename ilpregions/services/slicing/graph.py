@@ -10,7 +10,8 @@ kind       meaning
 =========  ===========================================================
 affine     ``out = A @ x + b`` (conv, dense, BatchNorm, average pooling,
            flatten/reshape: anything affine, as a dense or sparse matrix)
-relu       ``out = max(x, 0)``; one decision per entry (active or not)
+relu       ``out = x if x > 0 else slope * x`` (ReLU: slope 0; leaky ReLU);
+           one decision per entry (active or not)
 maxpool    ``out[j] = max(x[windows[j]])``; one decision per window
 add        ``out = x + y`` (residual connections)
 =========  ===========================================================
@@ -58,6 +59,7 @@ class Op:
     A: object = field(default=None, compare=False, repr=False)  # ndarray or scipy CSR
     b: np.ndarray | None = field(default=None, compare=False, repr=False)
     windows: tuple[np.ndarray, ...] | None = field(default=None, compare=False, repr=False)
+    slope: float = 0.0  # relu only: the slope where x <= 0 (leaky ReLU); 0 for ReLU
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,11 @@ class _Builder:
         self.ops.append(Op("affine", (x,), out, where, A=A, b=np.asarray(b, dtype=np.float64)))
         return out
 
-    def relu(self, x: int, where: str) -> int:
+    def relu(self, x: int, where: str, slope: float = 0.0) -> int:
+        if not np.isfinite(slope):
+            raise InputError(f"{where}: the negative slope must be finite, got {slope}")
         out = self.new(self.sizes[x])
-        self.ops.append(Op("relu", (x,), out, where))
+        self.ops.append(Op("relu", (x,), out, where, slope=float(slope)))
         return out
 
     def maxpool(self, x: int, windows, where: str) -> int:
@@ -186,7 +190,7 @@ def evaluate(net: SliceNet, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             y = _apply_affine(op.A, op.b, x)
         elif op.kind == "relu":
             codes.append((x > 0).astype(np.int16))
-            y = np.maximum(x, 0.0)
+            y = np.where(x > 0, x, op.slope * x) if op.slope else np.maximum(x, 0.0)
         elif op.kind == "add":
             y = x + values[op.inputs[1]]
         else:
@@ -229,7 +233,7 @@ def evaluate_exact(net: SliceNet, x: list) -> tuple[list[int], list]:
             y = _frac_affine(op.A, op.b, v)
         elif op.kind == "relu":
             codes.extend(1 if t > 0 else 0 for t in v)
-            y = [t if t > 0 else Fraction(0) for t in v]
+            y = [t if t > 0 else Fraction(op.slope) * t for t in v]
         elif op.kind == "add":
             y = [s + t for s, t in zip(v, values[op.inputs[1]])]
         else:

@@ -45,7 +45,8 @@ def _step(op: Op, batch: Batch, keep: set, windows: dict) -> Batch:
         return Batch(batch.stage + 1, batch.flat, batch.offs, live, batch.codes)
     if op.kind == "relu":
         flat, offs, parents, masks = relu_split(X, batch.flat, batch.offs)
-        out = X[:, parents, :] * masks.T[:, :, None]
+        gain = masks.T if op.slope == 0.0 else np.where(masks.T, 1.0, op.slope)  # leaky: slope when off
+        out = X[:, parents, :] * gain[:, :, None]
         codes = masks.astype(np.int16)
     else:
         if op.output not in windows:
