@@ -5,7 +5,8 @@ point), so the innermost loops run over contiguous points and vectorise.
 Each loop fuses what numpy did in several passes: a sparse affine op's value,
 its propagated error and its rounding term come from one pass over the
 matrix's non-zeros, and ReLU / max-pool decisions are checked against the
-error bounds in place.
+error bounds in place. The loops release the GIL (``nogil``): the
+certification runs them on parts of the points in threads.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def affine_bounded(indptr, indices, data, b, g, V, E, inflate):
     """``y = A v + b`` for every column of V (A in CSR form) and its error bound.
 
@@ -48,7 +49,7 @@ def affine_bounded(indptr, indices, data, b, g, V, E, inflate):
     return Y, EY
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def relu_bounded(V, E, certified, slope, g1, inflate):
     """Patterns, outputs and errors of a (leaky) ReLU; clears ``certified[p]`` where a sign is not sure.
 
@@ -77,7 +78,7 @@ def relu_bounded(V, E, certified, slope, g1, inflate):
     return codes, Y, EY
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def pool_bounded(V, E, win_flat, win_offs, certified):
     """Max-pool with error bounds: the first maximal entry wins; it is certified if it beats every
     other entry by more than both errors, or ties only exactly computed entries (exact, as in the exact pass).

@@ -65,7 +65,7 @@ def relu_split(Z: np.ndarray, flat: np.ndarray, offs: np.ndarray):
     Returns ``(flat, offs, parents, masks)``: the new pieces, each one's
     parent index and its ReLU pattern ``(P', n)`` (see :func:`_batch.relu_batch`).
     """
-    return B.relu_batch(flat, offs, np.ascontiguousarray(Z), REL_TOL)
+    return B.relu_batch(flat, offs, Z, REL_TOL)
 
 
 def centroids(flat: np.ndarray, offs: np.ndarray) -> np.ndarray:
@@ -86,7 +86,7 @@ def pool_split(X: np.ndarray, win_flat: np.ndarray, win_offs: np.ndarray, flat: 
     flat input index chosen by window j, ``codes[p, j]`` its pattern code
     (see :func:`_batch.pool_batch`).
     """
-    return B.pool_batch(flat, offs, np.ascontiguousarray(X), win_flat, win_offs, REL_TOL)
+    return B.pool_batch(flat, offs, X, win_flat, win_offs, REL_TOL)
 
 
 def pattern_id(row: np.ndarray) -> str:
