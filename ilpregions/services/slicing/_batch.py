@@ -86,7 +86,7 @@ def _relu_cut(Q, Z, p, J, tol, pieces, parents):
             starts.append(found + 1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def relu_batch(flat, offs, Z, rel):
     """Split every piece along the neurons of Z that change sign on it.
 
@@ -198,7 +198,7 @@ def _pool_cut(Q, X, p, win_flat, win_offs, bad, tols, pieces, parents):
         parents.append(p)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def pool_batch(flat, offs, X, win_flat, win_offs, rel):
     """Split every piece into the argmax cells of the pooling windows.
 
@@ -290,7 +290,7 @@ def _tie_edges(Y, cells, winners, tol, edges):
                 edges.append(E)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def boundary_batch(flat, offs, Y, rel):
     """Which pieces the argmax of the outputs ``Y`` ``(n, P, k + 1)`` changes on, and the tie edges.
 
@@ -336,4 +336,32 @@ def boundary_batch(flat, offs, Y, rel):
     return crossed, out
 
 
-__all__ = ["relu_batch", "pool_batch", "boundary_batch"]
+@njit(cache=True, nogil=True)
+def gather(X, parents, gain):
+    """``X[:, parents, :]``, each row j of piece q scaled by ``gain[q, j]`` (when gain has rows)."""
+    n, _, K = X.shape
+    P = len(parents)
+    out = np.empty((n, P, K))
+    scaled = gain.shape[0] > 0
+    for j in range(n):
+        for q in range(P):
+            g = gain[q, j] if scaled else 1.0
+            for d in range(K):
+                out[j, q, d] = X[j, parents[q], d] * g
+    return out
+
+
+@njit(cache=True, nogil=True)
+def gather_entries(X, parents, entries):
+    """``out[b, q] = X[entries[q, b], parents[q]]``: each window's chosen entry's map."""
+    P, nw = entries.shape
+    K = X.shape[2]
+    out = np.empty((nw, P, K))
+    for b in range(nw):
+        for q in range(P):
+            for d in range(K):
+                out[b, q, d] = X[entries[q, b], parents[q], d]
+    return out
+
+
+__all__ = ["relu_batch", "pool_batch", "boundary_batch", "gather", "gather_entries"]

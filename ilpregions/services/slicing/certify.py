@@ -71,13 +71,17 @@ def _csr(op):
 
 
 def _dense_bounded(op, v, e):
-    """A dense affine op by three BLAS products (faster than the fused loop when A is dense)."""
-    absA = np.abs(op.A)
+    """A dense affine op by two BLAS products (faster than the fused loop when A is dense).
+
+    ``|A| e + g |A| |v| = |A| (e + g |v|)``: one product of non-negative
+    terms, zero exactly when every product ``a_ij v_j`` and ``a_ij e_j`` is
+    (no underflow, as in the standard model of the error analysis).
+    """
+    g = gamma(op.A.shape[1] + 1)
     y = op.A @ v + op.b[:, None]
-    prop, terms = absA @ e, absA @ np.abs(v)
-    ey = INFLATE * (prop + gamma(op.A.shape[1] + 1) * (terms + np.abs(op.b)[:, None]))
-    # every product exactly zero (inputs exactly 0, no error): the sum is b, exactly
-    ey[(prop == 0) & (terms == 0)] = 0.0
+    both = np.abs(op.A) @ (e + g * np.abs(v))
+    ey = INFLATE * (both + g * np.abs(op.b)[:, None])
+    ey[both == 0] = 0.0   # every product exactly zero (inputs exactly 0, no error): the sum is b, exactly
     return y, ey
 
 

@@ -102,9 +102,14 @@ def pattern_ids(codes: np.ndarray) -> tuple[str, ...]:
     True
     """
     raw = np.ascontiguousarray(codes, dtype=np.int16)
-    data, step = raw.tobytes(), raw.shape[1] * 2 if raw.ndim == 2 else 0
-    return tuple(hashlib.blake2b(data[i * step:(i + 1) * step], digest_size=8).hexdigest()
-                 for i in range(len(raw)))
+    data, step = memoryview(raw.tobytes()), raw.shape[1] * 2 if raw.ndim == 2 else 0
+    empty = hashlib.blake2b(digest_size=8)
+    out = []
+    for i in range(len(raw)):
+        h = empty.copy()
+        h.update(data[i * step:(i + 1) * step])
+        out.append(h.hexdigest())
+    return tuple(out)
 
 
 __all__ = ["REL_TOL", "BATCH", "Batch", "relu_split", "pool_split", "window_arrays", "pattern_id",

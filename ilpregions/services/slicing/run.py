@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ilpregions.core.progress import Progress, null_progress
 from ilpregions.services.slicing import _kernels as K
-from ilpregions.services.slicing._batch import boundary_batch
+from ilpregions.services.slicing._batch import boundary_batch, gather, gather_entries
 from ilpregions.services.slicing.engine import BATCH, REL_TOL, Batch, pool_split, relu_split, window_arrays
 from ilpregions.services.slicing.graph import Op, SliceNet
 
@@ -35,6 +37,9 @@ def _affine(op: Op, X: np.ndarray) -> np.ndarray:
     return Z
 
 
+_NO_GAIN = np.zeros((0, 0))
+
+
 def _step(op: Op, batch: Batch, keep: set, windows: dict) -> Batch:
     """Apply one op to a batch; ``keep`` are the tensors still needed afterwards."""
     X = batch.maps[op.inputs[0]]
@@ -45,21 +50,26 @@ def _step(op: Op, batch: Batch, keep: set, windows: dict) -> Batch:
         return Batch(batch.stage + 1, batch.flat, batch.offs, live, batch.codes)
     if op.kind == "relu":
         flat, offs, parents, masks = relu_split(X, batch.flat, batch.offs)
-        gain = masks.T if op.slope == 0.0 else np.where(masks.T, 1.0, op.slope)  # leaky: slope when off
-        out = X[:, parents, :] * gain[:, :, None]
+        gain = masks.astype(np.float64) if op.slope == 0.0 else np.where(masks, 1.0, op.slope)  # leaky: slope off
+        out = gather(X, parents, gain)
         codes = masks.astype(np.int16)
     else:
-        if op.output not in windows:
-            windows[op.output] = window_arrays(op.windows)
         flat, offs, parents, entries, codes = pool_split(X, *windows[op.output], batch.flat, batch.offs)
-        out = X[entries.T, parents[None, :], :]
-    if len(parents) == len(batch) and len(batch.codes) == 0:
-        maps = live  # nothing was cut and nothing to gather (parents is 0..P-1)
+        out = gather_entries(X, parents, entries)
+    if len(parents) == len(batch):   # nothing was cut: parents is 0..P-1, nothing to gather
+        maps, old = live, list(batch.codes)
     else:
-        maps = {t: m[:, parents, :] for t, m in live.items()}
-    nxt = Batch(batch.stage + 1, flat, offs, maps, [c[parents] for c in batch.codes] + [codes])
+        maps, old = {t: gather(m, parents, _NO_GAIN) for t, m in live.items()}, [c[parents] for c in batch.codes]
+    nxt = Batch(batch.stage + 1, flat, offs, maps, old + [codes])
     nxt.maps[op.output] = out
     return nxt
+
+
+def _charge(seconds: dict, outs: list, wall: float) -> None:
+    """Share the wall time of one (threaded) step among its op kinds, in proportion to their own times."""
+    total = sum(t for _, _, t in outs) or 1.0
+    for _, kind, t in outs:
+        seconds[kind] = seconds.get(kind, 0.0) + wall * t / total
 
 
 def _chunks(batch: Batch, size: int) -> list[Batch]:
@@ -68,9 +78,27 @@ def _chunks(batch: Batch, size: int) -> list[Batch]:
     return [batch.chunk(lo, min(lo + size, len(batch))) for lo in range(0, len(batch), size)]
 
 
+#: Batches split at once, in threads (the compiled splits and BLAS release the GIL).
+THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _take(stack: list, n_ops: int, done: list) -> list:
+    """Pop finished batches into ``done``, then up to THREADS unfinished batches (top first)."""
+    while stack and stack[-1].stage == n_ops:
+        done.append(stack.pop())
+    take = []
+    while stack and len(take) < THREADS and stack[-1].stage < n_ops:
+        take.append(stack.pop())
+    return take
+
+
 def propagate(net: SliceNet, poly: np.ndarray, origin: np.ndarray, basis: np.ndarray,
               deadline: float | None = None, progress: Progress | None = None) -> Propagation:
-    """Pieces of the slice ``x = origin + basis @ c`` for ``c`` in the piece ``poly``."""
+    """Pieces of the slice ``x = origin + basis @ c`` for ``c`` in the piece ``poly``.
+
+    Up to :data:`THREADS` batches are split at once; their children are
+    pushed in a fixed order, so the result does not depend on thread timing.
+    """
     progress = progress or null_progress()
     M0 = np.concatenate([origin[:, None], basis], axis=1)[:, None, :]   # (n, 1, k + 1)
     poly = np.ascontiguousarray(poly, dtype=np.float64)
@@ -78,25 +106,29 @@ def propagate(net: SliceNet, poly: np.ndarray, origin: np.ndarray, basis: np.nda
     last = net.last_use()
     done: list[Batch] = []
     result = Propagation()
-    finished = 0
-    windows: dict = {}
-    while stack:
-        if deadline is not None and time.perf_counter() > deadline:
-            result.timed_out = True
-            break
-        batch = stack.pop()
-        if batch.stage == len(net.ops):
-            done.append(batch)
-            finished += len(batch)
-            progress.update(len(batch))
-            continue
-        op = net.ops[batch.stage]
-        start = time.perf_counter()
+    windows = {op.output: window_arrays(op.windows) for op in net.ops if op.kind == "maxpool"}
+
+    def step(batch):
+        op, mark = net.ops[batch.stage], time.perf_counter()
         keep = {t for t in batch.maps if last.get(t, -1) > batch.stage}
-        nxt = _step(op, batch, keep, windows)
-        result.seconds_by_op[op.kind] = result.seconds_by_op.get(op.kind, 0.0) + time.perf_counter() - start
-        stack.extend(_chunks(nxt, BATCH))
-        progress.set_postfix(pieces=finished + sum(len(b) for b in stack))
+        return _step(op, batch, keep, windows), op.kind, time.perf_counter() - mark
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        while True:
+            if deadline is not None and time.perf_counter() > deadline:
+                result.timed_out = bool(stack)
+                break
+            before = len(done)
+            take = _take(stack, len(net.ops), done)
+            progress.update(sum(len(b) for b in done[before:]))
+            if not take:
+                break
+            mark = time.perf_counter()
+            outs = list(pool.map(step, take)) if len(take) > 1 else [step(take[0])]
+            _charge(result.seconds_by_op, outs, time.perf_counter() - mark)
+            for nxt, _, _ in reversed(outs):   # the first batch's children end on top
+                stack.extend(_chunks(nxt, BATCH))
+            progress.set_postfix(pieces=sum(len(b) for b in done) + sum(len(b) for b in stack))
     result.pending = [v for b in stack for v in b.verts]
     if done:
         result.flat = np.concatenate([b.flat for b in done])
