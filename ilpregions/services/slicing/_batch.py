@@ -107,13 +107,18 @@ def relu_batch(flat, offs, Z, rel):
     for p in range(P):
         Q = flat[offs[p]:offs[p + 1]].copy()
         R = _extent(Q)
-        V = np.empty((n, Q.shape[0]))
-        scale = np.empty(n)
         for j in range(n):
-            _map_at(Z, j, p, Q, R, V, scale)
-            t = rel * scale[j]
+            s = abs(Z[j, p, 0])
+            for d in range(K - 1):
+                s += abs(Z[j, p, d + 1]) * R[d]
+            t = rel * s
             tol[p, j] = t
-            hi, lo = V[j].max(), V[j].min()
+            hi, lo = -np.inf, np.inf
+            for i in range(Q.shape[0]):
+                v = Z[j, p, 0]
+                for d in range(K - 1):
+                    v += Z[j, p, d + 1] * Q[i, d]
+                hi, lo = max(hi, v), min(lo, v)
             active[p, j] = hi > t
             if hi > t and lo < -t:
                 cross[p, j] = True
@@ -216,11 +221,12 @@ def pool_batch(flat, offs, X, win_flat, win_offs, rel):
     parents.pop()
     bad = np.zeros(nw, dtype=np.bool_)
     tols = np.zeros(nw)
+    Vbuf = np.empty((n, max(1, int(np.max(np.diff(offs))))))
+    scale = np.empty(n)
     for p in range(P):
         Q = flat[offs[p]:offs[p + 1]].copy()
         R = _extent(Q)
-        V = np.empty((n, Q.shape[0]))
-        scale = np.empty(n)
+        V = Vbuf[:, :Q.shape[0]]
         for e in range(n):
             _map_at(X, e, p, Q, R, V, scale)
         if _undecided(V, scale, win_flat, win_offs, rel, bad, tols) == 0:
