@@ -32,6 +32,7 @@ FLAGS = {
     "backend": "--backend",
     "arch": "--arch",
     "drop_head": "--drop-head",
+    "torch_module": "--torch-module", "torch_kwargs": "--torch-kwargs",
 }
 
 

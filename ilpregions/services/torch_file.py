@@ -199,8 +199,7 @@ def read_weights_only(path: str | Path):
         raise ParameterError("arch", f"{path}: holds pickled Python objects (a whole "
                              f"torch.save(model)?), which are never loaded; save with "
                              f"ilpregions.services.torch_import.save(model, path), or save "
-                             f"model.state_dict() and give its architecture (--arch) or its "
-                             f"code (--torch-module package.module:Class)") from None
+                             f"model.state_dict() and give its architecture or its Python class") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds; all mean "not readable"
         raise InputError(f"{path}: cannot be read by torch.load(weights_only=True): "
                          f"{_first_line(exc)}") from None
@@ -229,8 +228,8 @@ def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None)
         state, layers = data, arch
         if layers is None:
             raise ParameterError("arch", f"{path}: a bare state_dict does not say the architecture; "
-                                 f"give it (ARCH.toml, a list of [[layers]] tables), or name the model's code "
-                                 f"(--torch-module package.module:Class), or save with "
+                                 f"give it (ARCH.toml, a list of [[layers]] tables) or the model's Python class, "
+                                 f"or save with "
                                  f"ilpregions.services.torch_import.save(model, path)")
     module = build_module(layers)
     if not isinstance(state, Mapping):

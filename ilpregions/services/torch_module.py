@@ -30,7 +30,7 @@ from ilpregions.core.errors import InputError, ParameterError
 
 
 def parse_kwargs(text: str | None) -> dict[str, Any]:
-    """``--torch-kwargs``: a JSON object (plain values only), or ``{}`` when not given.
+    """``torch_kwargs`` (``--torch-kwargs``): a JSON object (plain values only), or ``{}`` when not given.
 
     >>> parse_kwargs('{"width": 8, "depth": 2}')
     {'width': 8, 'depth': 2}
@@ -40,22 +40,22 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ParameterError("torch_kwargs", f"--torch-kwargs: not JSON ({exc.msg} at {exc.pos})") from None
+        raise ParameterError("torch_kwargs", f"not JSON ({exc.msg} at {exc.pos})") from None
     if not isinstance(value, dict):
-        raise ParameterError("torch_kwargs", "--torch-kwargs: expected a JSON object such as {\"width\": 8}")
+        raise ParameterError("torch_kwargs", "expected a JSON object such as {\"width\": 8}")
     return value
 
 
 def _import_target(target: str):
     if target.count(":") != 1 or not all(target.split(":")):
-        raise ParameterError("torch_module", f"--torch-module: expected package.module:Name or "
+        raise ParameterError("torch_module", f"expected package.module:Name or "
                              f"path/to/file.py:Name, got {target!r}")
     where, name = target.split(":")
     try:
         if where.endswith(".py"):
             path = Path(where)
             if not path.is_file():
-                raise ParameterError("torch_module", f"--torch-module: {where}: no such file")
+                raise ParameterError("torch_module", f"{where}: no such file")
             spec = importlib.util.spec_from_file_location(f"_ilpregions_user_{path.stem}", path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
@@ -64,27 +64,29 @@ def _import_target(target: str):
     except ParameterError:
         raise
     except Exception as exc:  # noqa: BLE001 - the user's code can fail in any way
-        raise ParameterError("torch_module", f"--torch-module: importing {where} failed: "
+        raise ParameterError("torch_module", f"importing {where} failed: "
                              f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
                              ) from None
     if not hasattr(module, name):
-        raise ParameterError("torch_module", f"--torch-module: {where} has no {name!r}")
+        raise ParameterError("torch_module", f"{where} has no {name!r}")
     return getattr(module, name)
 
 
-def build_user_module(target: str, kwargs: Mapping[str, Any] | None = None):
-    """Call the class or factory named by ``target`` with ``kwargs``; the result must be an nn.Module."""
+def build_user_module(torch_module: str, torch_kwargs: Mapping[str, Any] | None = None):
+    """Call the class or factory named by ``torch_module`` with ``torch_kwargs``; the result must be
+    an nn.Module."""
     import torch.nn as nn
 
+    target, kwargs = torch_module, torch_kwargs
     factory = _import_target(target)
     try:
         module = factory(**dict(kwargs or {}))
     except Exception as exc:  # noqa: BLE001
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ParameterError("torch_kwargs", f"--torch-module: {target}(**{dict(kwargs or {})}) failed: "
+        raise ParameterError("torch_kwargs", f"{target}(**{dict(kwargs or {})}) failed: "
                              f"{type(exc).__name__}: {text}") from None
     if not isinstance(module, nn.Module):
-        raise ParameterError("torch_module", f"--torch-module: {target} returned a {type(module).__name__}, "
+        raise ParameterError("torch_module", f"{target} returned a {type(module).__name__}, "
                              f"not an nn.Module")
     return module
 
@@ -102,8 +104,10 @@ def _state_dict(data, path: Path) -> Mapping:
     return data
 
 
-def load_user_module(target: str, weights: str | Path, kwargs: Mapping[str, Any] | None = None):
-    """The module ``target(**kwargs)`` with the state_dict in ``weights`` (weights_only), in eval mode."""
+def load_user_module(torch_module: str, weights: str | Path, torch_kwargs: Mapping[str, Any] | None = None):
+    """The module ``torch_module(**torch_kwargs)`` with the state_dict in ``weights`` (weights_only),
+    in eval mode."""
+    target, kwargs = torch_module, torch_kwargs
     from ilpregions.services.torch_file import read_weights_only
 
     path = Path(weights)

@@ -27,7 +27,8 @@ import tomllib
 from pathlib import Path
 
 from ilpregions.cli.commands._common import add_json_argument, json_record, print_json, torch_input_shape
-from ilpregions.core.errors import EXIT_OK, InputError
+from ilpregions.cli.flags import error_message
+from ilpregions.core.errors import EXIT_OK, InputError, ParameterError
 
 
 def register(sub) -> None:
@@ -88,7 +89,13 @@ def torch_model(path: str, args):
         return load_user_module(args.torch_module, path, parse_kwargs(args.torch_kwargs))
     if args.torch_kwargs is not None:
         raise InputError("--torch-kwargs needs --torch-module")
-    return load_file(path, arch=_read_arch(args.arch) if args.arch else None)
+    try:
+        return load_file(path, arch=_read_arch(args.arch) if args.arch else None)
+    except ParameterError as exc:
+        if exc.parameter != "arch":
+            raise
+        raise InputError(f"{error_message(exc)} (for a Module subclass: --torch-module "
+                         f"package.module:Class)") from None
 
 
 def run(args) -> int:
