@@ -252,3 +252,18 @@ def test_module_subclass_from_its_code_and_a_weights_only_state_dict(tmp_path, c
     ]:
         code, out, err = cli("slice", *args, "--input", "1,4,4", "--through", "random,random")
         assert code == 2 and needle in err and err.count("\n") == 1, (args, err)
+    # import-torch takes the same flags; a plain chain written as a class becomes a spec
+    chain = tmp_path / "chain_model.py"
+    chain.write_text("import torch.nn as nn\n\nclass Chain(nn.Module):\n    def __init__(self, k=2):\n"
+                     "        super().__init__()\n        self.conv = nn.Conv1d(1, 2, k)\n\n"
+                     "    def forward(self, x):\n        return self.conv(x).relu()\n")
+    torch.manual_seed(0)
+    torch.save(nn.Sequential(nn.Conv1d(1, 2, 3)).state_dict(), tmp_path / "chain.pt")
+    code, out, err = cli("import-torch", tmp_path / "chain.pt", "--torch-module", f"{chain}:Chain",
+                         "--torch-kwargs", '{"k": 3}', "--input", "1,6", "--json")
+    assert code == 2 and "do not fit" in err  # names differ: conv.weight vs 0.weight
+    sd = {k.replace("0.", "conv."): v for k, v in torch.load(tmp_path / "chain.pt", weights_only=True).items()}
+    torch.save(sd, tmp_path / "chain.pt")
+    code, out, err = cli("import-torch", tmp_path / "chain.pt", "--torch-module", f"{chain}:Chain",
+                         "--torch-kwargs", '{"k": 3}', "--input", "1,6", "--json")
+    assert code == 0 and json.loads(out)["layers"] == ["conv"], err
