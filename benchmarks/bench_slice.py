@@ -137,7 +137,7 @@ def _stage_table(rows, key) -> list[str]:
     return lines
 
 
-def write(rows, load_before, load_after) -> None:
+def write(rows, load_before, load_after) -> None:  # long: the report's text, table after table
     stamp = machine_stamp()
     lines = ["# slice benchmark", "",
              f"Machine: {stamp['cpu']}, {stamp['cores']} cores, shared with other jobs while measured "

@@ -129,6 +129,14 @@ def relu_batch(flat, offs, Z, rel):
         else:
             _relu_cut(Q, Z, p, np.flatnonzero(cross[p]), tol[p], pieces, parents)
     out, out_offs = _assemble(pieces, K - 1)
+    par, masks = _relu_masks(pieces, parents, Z, active, cross, ncross)
+    return out, out_offs, par, masks
+
+
+@njit(cache=True)
+def _relu_masks(pieces, parents, Z, active, cross, ncross):
+    """Each new piece's parent and pattern: the parent's, with cut neurons read at the vertex mean."""
+    n, _, K = Z.shape
     par = np.empty(len(parents), dtype=np.int64)
     masks = np.empty((len(parents), n), dtype=np.bool_)
     for q in range(len(parents)):
@@ -137,17 +145,16 @@ def relu_batch(flat, offs, Z, rel):
         masks[q] = active[p]
         if ncross[p] == 0:
             continue
-        C = pieces[q]
         c = np.empty(K - 1)
         for d in range(K - 1):
-            c[d] = C[:, d].mean()
+            c[d] = pieces[q][:, d].mean()
         for j in range(n):
             if cross[p, j]:
                 s = Z[j, p, 0]
                 for d in range(K - 1):
                     s += Z[j, p, d + 1] * c[d]
                 masks[q, j] = s > 0
-    return out, out_offs, par, masks
+    return par, masks
 
 
 @njit(cache=True)
@@ -235,6 +242,15 @@ def pool_batch(flat, offs, X, win_flat, win_offs, rel):
         else:
             _pool_cut(Q, X, p, win_flat, win_offs, bad, tols, pieces, parents)
     out, out_offs = _assemble(pieces, K - 1)
+    par, entries, codes = _pool_choices(pieces, parents, X, win_flat, win_offs)
+    return out, out_offs, par, entries, codes
+
+
+@njit(cache=True)
+def _pool_choices(pieces, parents, X, win_flat, win_offs):
+    """Each new piece's parent, and each window's maximal entry at the piece's vertex mean (first on ties)."""
+    K = X.shape[2]
+    nw = len(win_offs) - 1
     P2 = len(parents)
     par = np.empty(P2, dtype=np.int64)
     entries = np.empty((P2, nw), dtype=np.int64)
@@ -264,7 +280,7 @@ def pool_batch(flat, offs, X, win_flat, win_offs, rel):
                 if X[e, p, d] != 0.0:
                     zero = False
             codes[q, b] = -1 if zero else arg
-    return out, out_offs, par, entries, codes
+    return par, entries, codes
 
 
 @njit(cache=True)
