@@ -53,10 +53,12 @@ class Batch:
         return K.unflatten(self.flat, self.offs)
 
     def chunk(self, lo: int, hi: int) -> "Batch":
-        """Pieces ``lo:hi`` (views of the vertex array, copies of the maps)."""
+        """Pieces ``lo:hi`` (views of the vertex array, contiguous copies of the maps: the compiled
+        kernels then see one memory layout only, so numba compiles each of them once)."""
         a, b = self.offs[lo], self.offs[hi]
         return Batch(self.stage, self.flat[a:b], self.offs[lo:hi + 1] - a,
-                     {t: m[:, lo:hi, :] for t, m in self.maps.items()}, [c[lo:hi] for c in self.codes])
+                     {t: np.ascontiguousarray(m[:, lo:hi, :]) for t, m in self.maps.items()},
+                     [c[lo:hi] for c in self.codes])
 
 
 def relu_split(Z: np.ndarray, flat: np.ndarray, offs: np.ndarray):
@@ -65,7 +67,7 @@ def relu_split(Z: np.ndarray, flat: np.ndarray, offs: np.ndarray):
     Returns ``(flat, offs, parents, masks)``: the new pieces, each one's
     parent index and its ReLU pattern ``(P', n)`` (see :func:`_batch.relu_batch`).
     """
-    return B.relu_batch(flat, offs, Z, REL_TOL)
+    return B.relu_batch(flat, offs, np.ascontiguousarray(Z), REL_TOL)  # one layout: one compilation
 
 
 def centroids(flat: np.ndarray, offs: np.ndarray) -> np.ndarray:
@@ -86,7 +88,7 @@ def pool_split(X: np.ndarray, win_flat: np.ndarray, win_offs: np.ndarray, flat: 
     flat input index chosen by window j, ``codes[p, j]`` its pattern code
     (see :func:`_batch.pool_batch`).
     """
-    return B.pool_batch(flat, offs, X, win_flat, win_offs, REL_TOL)
+    return B.pool_batch(flat, offs, np.ascontiguousarray(X), win_flat, win_offs, REL_TOL)
 
 
 def pattern_id(row: np.ndarray) -> str:
