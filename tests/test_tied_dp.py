@@ -182,3 +182,19 @@ def test_the_frame_limit_is_the_engines():
     from ilpregions.services import tied
 
     assert tied.MAX_FRAME == engine.MAX_FRAME == 64
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=conv_layers(max_neurons=20), seed=st.integers(0, 2 ** 16))
+def test_counting_the_tail_per_state_equals_expanding_it(net, seed):
+    # the per-state search over the last neurons must give the expanding DP's count exactly
+    from ilpregions.backends.subspace.engine import count_block
+    from ilpregions.backends.subspace.plan import best_plan
+    from ilpregions.core.geometry import components
+
+    sup = supports(net)
+    draw = _Draw(sup, np.random.default_rng(seed))
+    for block in components(layer_instance(net)):
+        plan = best_plan(sup, block)
+        full = count_block(sup, plan, draw.filters, tail=False)
+        assert count_block(sup, plan, draw.filters).count == full.count
