@@ -253,12 +253,13 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
                             f"in memory); `ilpregions count` gives the formula, an upper bound")
     if chosen == "enumerate":
         _check_enumerable(inst, blocks, max_sets, backend)
+    runner = _Runner(sup, blocks, plans, inst.pixels * inst.channels, deadline, memory_cap, progress)
+    # the draws first: a layer the dp cannot hold is refused in seconds, before the (possibly long)
+    # Theorem-1 count; the upper bound then gets the time that is left
+    draws, partial = runner.run(np.random.default_rng(seed), repeats, chosen, None, max_sets)
     remaining = None if deadline is None else max(1e-3, deadline - time.perf_counter())
     upper = count_regions(network, backend=backend, time_limit=remaining)
     formula = upper.regions if upper.exact else None
-    runner = _Runner(sup, blocks, plans, inst.pixels * inst.channels, deadline, memory_cap, progress)
-    runner.bound = formula   # sizes the count limbs: no block counts more than the whole layer
-    draws, partial = runner.run(np.random.default_rng(seed), repeats, chosen, formula, max_sets)
     best = max(draws + ([partial] if partial is not None else []))
     details = _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, formula)
     gap = None if formula is None else formula - best

@@ -34,8 +34,8 @@ Examples
 >>> rng = np.random.default_rng(0)
 >>> w = rng.integers(1, PRIME, size=(2, 4))
 >>> out = count_block(sup, best_plan(sup, [0, 1, 2, 3]), lambda p: w)
->>> out.count, out.peak_states
-(255, 4)
+>>> out.count, out.peak_states     # rank 7 of 8 rows: one circuit, counted in closed form
+(255, 1)
 >>> count_block(sup, best_plan(sup, [0, 1, 2, 3]), lambda p: w, tail=False).peak_states   # expand to the end
 8
 """
@@ -130,7 +130,7 @@ class _Store:
         """Room for ``rows`` states in the store and the table (grown in place, by realloc)."""
         have = min(self.K.size // self.W, self.C.size // self.L)
         if rows > have:
-            new = max(rows, have + have // 4 + CHUNK)
+            new = max(rows, have + have // 2)     # amortised: small layers stay small
             self._charge(8 * (new * (self.W + self.L) - self.K.size - self.C.size), rows)
             if new * self.W > self.K.size:
                 self.K.resize(new * self.W, refcheck=False)
@@ -162,9 +162,10 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
     ``filters_of(p)`` gives the (d1, taps) residues used at position p.
     ``on_step(i, states)`` is called after each position (for progress bars).
     ``bound`` (optional) is an upper bound on the count (Theorem 1): it sizes
-    the count limbs; without it, 2^neurons is used. ``tail`` lets the last
-    neurons be counted per state (:mod:`ilpregions.backends.subspace.tail`)
-    once that is cheap; False expands every neuron (the same count).
+    the count limbs; without it, 2^neurons is used. ``tail`` allows the
+    shortcuts: a closed form when the rows have corank ≤ 1, and counting the
+    last neurons per state (:mod:`ilpregions.backends.subspace.tail`) once
+    that is cheap; False expands every neuron (the same count, the reference).
     """
     if plan.max_frame > MAX_FRAME:
         raise TooLargeError(f"active elements: the scan needs {plan.max_frame} at once, beyond the "
@@ -179,6 +180,9 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
     peak_states = 1
     st.matrix = block_matrix(sup, plan, filters_of)
     rows = _RowWatch(sup, plan, memory_cap)
+    closed = _corank_at_most_one(st.matrix[0]) if tail else None
+    if closed is not None:
+        return BlockCount(closed, 1, st.peak)
     if tail and steps and _tail_pays(st, sup, plan, -1):
         # a small block: one search over all its neurons (no states, no planning per step)
         count = _count_tail(st, sup, plan, filters_of, -1, deadline, 1)
@@ -206,6 +210,26 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
                     on_step(j, st.n)
             return BlockCount(count, peak_states, st.peak)
     return BlockCount(st.counted(), peak_states, st.peak)
+
+
+def _corank_at_most_one(G: np.ndarray) -> int | None:
+    """The count in closed form when the N rows of G have rank N or N − 1, else None.
+
+    Rank N: every subset is independent, 2^N. Rank N − 1: there is exactly
+    one circuit, the support C of the one dependency y·G = 0, and the
+    dependent subsets are those containing it: 2^N − 2^(N − |C|).
+    """
+    N, E = G.shape
+    if N == 0 or N > E + 1 or N * (E + N) > MAX_FUTURE_ENTRIES:
+        return None
+    R, piv = linalg.rref(np.hstack([G, np.eye(N, dtype=np.int64)]))
+    rank = int(np.count_nonzero(piv < E))
+    if rank == N:
+        return 2 ** N
+    if rank < N - 1:
+        return None
+    y = R[rank, E:]            # the row whose G part vanished: the dependency
+    return 2 ** N - 2 ** (N - int(np.count_nonzero(y)))
 
 
 #: Count the remaining neurons per state once the search visits at most this many subsets per state
@@ -252,37 +276,47 @@ class _RowWatch:
     """Refuse early, by a projection, a block whose states clearly outgrow the memory cap.
 
     The states grow with the rows already scanned (docs/tied.md, "Where the
-    wall is"). At the end of row k ≥ 2 of R (rows along the outer scan axis),
-    with s_{k-1}, s_k the states at the two last row ends, the growth g =
-    s_k / s_{k-1} is assumed for the rows k+1 .. R-1; the last row, where the
-    cut to what the future can see shrinks the states, and the growth inside
-    a row are left out, so the projection s_k · g^(R-k-1) tends to fall
-    *short* of the real peak. It is an estimate, and the refusal says so.
+    wall is"). After step i, j steps into row k ≥ 2 (rows along the outer
+    scan axis), with s the states at the end of row k − 1 and n the states
+    now, the growth per step r = (n / s)^(1/j) is assumed for the steps left
+    before the last row. The last row, where the cut to what the future can
+    see shrinks the states, is left out, so the projection n · r^left tends
+    to fall *short* of the real peak. It is an estimate, and the refusal
+    says so.
     """
 
     def __init__(self, sup: Supports, plan: ScanPlan, cap: int | None):
         self.cap = cap
         axis = plan.axes[0] if len(plan.axes) > 1 else None
         self.row = None if axis is None else [sup.coords[p][axis] for p in plan.positions]
-        self.total = 0 if self.row is None else len(set(self.row))
-        self.ends: list[int] = []
+        if self.row is not None:
+            self.last_row_start = self.row.index(self.row[-1])
+        self.rows_done = 0
+        self.row_end = (0, 0)      # (step, states) at the end of the last finished row
 
     def step_done(self, i: int, st: _Store) -> None:
-        if self.cap is None or self.row is None or i + 1 >= len(self.row) or self.row[i] == self.row[i + 1]:
+        if self.cap is None or self.row is None or i + 1 >= len(self.row):
             return
-        self.ends.append(st.n)
-        k, left = len(self.ends), self.total - len(self.ends) - 1
-        if k < 2 or left < 1 or self.ends[-1] <= self.ends[-2]:
+        if self.rows_done >= 1:
+            self._project(i, st)
+        if self.row[i] != self.row[i + 1]:
+            self.rows_done += 1
+            self.row_end = (i, st.n)
+
+    def _project(self, i: int, st: _Store) -> None:
+        end, s = self.row_end
+        j, left = i - end, self.last_row_start - i - 1
+        if j < 1 or left < 1 or st.n <= s or s < 1:
             return
-        g = self.ends[-1] / self.ends[-2]
-        states = self.ends[-1] * g ** left
+        r = (st.n / s) ** (1 / j)
+        states = st.n * r ** left
         per_state = 8 * (st.W + 2 * st.L) + 8 / MAX_LOAD   # key, count and its old copy, table slots
         need = states * per_state
         if need > self.cap:
             raise MemoryCapExceeded(
-                f"memory-cap: estimated, not measured: the states grew {g:.3g}-fold over row {k} of "
-                f"{self.total} ({self.ends[-2]} -> {self.ends[-1]}); {left} more such row(s) (the last row "
-                f"not counted) give about {states:.3g} states, about {_size(int(min(need, 2 ** 62)))}, "
+                f"memory-cap: estimated, not measured: the states grew {r:.3g}-fold per step over the last "
+                f"{j} step(s) ({s} -> {st.n} at step {i + 1} of {len(self.row)}); {left} more such steps "
+                f"before the last row give about {states:.3g} states, about {need / 2 ** 30:.3g} GiB, "
                 f"over the cap of {_size(self.cap)}")
 
 

@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import comb
 
 import numpy as np
@@ -41,6 +42,7 @@ from ilpregions.backends.subspace.keys import _mul, _sub, decode
 MAX_TAIL = 16
 
 
+@lru_cache(maxsize=4096)
 def leaves_bound(f: int, room: int) -> int:
     """Subsets of f neurons that can be independent in ``room`` free dimensions: Σ_{t ≤ room} C(f, t)."""
     return sum(comb(f, t) for t in range(min(f, max(room, 0)) + 1))
