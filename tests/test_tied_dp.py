@@ -187,7 +187,18 @@ def test_the_frame_limit_is_the_engines():
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=conv_layers(max_neurons=20), seed=st.integers(0, 2 ** 16))
 def test_counting_the_tail_per_state_equals_expanding_it(net, seed):
-    # the per-state search over the last neurons must give the expanding DP's count exactly
+    _shortcuts_equal_expanding(net, seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=conv_layers(max_neurons=26), seed=st.integers(0, 2 ** 16))
+def test_counting_the_tail_per_state_equals_expanding_it_on_many_geometries(net, seed):
+    _shortcuts_equal_expanding(net, seed)
+
+
+def _shortcuts_equal_expanding(net, seed):
+    # the closed forms and the per-state search over the last neurons give the expanding DP's count exactly
     from ilpregions.backends.subspace.engine import count_block
     from ilpregions.backends.subspace.plan import best_plan
     from ilpregions.core.geometry import components
