@@ -47,7 +47,7 @@ import numpy as np
 
 from ilpregions.core.bigint import big_int_repr
 from ilpregions.backends.subspace.plan import Supports, best_plan, supports
-from ilpregions.core.errors import InputError, TooLargeError
+from ilpregions.core.errors import ILPRegionsError, InputError, TooLargeError
 from ilpregions.core.geometry import components, layer_instance
 from ilpregions.core.progress import Progress, null_progress
 from ilpregions.core.spec import ConvLayer, Network
@@ -57,6 +57,10 @@ from ilpregions.theory.gfp import (PRIME, PRIME2, CentralDependency, count_indep
 METHODS = ("auto", "dp", "enumerate")
 #: The enumeration visits every independent set; refuse beyond this many (the formula bounds them).
 MAX_SETS = 5_000_000
+#: Draws beyond this are refused by arithmetic before any counting (each draw is a full count).
+MAX_REPEATS = 10_000
+#: The dp's memory cap when none is given (the same default as ``count``'s dp).
+DEFAULT_MEMORY_CAP = 8 * 2 ** 30
 #: Largest r with r! < p: every k×k minor's coefficients are then non-zero mod p when non-zero over ℤ.
 EXACT_MINOR_RANK = 12
 #: The dp's state key holds the pivot set in one 64-bit word (backends.subspace.engine.MAX_FRAME).
@@ -203,7 +207,10 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
         ``enumerate`` refuses when the formula allows more sets than this.
     method : {"auto", "dp", "enumerate"}
     memory_cap : int, optional
-        Bytes; the dp refuses a step that would need more (before allocating).
+        Bytes (default 8 GiB, as ``count``'s dp); the dp refuses to grow past
+        it (before allocating), and refuses early when a projection of the
+        states from the rows already scanned clearly exceeds it (an estimate,
+        labelled so in the message).
     progress : bool
         Show a progress bar (scan step and state count) on stderr.
 
@@ -216,10 +223,14 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
     start = time.perf_counter()
     if method not in METHODS:
         raise InputError(f"method: unknown method {method!r}; valid: {', '.join(METHODS)}")
-    if not isinstance(repeats, int) or repeats < 1:
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise InputError(f"repeats: the number of draws must be a positive integer, got {repeats!r}")
+    if repeats > MAX_REPEATS:
+        raise TooLargeError(f"repeats: {repeats} draws asked, at most {MAX_REPEATS} (each draw is a full count; "
+                            f"the failure bound is already the per-draw bound to the power of the draws)")
     if memory_cap is not None and memory_cap <= 0:
         raise InputError(f"memory_cap: must be a positive number of bytes, got {memory_cap!r}")
+    memory_cap = DEFAULT_MEMORY_CAP if memory_cap is None else memory_cap
     deadline = None if time_limit is None else start + time_limit
     inst = layer_instance(network)
     layer = network.layers[0]
@@ -242,11 +253,13 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
                             f"in memory); `ilpregions count` gives the formula, an upper bound")
     if chosen == "enumerate":
         _check_enumerable(inst, blocks, max_sets, backend)
+    runner = _Runner(sup, blocks, plans, inst.pixels * inst.channels, deadline, memory_cap, progress)
+    # the draws first: a layer the dp cannot hold is refused in seconds, before the (possibly long)
+    # Theorem-1 count; the upper bound then gets the time that is left
+    draws, partial = runner.run(np.random.default_rng(seed), repeats, chosen, None, max_sets)
     remaining = None if deadline is None else max(1e-3, deadline - time.perf_counter())
     upper = count_regions(network, backend=backend, time_limit=remaining)
     formula = upper.regions if upper.exact else None
-    runner = _Runner(sup, blocks, plans, inst.pixels * inst.channels, deadline, memory_cap, progress)
-    draws, partial = runner.run(np.random.default_rng(seed), repeats, chosen, formula, max_sets)
     best = max(draws + ([partial] if partial is not None else []))
     details = _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, formula)
     gap = None if formula is None else formula - best
@@ -288,7 +301,9 @@ def _check_enumerable(inst, blocks, max_sets: int, backend: str) -> None:
                                 f"{formula}; the limit is {max_sets} (use the dp method)")
 
 
-class _Stopped(Exception):
+class _Stopped(ILPRegionsError):
+    """A draw stopped by the time limit (internal: always turned into a partial result)."""
+
     def __init__(self, count: int, step: int, steps: int):
         super().__init__("time limit")
         self.count, self.step, self.steps = count, step, steps
@@ -306,6 +321,7 @@ class _Runner:
         self.n_elements, self.deadline, self.memory_cap = n_elements, deadline, memory_cap
         self.progress = progress
         self.peak_states, self.peak_bytes, self.distinct = 0, 0, 0
+        self.bound = None
         self.partial_note = ""
 
     def run(self, rng, repeats, method, formula, max_sets) -> tuple[list[int], int | None]:
@@ -351,7 +367,7 @@ class _Runner:
 
         try:
             out = count_block(self.sup, plan, draw.filters, deadline=self.deadline,
-                              memory_cap=self.memory_cap, on_step=on_step)
+                              memory_cap=self.memory_cap, on_step=on_step, bound=self.bound)
         except Stopped as stop:
             self.peak_states = max(self.peak_states, stop.peak_states)
             raise _Stopped(stop.count, stop.step, stop.steps) from None

@@ -20,9 +20,11 @@ Time limit. Between two neurons, the total count is exactly the number of
 independent subsets of the neurons processed so far: removing neurons never
 adds regions, so it is a proven lower bound too (:class:`Stopped`).
 
-Memory. Before each allocation the bytes of the step are estimated from the
-current state count (at most twice as many states come out); above the cap
-the run is refused with that estimate (:class:`MemoryCapExceeded`).
+Memory. The states live in one store that grows in place (keys, counts, a
+hash table; no candidate buffer): a neuron appends the new subspaces and
+merges them on the fly. Every growth is checked against the cap before it
+is allocated; above it the run is refused with that estimate
+(:class:`MemoryCapExceeded`).
 
 Examples
 --------
@@ -32,8 +34,10 @@ Examples
 >>> rng = np.random.default_rng(0)
 >>> w = rng.integers(1, PRIME, size=(2, 4))
 >>> out = count_block(sup, best_plan(sup, [0, 1, 2, 3]), lambda p: w)
->>> out.count, out.peak_states
-(255, 8)
+>>> out.count, out.peak_states     # rank 7 of 8 rows: one circuit, counted in closed form
+(255, 1)
+>>> count_block(sup, best_plan(sup, [0, 1, 2, 3]), lambda p: w, tail=False).peak_states   # expand to the end
+8
 """
 
 from __future__ import annotations
@@ -44,18 +48,23 @@ from typing import Callable
 
 import numpy as np
 
-from ilpregions.backends.subspace import kernel
-from ilpregions.backends.subspace.kernel import PRIME, key_words, limbs_to_int
+from ilpregions.backends.subspace import kernel, linalg
+from ilpregions.backends.subspace import tail as tail_mod
+from ilpregions.backends.subspace.future import MAX_FUTURE_ENTRIES, block_matrix, visible_constraints  # noqa: F401
+from ilpregions.backends.subspace.keys import PRIME, key_words
+from ilpregions.backends.subspace.kernel import limbs_to_int
 from ilpregions.backends.subspace.plan import ScanPlan, Supports
-from ilpregions.core.errors import TooLargeError
-from ilpregions.theory.gfp import null_space, rref
+from ilpregions.core.errors import ILPRegionsError, TooLargeError
 
 #: The key stores the pivot set in one 64-bit word.
 MAX_FRAME = 64
 
 
-class Stopped(Exception):
-    """The deadline passed; ``count`` is the exact count of the processed neurons (a lower bound)."""
+class Stopped(ILPRegionsError):
+    """The deadline passed; ``count`` is the exact count of the processed neurons (a lower bound).
+
+    Not an input error: callers turn it into a partial result (exit 3), never a refusal.
+    """
 
     def __init__(self, count: int, step: int, steps: int, peak_states: int = 0):
         super().__init__(f"time limit reached at step {step} of {steps}")
@@ -77,129 +86,283 @@ def _size(nbytes: int) -> str:
     return f"{nbytes / 2 ** 30:.2f} GiB" if nbytes >= 2 ** 30 else f"{nbytes / 2 ** 20:.1f} MiB"
 
 
-def _merge(cand_k: np.ndarray, cand_c: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
-    """Merge equal candidate keys (adding counts); compact copies of the distinct rows."""
-    bk = np.empty((T, cand_k.shape[1]), dtype=np.uint64)
-    bc = np.empty((T, cand_c.shape[1]), dtype=np.uint64)
-    m = kernel.dedup(cand_k, cand_c, T, bk, bc)
-    if m == T:
-        return bk, bc
-    return bk[:m].copy(), bc[:m].copy()
+#: States handled per compiled call: the deadline is checked (and the store grown) between calls.
+CHUNK = 1 << 16
+#: The hash table is grown (doubled or more) before its load passes this.
+MAX_LOAD = 0.75
 
 
-def step_bytes(states: int, width_in: int, width_out: int, limbs: int, grow: int = 2) -> int:
-    """Bytes of the arrays alive at the peak of one step (the process's own baseline excluded).
+def _table_size(rows: int) -> int:
+    size = 16
+    while size * MAX_LOAD < 1.5 * rows:
+        size *= 2
+    return size
 
-    Expanding holds the input and up to ``grow``·states candidates; merging
-    (the input released) holds the candidates, their bucketed copy, the
-    compacted result and two hashes per candidate.
+
+class _Store:
+    """The states of a block: flat keys (W words each), counts (L limbs each), and their hash table.
+
+    Every allocation goes through :meth:`_charge`, which refuses (before
+    allocating) what would take the arrays alive past the memory cap.
     """
-    cap = grow * states
-    expanding = states * (width_in + limbs) + cap * (width_out + limbs)
-    merging = 3 * cap * (width_out + limbs) + 2 * cap
-    return 8 * max(expanding, merging)
+
+    def __init__(self, W: int, L: int, cap: int | None, where):
+        self.W, self.L, self.cap, self.where = W, L, cap, where
+        self.K = np.zeros(W, dtype=np.uint64)
+        self.C = np.zeros(L, dtype=np.uint64)
+        self.C[0] = 1
+        self.n = 1
+        self.table = np.zeros(_table_size(1), dtype=np.uint64)
+        kernel.insert_all(self.K, 1, W, self.table)
+        self.extra = 0          # bytes of temporaries alive (the counts before a neuron, a new key array)
+        self.peak = self.nbytes()
+
+    def nbytes(self) -> int:
+        return self.K.nbytes + self.C.nbytes + self.table.nbytes + self.extra
+
+    def _charge(self, more: int, states: int) -> None:
+        need = self.nbytes() + more
+        if self.cap is not None and need > self.cap:
+            raise MemoryCapExceeded(f"memory-cap: {self.where()} would need about {_size(need)} for its "
+                                    f"states ({states} states), over the cap of {_size(self.cap)}")
+        self.peak = max(self.peak, need)
+
+    def reserve(self, rows: int) -> None:
+        """Room for ``rows`` states in the store and the table (grown in place, by realloc)."""
+        have = min(self.K.size // self.W, self.C.size // self.L)
+        if rows > have:
+            new = max(rows, have + have // 2)     # amortised: small layers stay small
+            self._charge(8 * (new * (self.W + self.L) - self.K.size - self.C.size), rows)
+            if new * self.W > self.K.size:
+                self.K.resize(new * self.W, refcheck=False)
+            if new * self.L > self.C.size:
+                self.C.resize(new * self.L, refcheck=False)
+        if rows > self.table.size * MAX_LOAD:
+            size = _table_size(2 * rows)   # room to triple before the next rebuild
+            self._charge(8 * size, rows)
+            self.table = np.zeros(size, dtype=np.uint64)
+            kernel.insert_all(self.K, self.n, self.W, self.table)
+
+    def counted(self, lo: int = 0, hi: int | None = None, C=None) -> int:
+        acc = np.zeros(self.L + 1, dtype=np.uint64)
+        C = self.C if C is None else C
+        return limbs_to_int(kernel.total(C, lo, self.n if hi is None else hi, self.L, acc))
+
+
+def _limbs(bound: int) -> int:
+    """63-bit limbs holding any count up to ``bound``."""
+    return max(1, -(-max(1, bound).bit_length() // kernel.LIMB_BITS))
 
 
 def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.ndarray],
                 limbs: int | None = None, deadline: float | None = None, memory_cap: int | None = None,
-                on_step: Callable[[int, int], None] | None = None) -> BlockCount:
+                on_step: Callable[[int, int], None] | None = None, bound: int | None = None,
+                tail: bool = True) -> BlockCount:
     """Independent subsets over GF(p) of the neurons of one block.
 
     ``filters_of(p)`` gives the (d1, taps) residues used at position p.
     ``on_step(i, states)`` is called after each position (for progress bars).
+    ``bound`` (optional) is an upper bound on the count (Theorem 1): it sizes
+    the count limbs; without it, 2^neurons is used. ``tail`` allows the
+    shortcuts: a closed form when the rows have corank ≤ 1, and counting the
+    last neurons per state (:mod:`ilpregions.backends.subspace.tail`) once
+    that is cheap; False expands every neuron (the same count, the reference).
     """
     if plan.max_frame > MAX_FRAME:
         raise TooLargeError(f"active elements: the scan needs {plan.max_frame} at once, beyond the "
                             f"{MAX_FRAME} a state key holds (and far beyond what fits in memory)")
+    steps, d1 = len(plan.positions), sup.filters
     if limbs is None:
-        neurons = len(plan.positions) * sup.filters
-        limbs = neurons // kernel.LIMB_BITS + 1
-    keys = np.zeros((1, key_words(len(plan.frames[0]) if plan.frames else 0)), dtype=np.uint64)
-    counts = np.zeros((1, limbs), dtype=np.uint64)
-    counts[0, 0] = 1
-    n, peak_states, peak_bytes = 1, 1, 0
-    steps = len(plan.positions)
+        limbs = _limbs(min(bound, 2 ** (steps * d1)) if bound is not None else 2 ** (steps * d1))
+    where = {"i": 0}
+    a0 = len(plan.frames[0]) if steps else 0
+    st = _Store(key_words(a0, min(a0, d1)), limbs, memory_cap,
+                lambda: f"step {where['i'] + 1} of {steps}")
+    peak_states = 1
+    st.matrix = block_matrix(sup, plan, filters_of)
+    rows = _RowWatch(sup, plan, memory_cap)
+    closed = _corank_at_most_one(st.matrix[0]) if tail else None
+    if closed is not None:
+        return BlockCount(closed, 1, st.peak)
+    if tail and steps and _tail_pays(st, sup, plan, -1):
+        # a small block: one search over all its neurons (no states, no planning per step)
+        count = _count_tail(st, sup, plan, filters_of, -1, deadline, 1)
+        for j in range(steps):
+            if on_step is not None:
+                on_step(j, 1)
+        return BlockCount(count, 1, st.peak)
     for i, p in enumerate(plan.positions):
+        where["i"] = i
         a = len(plan.frames[i])
-        W = key_words(a)
         F = np.asarray(filters_of(p), dtype=np.int64) % PRIME
-        taps = sup.taps[p]
         for k in range(F.shape[0]):
-            if deadline is not None and time.perf_counter() > deadline:
-                raise Stopped(limbs_to_int(kernel.total(counts, n)), i, steps, peak_states)
-            need = step_bytes(n, W, W, limbs)
-            _check(need, memory_cap, i, steps, n)
-            peak_bytes = max(peak_bytes, need)
             v = np.zeros(a, dtype=np.int64)
-            v[plan.columns[i]] = F[k, taps]
-            cand_k = np.empty((2 * n, W), dtype=np.uint64)
-            cand_c = np.empty((2 * n, limbs), dtype=np.uint64)
-            T = kernel.expand(keys, counts, n, a, v, PRIME, cand_k, cand_c)
-            keys = counts = None   # release the input before merging (counted so in step_bytes)
-            keys, counts = _merge(cand_k, cand_c, T)
-            cand_k = cand_c = None
-            n = len(keys)
-            peak_states = max(peak_states, n)
-        b = len(plan.frames[i + 1]) if i + 1 < steps else 0
-        Wb = key_words(b)
-        need = step_bytes(n, W, Wb, limbs, grow=1)   # a remap never adds states
-        _check(need, memory_cap, i, steps, n)
-        cand_k = np.empty((n, Wb), dtype=np.uint64)
-        cand_c = np.empty((n, limbs), dtype=np.uint64)
-        C = visible_constraints(sup, plan, filters_of, i)
-        T = kernel.remap(keys, counts, n, a, b, plan.keep[i], C, PRIME, cand_k, cand_c)
-        keys = counts = None
-        keys, counts = _merge(cand_k, cand_c, T)
-        cand_k = cand_c = None
-        n = len(keys)
+            v[plan.columns[i]] = F[k, sup.taps[p]]
+            _neuron(st, a, v, deadline, i, steps, peak_states)
+            peak_states = max(peak_states, st.n)
+        _next_frame(st, sup, plan, filters_of, i, deadline, peak_states)
+        rows.step_done(i, st)
         if on_step is not None:
-            on_step(i, n)
-    return BlockCount(limbs_to_int(kernel.total(counts, n)), peak_states, peak_bytes)
+            on_step(i, st.n)
+        if tail and i + 1 < steps and _tail_pays(st, sup, plan, i):
+            count = _count_tail(st, sup, plan, filters_of, i, deadline, peak_states)
+            for j in range(i + 1, steps):
+                if on_step is not None:
+                    on_step(j, st.n)
+            return BlockCount(count, peak_states, st.peak)
+    return BlockCount(st.counted(), peak_states, st.peak)
 
 
-#: Compute what the future can see only while the future is this small (neurons × elements).
-MAX_FUTURE_ENTRIES = 60_000
+def _corank_at_most_one(G: np.ndarray) -> int | None:
+    """The count in closed form when the N rows of G have rank N or N − 1, else None.
 
-
-def visible_constraints(sup: Supports, plan: ScanPlan, filters_of, i: int) -> np.ndarray:
-    """Rows C (in frame i+1's columns) with ``ker C ∩ GF(p)^A = W``, W = span(future) ∩ GF(p)^A.
-
-    A later set T is independent of the chosen S iff ``V ∩ span(T) = 0``, and
-    ``span(T) ∩ GF(p)^A ⊆ W``; so V may be replaced by ``V ∩ W`` without
-    changing any future answer (docs/tied.md), and more states merge. A
-    superset of W is also safe: when the future is too large to row-reduce,
-    no rows are returned (W taken as everything).
+    Rank N: every subset is independent, 2^N. Rank N − 1: there is exactly
+    one circuit, the support C of the one dependency y·G = 0, and the
+    dependent subsets are those containing it: 2^N − 2^(N − |C|).
     """
-    b = len(plan.frames[i + 1]) if i + 1 < len(plan.positions) else 0
-    keep = plan.keep[i]
-    active = plan.frames[i][keep >= 0]
-    future = plan.positions[i + 1:]
-    none = np.zeros((0, b), dtype=np.int64)
-    if len(active) == 0 or not future:
-        return none
-    elements = np.unique(np.concatenate([sup.elements[q] for q in future]))
-    if len(future) * sup.filters * len(elements) > MAX_FUTURE_ENTRIES:
-        return none
-    others = np.setdiff1d(elements, active)
-    column = {e: j for j, e in enumerate(others.tolist() + active.tolist())}
-    F = np.zeros((len(future) * sup.filters, len(column)), dtype=np.int64)
-    for k, q in enumerate(future):
-        cols = [column[e] for e in sup.elements[q].tolist()]
-        F[k * sup.filters:(k + 1) * sup.filters, cols] = np.asarray(filters_of(q))[:, sup.taps[q]]
-    R, pivots = rref(F, PRIME)
-    basis = R[[j for j, c in enumerate(pivots) if c >= len(others)]][:, len(others):]
-    if len(basis) == len(active):
-        return none     # W is all of GF(p)^A: nothing to cut
-    C_active = null_space(basis, len(active), PRIME) if len(basis) else np.eye(len(active), dtype=np.int64)
-    C = np.zeros((len(C_active), b), dtype=np.int64)
-    C[:, keep[keep >= 0]] = C_active
-    return C
+    N, E = G.shape
+    if N == 0 or N > E + 1 or N * (E + N) > MAX_FUTURE_ENTRIES:
+        return None
+    R, piv = linalg.rref(np.hstack([G, np.eye(N, dtype=np.int64)]))
+    rank = int(np.count_nonzero(piv < E))
+    if rank == N:
+        return 2 ** N
+    if rank < N - 1:
+        return None
+    y = R[rank, E:]            # the row whose G part vanished: the dependency
+    return 2 ** N - 2 ** (N - int(np.count_nonzero(y)))
 
 
-def _check(need: int, cap: int | None, i: int, steps: int, states: int) -> None:
-    if cap is not None and need > cap:
-        raise MemoryCapExceeded(f"memory-cap: step {i + 1} of {steps} would need about {_size(need)} for its states "
-                                f"({states} states in, up to {2 * states} out), over the cap of {_size(cap)}")
+#: Count the remaining neurons per state once the search visits at most this many subsets per state
+#: (on average): then it costs about what expanding them would.
+TAIL_PER_STATE = 64
+#: ... or at most this many in all (a few milliseconds at most).
+TAIL_SMALL = 5000
+#: ... or, when expanding one more position could pass the memory cap, at most this many in all.
+TAIL_BUDGET = 2 * 10 ** 10
 
 
-__all__ = ["count_block", "BlockCount", "Stopped", "MemoryCapExceeded", "MAX_FRAME", "PRIME", "step_bytes"]
+def _tail_pays(st: _Store, sup: Supports, plan: ScanPlan, i: int) -> bool:
+    """Whether to count the rest per state: few neurons left and a cheap search, or no room to expand."""
+    f = (len(plan.positions) - i - 1) * sup.filters
+    if f > tail_mod.MAX_TAIL:
+        return False
+    cols, b = tail_mod.tail_columns(sup, plan, i)
+    hist = kernel.rank_histogram(st.K, st.n, st.W, b).tolist()
+    visits = sum(h * tail_mod.leaves_bound(f, len(cols) - r) for r, h in enumerate(hist) if h)
+    if visits <= max(TAIL_PER_STATE * st.n, TAIL_SMALL):
+        return True
+    # the next position may multiply the states by up to 2^d1
+    per_state = 8 * (st.W + 2 * st.L) + 8 / MAX_LOAD
+    crowded = st.cap is not None and st.nbytes() + st.n * (2 ** sup.filters - 1) * per_state > st.cap
+    return crowded and visits <= TAIL_BUDGET
+
+
+def _count_tail(st: _Store, sup, plan, filters_of, i: int, deadline, peak: int) -> int:
+    """Σ count(V) · (independent extensions of V by the remaining neurons), in slices."""
+    cols, b = tail_mod.tail_columns(sup, plan, i)
+    U = tail_mod.tail_vectors(sup, plan, filters_of, i, cols, PRIME)
+    bins = np.zeros((2 ** U.shape[0] + 1, st.L + 1), dtype=np.uint64)
+    start, slice_ = 0, max(1, CHUNK >> 4)
+    while start < st.n:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise Stopped(st.counted(), i + 1, len(plan.positions), peak)
+        stop = min(st.n, start + slice_)
+        tail_mod.count_tail(st.K, st.C, start, stop, b, st.W, st.L, U, bins)
+        start = stop
+    return tail_mod.bins_total(bins)
+
+
+class _RowWatch:
+    """Refuse early, by a projection, a block whose states clearly outgrow the memory cap.
+
+    The states grow with the rows already scanned (docs/tied.md, "Where the
+    wall is"). After step i, j steps into row k ≥ 2 (rows along the outer
+    scan axis), with s the states at the end of row k − 1 and n the states
+    now, the growth per step r = (n / s)^(1/j) is assumed for the steps left
+    before the last row. The last row, where the cut to what the future can
+    see shrinks the states, is left out, so the projection n · r^left tends
+    to fall *short* of the real peak. It is an estimate, and the refusal
+    says so.
+    """
+
+    def __init__(self, sup: Supports, plan: ScanPlan, cap: int | None):
+        self.cap = cap
+        axis = plan.axes[0] if len(plan.axes) > 1 else None
+        self.row = None if axis is None else [sup.coords[p][axis] for p in plan.positions]
+        if self.row is not None:
+            self.last_row_start = self.row.index(self.row[-1])
+        self.rows_done = 0
+        self.row_end = (0, 0)      # (step, states) at the end of the last finished row
+
+    def step_done(self, i: int, st: _Store) -> None:
+        if self.cap is None or self.row is None or i + 1 >= len(self.row):
+            return
+        if self.rows_done >= 1:
+            self._project(i, st)
+        if self.row[i] != self.row[i + 1]:
+            self.rows_done += 1
+            self.row_end = (i, st.n)
+
+    def _project(self, i: int, st: _Store) -> None:
+        end, s = self.row_end
+        j, left = i - end, self.last_row_start - i - 1
+        if j < 1 or left < 1 or st.n <= s or s < 1:
+            return
+        r = (st.n / s) ** (1 / j)
+        states = st.n * r ** left
+        per_state = 8 * (st.W + 2 * st.L) + 8 / MAX_LOAD   # key, count and its old copy, table slots
+        need = states * per_state
+        if need > self.cap:
+            raise MemoryCapExceeded(
+                f"memory-cap: estimated, not measured: the states grew {r:.3g}-fold per step over the last "
+                f"{j} step(s) ({s} -> {st.n} at step {i + 1} of {len(self.row)}); {left} more such steps "
+                f"before the last row give about {states:.3g} states, about {need / 2 ** 30:.3g} GiB, "
+                f"over the cap of {_size(self.cap)}")
+
+
+def _neuron(st: _Store, a: int, v: np.ndarray, deadline, i: int, steps: int, peak: int) -> None:
+    """One neuron on every state, in slices (deadline checked, store grown, between slices)."""
+    n0 = st.n
+    old = st.C[:n0 * st.L].copy()   # the counts before the step: what every addition reads
+    st.extra = old.nbytes
+    st._charge(0, n0)
+    start = 0
+    while start < n0:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise Stopped(st.counted(0, n0, old), i, steps, peak)
+        stop = min(n0, start + CHUNK)
+        st.reserve(st.n + stop - start)
+        st.n = kernel.expand(st.K, st.C, old, start, stop, st.n, a, st.W, st.L, v, st.table)
+        start = stop
+    st.extra = 0
+
+
+def _next_frame(st: _Store, sup, plan, filters_of, i: int, deadline, peak: int) -> None:
+    """Move the states to frame i+1 (expired columns dropped, cut to what the future sees), merging."""
+    steps = len(plan.positions)
+    a = len(plan.frames[i])
+    b = len(plan.frames[i + 1]) if i + 1 < steps else 0
+    Cm, visible = visible_constraints(sup, plan, filters_of, i, st.matrix)
+    keepmask = sum(1 << j for j in np.flatnonzero(plan.keep[i] >= 0).tolist())
+    kept = kernel.max_rank(st.K, st.n, st.W, np.uint64(keepmask)) if keepmask else 0
+    Wb = key_words(b, min(b, min(kept, visible) + sup.filters))
+    n, Wa = st.n, st.W
+    st.extra = 0 if Wb <= Wa else 8 * n * Wb
+    st._charge(8 * _table_size(2 * n) - st.table.nbytes, n)
+    out = st.K if Wb <= Wa else np.empty(n * Wb, dtype=np.uint64)
+    st.table = None
+    st.table = np.zeros(_table_size(2 * n), dtype=np.uint64)   # room for the next neurons too
+    m, start = 0, 0
+    while start < n:
+        if deadline is not None and time.perf_counter() > deadline:
+            # merged rows hold the counts of rows < start; rows >= start are untouched
+            raise Stopped(st.counted(0, m) + st.counted(start, n), i, steps, peak)
+        stop = min(n, start + CHUNK)
+        m = kernel.remap(st.K, st.C, start, stop, m, a, Wa, b, Wb, st.L, plan.keep[i], Cm, out, st.table)
+        start = stop
+    st.K, st.W, st.n, st.extra = out, Wb, m, 0
+
+
+__all__ = ["count_block", "BlockCount", "Stopped", "MemoryCapExceeded", "MAX_FRAME", "PRIME", "visible_constraints",
+           "block_matrix"]

@@ -1,23 +1,23 @@
 r"""Compiled inner loops of the subspace DP (numba, ``nopython``).
 
-A state is a subspace V of GF(p)^a in reduced row-echelon form (RREF), with
-a = the frame width. Its key is one row of ``uint64`` words:
+The states live in one flat store: keys ``K`` (W words per state, see
+:mod:`ilpregions.backends.subspace.keys`) and counts ``C`` (L limbs of 63
+bits per state, little-endian; counts only ever add, so carries suffice).
+An open-addressing hash table indexes the store: a slot holds
+``tag << 32 | (index + 1)`` (0 = empty), the tag being the hash's high 32
+bits, so a probe reads a key only when the tags agree.
 
-* word 0: the pivot mask (bit j set when column j is a pivot);
-* then the free entries, two 31-bit residues per word: for each pivot row
-  in pivot order, its entries on the non-pivot columns to its right (every
-  other entry of an RREF row is fixed: 0 left of the pivot, 1 at it, 0 on
-  the other pivot columns). There are at most a²/4 of them, the rest is 0.
-
-RREF is unique for a subspace and a column order, so equal subspaces have
-equal keys, and merging states is a hash-table insert on the key words.
-Counts are non-negative integers stored as little-endian limbs of 63 bits
-(they only ever add, so carries are enough).
+A neuron step keeps every state where it is and appends the new subspaces
+``V + <v>`` behind them, merging on the fly through the table: no candidate
+buffer, no second copy. The counts a step adds are read from a copy of the
+counts before the step (``Cold``), so a state that gains a count is still
+read with its old one. Every loop works on a slice ``[start, stop)`` of the
+states so the caller can check its deadline and grow the store between
+slices.
 
 Why numba: each step touches every state once with O(a²) scalar work and a
-hash probe; that is a tight scalar loop over rows of different shapes,
-which vectorises poorly in numpy and is ~100x slower in Python. Working
-modulo one prime below 2^31 keeps every product inside int64.
+hash probe; that is a tight scalar loop over many tiny matrices, which
+vectorises poorly in numpy and is ~100x slower in Python.
 """
 
 from __future__ import annotations
@@ -25,188 +25,76 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-PRIME = 2 ** 31 - 1
+from ilpregions.backends.subspace.keys import PRIME, _inverse, _mul, _sub, decode, encode, hash_key, key_words
+
 LIMB_BITS = 63
 _LIMB_MASK = np.uint64((1 << 63) - 1)
-_LO = np.uint64(0xFFFFFFFF)
+_LOW = np.uint64(0xFFFFFFFF)
+_P = np.int64(PRIME)
 
 
-def key_words(a: int) -> int:
-    """Words of a key for frame width ``a``: the mask and ⌊a²/4⌋ residues, two per word."""
-    return 1 + (a * a // 4 + 1) // 2
+@njit(cache=True, inline="always")
+def _add_count(C, j, src, i, L):
+    carry = np.uint64(0)
+    for k in range(L):
+        t = C[j * L + k] + src[i * L + k] + carry
+        carry = t >> np.uint64(LIMB_BITS)
+        C[j * L + k] = t & _LIMB_MASK
 
 
-@njit(cache=True)
-def _inverse(x, p):
-    # extended Euclid; x in [1, p)
-    r0, r1 = p, x
-    s0, s1 = 0, 1
-    while r1 != 0:
-        q = r0 // r1
-        r0, r1 = r1, r0 - q * r1
-        s0, s1 = s1, s0 - q * s1
-    return s0 % p
-
-
-@njit(cache=True)
-def _decode(key, a, M):
-    """Fill the a×a pivot-indexed matrix M (row j = the row with pivot j, else 0)."""
-    mask = key[0]
-    for i in range(a):
-        for j in range(a):
-            M[i, j] = 0
-    k = 0
-    for j in range(a):
-        if (mask >> np.uint64(j)) & np.uint64(1):
-            M[j, j] = 1
-            for c in range(j + 1, a):
-                if not ((mask >> np.uint64(c)) & np.uint64(1)):
-                    w = key[1 + (k >> 1)]
-                    M[j, c] = np.int64((w >> np.uint64(32 * (k & 1))) & _LO)
-                    k += 1
-    return mask
-
-
-@njit(cache=True)
-def _encode(M, mask, a, out):
-    for w in range(out.shape[0]):
-        out[w] = 0
-    out[0] = mask
-    k = 0
-    for j in range(a):
-        if (mask >> np.uint64(j)) & np.uint64(1):
-            for c in range(j + 1, a):
-                if not ((mask >> np.uint64(c)) & np.uint64(1)):
-                    out[1 + (k >> 1)] |= np.uint64(M[j, c]) << np.uint64(32 * (k & 1))
-                    k += 1
-
-
-@njit(cache=True)
-def _hash(row):
-    # multiply-xorshift per word, then the splitmix64 finaliser: every bit of
-    # every word reaches the low bits that pick the slot
-    h = np.uint64(0x243F6A8885A308D3)
-    for w in row:
-        h = (h ^ w) * np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(29)
-    h ^= h >> np.uint64(30)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(27)
-    h *= np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
-@njit(cache=True)
-def _copy_row(src, i, dst, j):
-    for w in range(src.shape[1]):   # explicit loops: slice assignment is slow in numba
-        dst[j, w] = src[i, w]
-
-
-# long: one compiled loop; splitting it would add calls to the hot path
-@njit(cache=True)
-def dedup(ck, cc, T, bk, bc):
-    """Merge equal keys among the T candidate rows; the result is bk[:m], bc[:m].
-
-    Partitioned hashing: the candidates are first scattered by the top bits
-    of their hash into buckets of about 2048 rows (a few hundred sequential
-    write streams), then each bucket is merged with a small hash table that
-    stays in cache. A global table would cost a cache and TLB miss per probe.
-    """
-    if T == 0:
-        return 0
-    h = np.empty(T, dtype=np.uint64)
-    for i in range(T):
-        h[i] = _hash(ck[i])
-    B = 0
-    while (T >> B) > 2048:
-        B += 1
-    nb = 1 << B
-    start = np.zeros(nb + 1, dtype=np.int64)
-    for i in range(T):
-        b = np.int64(h[i] >> np.uint64(64 - B)) if B > 0 else 0
-        start[b + 1] += 1
-    for b in range(nb):
-        start[b + 1] += start[b]
-    pos = start[:nb].copy()
-    hb = np.empty(T, dtype=np.uint64)
-    for i in range(T):
-        b = np.int64(h[i] >> np.uint64(64 - B)) if B > 0 else 0
-        j = pos[b]
-        pos[b] = j + 1
-        _copy_row(ck, i, bk, j)
-        _copy_row(cc, i, bc, j)
-        hb[j] = h[i]
-    biggest = 1
-    for b in range(nb):
-        biggest = max(biggest, start[b + 1] - start[b])
-    size = 16
-    while size < 2 * biggest:
-        size *= 2
-    table = np.empty(size, dtype=np.int64)
-    W = bk.shape[1]
-    L = bc.shape[1]
-    m = 0
-    for b in range(nb):
-        lo, hi = start[b], start[b + 1]
-        tsize = 16
-        while tsize < 2 * (hi - lo):
-            tsize *= 2
-        tmask = np.uint64(tsize - 1)
-        for s in range(tsize):
-            table[s] = -1
-        for j in range(lo, hi):
-            s = hb[j] & tmask
-            while True:
-                idx = table[s]
-                if idx < 0:
-                    # rows below j are consumed, so row m (m <= j) is free to take row j
-                    if m != j:
-                        _copy_row(bk, j, bk, m)
-                        _copy_row(bc, j, bc, m)
-                        hb[m] = hb[j]
-                    table[s] = m
-                    m += 1
+@njit(cache=True, inline="always")
+def _lookup(K, W, Q, qbase, table, h):
+    """(slot, index): the state equal to Q[qbase:qbase+W], or index -1 and the empty slot."""
+    tmask = np.uint64(table.size - 1)
+    tag = h >> np.uint64(32)
+    s = h & tmask
+    while True:
+        e = table[s]
+        if e == 0:
+            return s, np.int64(-1)
+        if (e >> np.uint64(32)) == tag:
+            j = np.int64(e & _LOW) - 1
+            same = True
+            for w in range(W):
+                if K[j * W + w] != Q[qbase + w]:
+                    same = False
                     break
-                if hb[idx] == hb[j]:
-                    same = True
-                    for w in range(W):
-                        if bk[idx, w] != bk[j, w]:
-                            same = False
-                            break
-                    if same:
-                        carry = np.uint64(0)
-                        for k in range(L):
-                            t = bc[idx, k] + bc[j, k] + carry
-                            carry = t >> np.uint64(LIMB_BITS)
-                            bc[idx, k] = t & _LIMB_MASK
-                        break
-                s = (s + np.uint64(1)) & tmask
-    return m
+            if same:
+                return s, j
+        s = (s + np.uint64(1)) & tmask
+
+
+@njit(cache=True)
+def insert_all(K, n, W, table):
+    """Index the n (distinct) states of K in an empty table."""
+    for j in range(n):
+        h = hash_key(K, j * W, W)
+        s, _ = _lookup(K, W, K, j * W, table, h)
+        table[s] = ((h >> np.uint64(32)) << np.uint64(32)) | np.uint64(j + 1)
 
 
 # long: one compiled loop; splitting it would add calls to the hot path
 @njit(cache=True)
-def expand(keys, counts, n, a, v, p, out_keys, out_counts):
-    """One neuron v: every state is kept, and V + <v> is added when v ∉ V.
+def expand(K, C, Cold, start, stop, m, a, W, L, v, table):
+    """Neuron v on the states [start, stop): add V + <v> (when v ∉ V) to the store.
 
-    Writes the candidates (not yet merged) and returns their number.
+    The store holds m states; new ones are appended (the caller reserved room
+    for stop − start more). Returns the new number of states.
     """
     M = np.zeros((a, a), dtype=np.int64)
     res = np.zeros(a, dtype=np.int64)
-    m = 0
-    for i in range(n):
-        _copy_row(keys, i, out_keys, m)
-        _copy_row(counts, i, out_counts, m)
-        m += 1
-        mask = _decode(keys[i], a, M)
+    key = np.zeros(W, dtype=np.uint64)
+    for i in range(start, stop):
+        mask = decode(K, i * W, a, M)
         for c in range(a):
             res[c] = v[c]
         for j in range(a):
-            if (mask >> np.uint64(j)) & np.uint64(1) and v[j] != 0:
-                f = v[j]   # rows are 0 on other pivot columns, so v[j] is final
+            # rows are 0 on the other pivot columns, so res[j] is final when row j is used
+            if (mask >> np.uint64(j)) & np.uint64(1) and res[j] != 0:
+                f = res[j]
                 for c in range(j, a):
                     if M[j, c] != 0:
-                        res[c] = (res[c] - f * M[j, c]) % p
+                        res[c] = _sub(res[c], _mul(f, M[j, c]))
         q = -1
         for c in range(a):
             if res[c] != 0:
@@ -214,39 +102,51 @@ def expand(keys, counts, n, a, v, p, out_keys, out_counts):
                 break
         if q < 0:
             continue  # v ∈ V: adding it would make the set dependent
-        inv = _inverse(res[q], p)
+        inv = _inverse(res[q])
         for c in range(q, a):
-            res[c] = res[c] * inv % p
-        for j in range(a):
+            res[c] = _mul(res[c], inv)
+        for j in range(q):
             if (mask >> np.uint64(j)) & np.uint64(1) and M[j, q] != 0:
                 f = M[j, q]
                 for c in range(q, a):
-                    M[j, c] = (M[j, c] - f * res[c]) % p
+                    M[j, c] = _sub(M[j, c], _mul(f, res[c]))
         for c in range(a):
             M[q, c] = res[c]
-        _encode(M, mask | (np.uint64(1) << np.uint64(q)), a, out_keys[m])
-        _copy_row(counts, i, out_counts, m)
-        m += 1
+        if not encode(M, mask | (np.uint64(1) << np.uint64(q)), a, key, 0, W):
+            raise ValueError("subspace DP: a state's rank exceeded its key width")
+        h = hash_key(key, 0, W)
+        s, j = _lookup(K, W, key, 0, table, h)
+        if j < 0:
+            for w in range(W):
+                K[m * W + w] = key[w]
+            for k in range(L):
+                C[m * L + k] = Cold[i * L + k]
+            table[s] = ((h >> np.uint64(32)) << np.uint64(32)) | np.uint64(m + 1)
+            m += 1
+        else:
+            _add_count(C, j, Cold, i, L)
     return m
 
 
 # long: one compiled loop; splitting it would add calls to the hot path
 @njit(cache=True)
-def _intersect(N, mask, b, C, p, A):
-    """Replace the RREF (N, mask) by its intersection with ker C; return the new mask.
+def _intersect(N, mask, b, Cm, A):
+    """Replace the RREF (N, mask) by its intersection with ker Cm; return the new mask.
 
-    Rows [R·Cᵀ | R] are reduced on the left part; the rows whose left part
-    vanishes are y·[0 | R] with y·R·Cᵀ = 0, and they span V ∩ ker C.
+    Rows [R·Cmᵀ | R] are reduced on the left part; the rows whose left part
+    vanishes are y·[0 | R] with y·R·Cmᵀ = 0, and they span V ∩ ker Cm.
     """
-    c = C.shape[0]
+    c = Cm.shape[0]
     r = 0
     for j in range(b):
         if (mask >> np.uint64(j)) & np.uint64(1):
             for l in range(c):
-                acc = 0
+                acc = np.int64(0)
                 for col in range(j, b):
-                    if N[j, col] != 0 and C[l, col] != 0:
-                        acc = (acc + N[j, col] * C[l, col]) % p
+                    if N[j, col] != 0 and Cm[l, col] != 0:
+                        acc += _mul(N[j, col], Cm[l, col])
+                        if acc >= _P:
+                            acc -= _P
                 A[r, l] = acc
             for col in range(b):
                 A[r, c + col] = N[j, col]
@@ -262,14 +162,14 @@ def _intersect(N, mask, b, C, p, A):
             continue
         for col in range(c + b):
             A[top, col], A[piv, col] = A[piv, col], A[top, col]
-        inv = _inverse(A[top, l], p)
+        inv = _inverse(A[top, l])
         for col in range(c + b):
-            A[top, col] = A[top, col] * inv % p
+            A[top, col] = _mul(A[top, col], inv)
         for i in range(top + 1, r):
             f = A[i, l]
             if f != 0:
                 for col in range(c + b):
-                    A[i, col] = (A[i, col] - f * A[top, col]) % p
+                    A[i, col] = _sub(A[i, col], _mul(f, A[top, col]))
         top += 1
     for i in range(b):
         for j in range(b):
@@ -280,7 +180,7 @@ def _intersect(N, mask, b, C, p, A):
             if (new >> np.uint64(j)) & np.uint64(1) and A[i, c + j] != 0:
                 f = A[i, c + j]
                 for col in range(j, b):
-                    A[i, c + col] = (A[i, c + col] - f * N[j, col]) % p
+                    A[i, c + col] = _sub(A[i, c + col], _mul(f, N[j, col]))
         q = -1
         for col in range(b):
             if A[i, c + col] != 0:
@@ -288,34 +188,43 @@ def _intersect(N, mask, b, C, p, A):
                 break
         if q < 0:
             continue
-        inv = _inverse(A[i, c + q], p)
+        inv = _inverse(A[i, c + q])
         for col in range(q, b):
-            A[i, c + col] = A[i, c + col] * inv % p
+            A[i, c + col] = _mul(A[i, c + col], inv)
         for j in range(b):
             if (new >> np.uint64(j)) & np.uint64(1) and N[j, q] != 0:
                 f = N[j, q]
                 for col in range(q, b):
-                    N[j, col] = (N[j, col] - f * A[i, c + col]) % p
+                    N[j, col] = _sub(N[j, col], _mul(f, A[i, c + col]))
         for col in range(b):
             N[q, col] = A[i, c + col]
         new |= np.uint64(1) << np.uint64(q)
     return new
 
 
+# long: one compiled loop; splitting it would add calls to the hot path
 @njit(cache=True)
-def remap(keys, counts, n, a, b, keep, C, p, out_keys, out_counts):
-    """Drop expired columns (keep[c] < 0), move the rest to a frame of width b,
-    and cut the subspace down to ker C (what the future can see; C may have no rows).
+def remap(K, C, start, stop, m, a, Wa, b, Wb, L, keep, Cm, out, table):
+    """Move the states [start, stop) to the next frame and merge them into out[:m].
+
+    Drops expired columns (keep[c] < 0), renumbers the rest into width b,
+    cuts the subspace down to ker Cm (what the future can see; Cm may have
+    no rows), and merges equal results, adding counts (C is compacted in
+    place: row m ≤ i takes row i). ``out`` may be K itself when Wb ≤ Wa:
+    row m of the new layout ends before row i + 1 of the old one starts.
+    Returns the new number of states.
 
     Expired columns come first in expiry order, so a row whose pivot is not
     expired is zero on all of them: V ∩ (kept coordinates) is spanned by the
     rows with kept pivots, restricted. New columns of the next frame are 0.
     """
     M = np.zeros((a, a), dtype=np.int64)
-    N = np.zeros((max(b, 1), max(b, 1)), dtype=np.int64)
-    A = np.zeros((max(b, 1), C.shape[0] + max(b, 1)), dtype=np.int64)
-    for i in range(n):
-        mask = _decode(keys[i], a, M)
+    bb = max(b, 1)
+    N = np.zeros((bb, bb), dtype=np.int64)
+    A = np.zeros((bb, Cm.shape[0] + bb), dtype=np.int64)
+    key = np.zeros(Wb, dtype=np.uint64)
+    for i in range(start, stop):
+        mask = decode(K, i * Wa, a, M)
         for r in range(b):
             for c in range(b):
                 N[r, c] = 0
@@ -327,22 +236,61 @@ def remap(keys, counts, n, a, b, keep, C, p, out_keys, out_counts):
                 for c in range(j, a):
                     if keep[c] >= 0:
                         N[nj, keep[c]] = M[j, c]
-        if C.shape[0] > 0 and nmask != 0:
-            nmask = _intersect(N, nmask, b, C, p, A)
-        _encode(N, nmask, b, out_keys[i])
-        _copy_row(counts, i, out_counts, i)
-    return n
+        if Cm.shape[0] > 0 and nmask != 0:
+            nmask = _intersect(N, nmask, b, Cm, A)
+        if not encode(N, nmask, b, key, 0, Wb):
+            raise ValueError("subspace DP: a state's rank exceeded its key width")
+        h = hash_key(key, 0, Wb)
+        s, j = _lookup(out, Wb, key, 0, table, h)
+        if j < 0:
+            for w in range(Wb):
+                out[m * Wb + w] = key[w]
+            if m != i:
+                for k in range(L):
+                    C[m * L + k] = C[i * L + k]
+            table[s] = ((h >> np.uint64(32)) << np.uint64(32)) | np.uint64(m + 1)
+            m += 1
+        else:
+            _add_count(C, j, C, i, L)
+    return m
 
 
 @njit(cache=True)
-def total(counts, n):
-    """The sum of the first n counts, as limbs (one more limb of headroom is the caller's job)."""
-    L = counts.shape[1]
-    acc = np.zeros(L, dtype=np.uint64)
+def max_rank(K, n, W, keepmask):
+    """The largest number of kept pivots (bits of keepmask) over the n states."""
+    best = 0
     for i in range(n):
+        x = K[i * W] & keepmask
+        r = 0
+        while x:
+            x &= x - np.uint64(1)
+            r += 1
+        best = max(best, r)
+    return best
+
+
+@njit(cache=True)
+def rank_histogram(K, n, W, a):
+    """How many of the n states have each rank (popcount of the pivot mask), ranks 0..a."""
+    hist = np.zeros(a + 1, dtype=np.int64)
+    lowmask = np.uint64(0xFFFFFFFFFFFFFFFF) if a >= 64 else (np.uint64(1) << np.uint64(a)) - np.uint64(1)
+    for i in range(n):
+        x = K[i * W] & lowmask
+        r = 0
+        while x:
+            x &= x - np.uint64(1)
+            r += 1
+        hist[r] += 1
+    return hist
+
+
+@njit(cache=True)
+def total(C, start, stop, L, acc):
+    """Add the counts of states [start, stop) to the limbs acc (one more limb of headroom is the caller's)."""
+    for i in range(start, stop):
         carry = np.uint64(0)
         for k in range(L):
-            s = acc[k] + counts[i, k] + carry
+            s = acc[k] + C[i * L + k] + carry
             carry = s >> np.uint64(LIMB_BITS)
             acc[k] = s & _LIMB_MASK
     return acc
@@ -354,3 +302,6 @@ def limbs_to_int(limbs) -> int:
     for k, limb in enumerate(np.asarray(limbs).tolist()):
         value |= int(limb) << (LIMB_BITS * k)
     return value
+
+
+__all__ = ["expand", "remap", "insert_all", "max_rank", "rank_histogram", "total", "limbs_to_int", "key_words", "PRIME", "LIMB_BITS"]

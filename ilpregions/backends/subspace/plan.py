@@ -58,7 +58,6 @@ def supports(network: Network) -> Supports:
     layer = network.layers[0]
     shape = network.input_shape
     spatial, d0 = shape[:-1], shape[-1]
-    channels = np.arange(d0)
     if isinstance(layer, DenseLayer):
         n = int(np.prod(shape))
         everything = np.arange(n, dtype=np.int64)
@@ -68,18 +67,22 @@ def supports(network: Network) -> Supports:
     out = network.output_shapes()[0][:-1]
     offsets = list(itertools.product(*(range(k) for k in layer.kernel)))
     elements, taps, coords = [], [], []
+    strides = [int(np.prod(spatial[k + 1:], dtype=np.int64)) for k in range(len(spatial))]
+    geometry = list(zip(layer.stride, layer.padding, layer.dilation, spatial, strides))
     for pos in itertools.product(*(range(n) for n in out)):
         els, tps = [], []
         for t, off in enumerate(offsets):
-            x = [q * s - pad + a * d for q, s, pad, a, d in
-                 zip(pos, layer.stride, layer.padding, off, layer.dilation)]
-            if any(not 0 <= xi < n for xi, n in zip(x, spatial)):
-                continue  # a padded cell: a constant, not an element
-            pix = int(np.ravel_multi_index(tuple(x), spatial))
-            els.append(pix * d0 + channels)
-            tps.append(t * d0 + channels)
-        e = np.concatenate(els).astype(np.int64) if els else np.zeros(0, np.int64)
-        tp = np.concatenate(tps).astype(np.int64) if tps else np.zeros(0, np.int64)
+            pix = 0
+            for q, a, (s, pad, d, n, stride) in zip(pos, off, geometry):
+                x = q * s - pad + a * d
+                if not 0 <= x < n:
+                    break  # a padded cell: a constant, not an element
+                pix += x * stride
+            else:
+                els.extend(range(pix * d0, pix * d0 + d0))
+                tps.extend(range(t * d0, t * d0 + d0))
+        e = np.array(els, dtype=np.int64)
+        tp = np.array(tps, dtype=np.int64)
         order = np.argsort(e, kind="stable")
         elements.append(e[order])
         taps.append(tp[order])

@@ -26,7 +26,8 @@ def register(sub) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random filters (default 0)")
     add_time_limit_argument(parser)
     parser.add_argument("--memory-cap", type=positive_gib, metavar="GIB", default=None,
-                        help="dp: refuse (before allocating) a step needing more than GIB GiB (default: none)")
+                        help="dp: refuse (before allocating) to grow past GIB GiB, and refuse early when a projection "
+                             "of the states clearly exceeds it (default 8)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_json_argument(parser)
     parser.set_defaults(func=run)
