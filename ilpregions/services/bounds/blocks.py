@@ -188,7 +188,7 @@ def block_lower(network: Network, seconds: float = 4.0, seed: int = 0, max_block
     for axes in itertools.permutations(range(k)):
         top = line[axes[-1]] if max_block is None else min(max_block, line[axes[-1]])
         for reverse in (False, True):
-            for g in range(2, top + 1):
+            for g in range(min(2, top), top + 1):
                 if time.perf_counter() >= deadline:
                     break
                 value, types, fallbacks, common_exact = _scheme(sup, theta, axes, reverse, g, cache, deadline)
