@@ -40,7 +40,9 @@ import numpy as np
 from ilpregions.backends.subspace.plan import Supports, frame_sizes, make_plan, supports
 from ilpregions.core.combinatorics import binomial_prefix_sums
 from ilpregions.core.errors import ILPRegionsError, InputError
+from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, Network
+from ilpregions.theory import tied_bounds as T
 
 #: The DP's states are (at most) the flats of the block's neurons; it is run only when
 #: Σ_{i<r} C(n, i) (n neurons, r restricted elements) is below this, else the block's box is used.
@@ -155,12 +157,39 @@ def _scheme(sup, theta, axes, reverse, g, cache, deadline) -> tuple[int, int, in
     return value, len(multiplicity), fallbacks, cache[ranked[0][0]][1]
 
 
-def block_lower(network: Network, seconds: float = 4.0, seed: int = 0, max_block: int | None = None) -> BlockBound:
+def _feasible(inst, axes, reverse, g) -> bool:
+    """Whether the commonest block of g positions has few enough flats for the DP (by arithmetic).
+
+    A block's fresh elements are the sum of its positions' fresh counts in the
+    same raster order, so the fresh box's counts give every block's rank
+    bound r without building anything; the DP is tried when
+    Σ_{i<r} C(g·d1, i) ≤ MAX_FLATS (g = 1 is the closed form: always).
+    """
+    if g == 1:
+        return True
+    coords = np.array(list(itertools.product(*(range(n) for n in inst.output_spatial))), dtype=np.int64)
+    order = np.lexsort(tuple(coords[:, a] for a in reversed(axes)))
+    if reverse:
+        order = order[::-1]
+    fresh = np.asarray(T.fresh_counts(inst, order.tolist()), dtype=np.int64)[order]
+    length = inst.output_spatial[axes[-1]]
+    lines = fresh.reshape(-1, length)[:, :length - length % g].reshape(-1, g).sum(axis=1)
+    if len(lines) == 0:
+        return False
+    values, counts = np.unique(lines, return_counts=True)
+    r = int(values[np.argmax(counts)])
+    return sum(math.comb(g * inst.filters, i) for i in range(r)) <= MAX_FLATS
+
+
+def block_lower(network: Network, seconds: float = 4.0, seed: int = 0,
+                max_block: int | None = None) -> BlockBound | None:
     """The best block-triangular lower bound on a one-layer conv net's real maximum within ``seconds``.
 
     Tries every axis order, both directions, and block lengths g = 1, 2, ...
-    up to the line length (or ``max_block``); stops growing g when a block
-    type's DP no longer finishes. All blocks use one draw of the filters.
+    up to the line length (or ``max_block``); stops growing g when the
+    commonest block's DP is too large (:func:`_feasible`) or does not finish.
+    All blocks use one draw of the filters. Returns None when no scheme was
+    worth a DP (the fresh box then covers single positions).
 
     Parameters
     ----------
@@ -179,18 +208,21 @@ def block_lower(network: Network, seconds: float = 4.0, seed: int = 0, max_block
     if len(network.layers) != 1 or not isinstance(layer, ConvLayer) or not layer.shared:
         raise InputError("layers: the block-triangular bound needs one conv layer with shared filters")
     deadline = time.perf_counter() + seconds
-    sup = supports(network)
-    theta = np.random.default_rng(seed).integers(1, PRIME, size=(sup.filters, sup.taps_per_filter), dtype=np.int64)
-    k = len(sup.coords[0])
-    line = {a: 1 + max(c[a] for c in sup.coords) for a in range(k)}
+    inst = layer_instance(network)
+    grid = inst.output_spatial
+    sup = theta = None
     cache: dict[tuple, tuple[int, bool]] = {}
     best = None
-    for axes in itertools.permutations(range(k)):
-        top = line[axes[-1]] if max_block is None else min(max_block, line[axes[-1]])
+    for axes in itertools.permutations(range(len(grid))):
+        top = grid[axes[-1]] if max_block is None else min(max_block, grid[axes[-1]])
         for reverse in (False, True):
             for g in range(min(2, top), top + 1):
-                if time.perf_counter() >= deadline:
+                if time.perf_counter() >= deadline or not _feasible(inst, axes, reverse, g):
                     break
+                if sup is None:   # built only once some block is worth a DP
+                    sup = supports(network)
+                    theta = np.random.default_rng(seed).integers(1, PRIME, size=(sup.filters, sup.taps_per_filter),
+                                                                  dtype=np.int64)
                 value, types, fallbacks, common_exact = _scheme(sup, theta, axes, reverse, g, cache, deadline)
                 if best is None or value > best.value:
                     best = BlockBound(value, g, tuple(axes), reverse, types, fallbacks)

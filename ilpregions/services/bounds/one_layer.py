@@ -192,7 +192,8 @@ def block_bound(network: Network, seconds: float):
     except (ILPRegionsError, MemoryError) as exc:
         return na(BLOCKS, "lower", f"block search failed: {exc}")
     if found is None:
-        return na(BLOCKS, "lower", "no output line has two positions")
+        return na(BLOCKS, "lower", "no block of two or more positions is small enough for the subspace DP "
+                                   "(too many flats) within the time limit; single positions are the fresh box")
     return named(BLOCKS, "lower", found.value, found.describe() + " (per-neuron generic biases)", regions=BOTH)
 
 
