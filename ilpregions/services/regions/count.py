@@ -46,17 +46,19 @@ class RegionsResult:
 
 
 def _one_affine_layer(network: Network) -> bool:
-    return len(network.layers) == 1 and isinstance(network.layers[0], (ConvLayer, DenseLayer))
+    """One conv/local/dense layer, possibly followed by average pooling (linear: no decisions)."""
+    first, rest = network.layers[0], network.layers[1:]
+    return isinstance(first, (ConvLayer, DenseLayer)) and all(layer.type == "avgpool" for layer in rest)
 
 
 def _check_network(network: Network, method: str) -> None:
     """Refuse unknown methods, depths beyond 3 affine layers and sizes far beyond reach."""
     if method not in METHODS:
         raise ParameterError("method", f"unknown method {method!r}; one of {', '.join(METHODS)}")
-    n_layers = sum(1 for layer in network.layers if not layer.type == "maxpool")
+    n_layers = sum(1 for layer in network.layers if layer.type not in ("maxpool", "avgpool"))
     if not 1 <= len(network.layers) <= 6 or n_layers > 3 or n_layers < 1:
         raise InputError(f"layers: regions counts networks with 1 to 3 conv/local/dense layers "
-                         f"(plus maxpool), this one has {n_layers}")
+                         f"(plus maxpool/avgpool), this one has {n_layers}")
     sizes = [int(np.prod(s)) for s in network.input_shapes()] + [int(np.prod(network.output_shapes()[-1]))]
     if max(a * b for a, b in zip(sizes[:-1], sizes[1:])) > MAX_LAYER_PRODUCT:
         raise TooLargeError(f"layers: {sizes[0]} inputs and layer sizes {sizes[1:]} are far beyond exact "
