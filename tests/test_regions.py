@@ -375,3 +375,13 @@ def test_avgpool_is_composed_into_the_next_layer():
     a = count_linear_regions(pooled, weights=w_pooled, time_limit=60)
     b = count_linear_regions(plain, weights=w_plain, time_limit=60)
     assert a.exact and b.exact and a.regions == b.regions > 1
+
+
+def test_cli_refuses_a_rank_count_that_cannot_start(tmp_path, cli):
+    # 24×24×1, 3×3 conv, 8 filters: one block of 3872 neurons; the search's first step alone would hold
+    # ~32 GiB, so it is refused by arithmetic (exit 2, one line naming the size) instead of swapping.
+    model = tmp_path / "big.toml"
+    model.write_text('input = [24, 24, 1]\n[[layers]]\ntype = "conv"\nfilters = 8\nkernel = 3\n')
+    code, out, err = cli("regions", model, "--seed", "0", "--time-limit", "5")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "3872 neurons" in err and "GiB" in err
