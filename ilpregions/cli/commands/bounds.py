@@ -80,7 +80,7 @@ def run(args) -> int:
 
     network = load_model(args.model)
     start = time.perf_counter()
-    report = compute_bounds(network, time_limit=args.time_limit)
+    report = compute_bounds(network, time_limit=args.time_limit, progress=True)
     seconds = time.perf_counter() - start
     if args.json:
         print_json(report_json(report, args.model, seconds))

@@ -56,7 +56,7 @@ def run(args) -> int:
     network = load_model(args.model)
     weights = load_weights(args.weights) if args.weights else None
     result = count_linear_regions(network, weights=weights, seed=args.seed, time_limit=args.time_limit,
-                                  method=args.method, samples=args.samples)
+                                  method=args.method, samples=args.samples, progress=True)
     if args.json:
         # "sample" is a lower bound by design; otherwise exact or cut short by the time limit.
         status = "sample" if result.method == "sample" else ("complete" if result.exact else "time_limit")
