@@ -16,9 +16,10 @@ Blocks whose restricted matrices coincide (translates, at the same draw)
 have equal counts: each distinct one is counted once, by the subspace DP
 (:func:`ilpregions.backends.subspace.engine.count_block`). A one-position
 block has the closed form Σ_{t≤min(d1, |F_j|)} C(d1, t) (the fresh box).
-A block whose DP does not finish in time falls back to the larger of the
-DP's partial count and the fresh box inside the block (both are counts of
-independent sets on F_j, so the product stays proven).
+A block whose DP would be too large (more than ``MAX_FLATS`` estimated
+flats) falls back to the fresh box inside the block (a count of independent
+sets on F_j too, so the product stays proven). The time limit decides which
+schemes are tried, never a block's count.
 
 Examples
 --------
@@ -46,7 +47,9 @@ from ilpregions.theory import tied_bounds as T
 
 #: The DP's states are (at most) the flats of the block's neurons; it is run only when
 #: Σ_{i<r} C(n, i) (n neurons, r restricted elements) is below this, else the block's box is used.
-MAX_FLATS = 1_000_000
+#: Below the cap a DP runs to the end (a few seconds at most), so the value does not depend on the
+#: machine's load; the time limit only decides which further schemes are tried.
+MAX_FLATS = 300_000
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class BlockBound:
 
     def describe(self) -> str:
         order = "reverse " if self.reverse else ""
-        fall = (f", {self.fallbacks} of them by their fresh box (DP too large or out of time)"
+        fall = (f", {self.fallbacks} of them by their fresh box (DP too large)"
                 if self.fallbacks else "")
         return (f"blocks of {self.block} position(s) along axis {self.axes[-1]}, {order}raster order over axes "
                 f"{list(self.axes)}; {self.types} distinct blocks counted by the subspace DP at one draw{fall}")
@@ -110,9 +113,9 @@ def _box(sub: Supports, order: list[int], d1: int) -> int:
     return value
 
 
-def _count(sub: Supports, theta: np.ndarray, deadline: float) -> tuple[int, bool]:
+def _count(sub: Supports, theta: np.ndarray) -> tuple[int, bool]:
     """c_j for one restricted block: (count, exact?) -- a proven lower bound on c_j either way."""
-    from ilpregions.backends.subspace.engine import Stopped, count_block
+    from ilpregions.backends.subspace.engine import count_block
 
     d1 = sub.filters
     n = len(sub.elements)
@@ -124,19 +127,16 @@ def _count(sub: Supports, theta: np.ndarray, deadline: float) -> tuple[int, bool
     order = min(orders, key=lambda o: (max(frame_sizes(sub, o)), sum(frame_sizes(sub, o)), -sizes[o[0]]))
     box = max(_box(sub, o, d1) for o in orders)
     neurons, rank = n * d1, len(np.unique(np.concatenate(sub.elements)))
-    if time.perf_counter() >= deadline or sum(math.comb(neurons, i) for i in range(rank)) > MAX_FLATS:
+    if sum(math.comb(neurons, i) for i in range(rank)) > MAX_FLATS:
         return box, False
-    try:
-        out = count_block(sub, make_plan(sub, order), lambda p: theta, deadline=deadline,
-                          memory_cap=2 ** 30)
-    except Stopped as stop:
-        return max(box, stop.count), False
+    try:   # no deadline: the flats cap bounds the work, and the value stays reproducible
+        out = count_block(sub, make_plan(sub, order), lambda p: theta, memory_cap=2 ** 30)
     except (ILPRegionsError, MemoryError):
         return box, False
     return out.count, True
 
 
-def _scheme(sup, theta, axes, reverse, g, cache, deadline) -> tuple[int, int, int, bool]:
+def _scheme(sup, theta, axes, reverse, g, cache) -> tuple[int, int, int, bool]:
     """Π_j c_j for one scheme: (value, distinct types, types that fell back, the commonest type exact?)."""
     seen = np.zeros(1 + max((int(e.max()) for e in sup.elements if len(e)), default=0), dtype=bool)
     multiplicity: dict[tuple, int] = {}
@@ -150,7 +150,7 @@ def _scheme(sup, theta, axes, reverse, g, cache, deadline) -> tuple[int, int, in
     ranked = sorted(multiplicity.items(), key=lambda item: -item[1])
     for sig, k in ranked:
         if sig not in cache:
-            cache[sig] = _count(subs[sig], theta, deadline)
+            cache[sig] = _count(subs[sig], theta)
         count, exact = cache[sig]
         fallbacks += not exact
         value *= count ** k
@@ -196,7 +196,8 @@ def block_lower(network: Network, seconds: float = 4.0, seed: int = 0,
     network : Network
         One conv layer with shared filters.
     seconds : float
-        Time for the whole search; a block type still uncounted then gets its box.
+        Time for the search: no new scheme starts after it (a started block count finishes;
+        ``MAX_FLATS`` bounds its work).
     seed : int
         Seed of the random integer filters in [1, p).
     max_block : int, optional
@@ -223,7 +224,7 @@ def block_lower(network: Network, seconds: float = 4.0, seed: int = 0,
                     sup = supports(network)
                     theta = np.random.default_rng(seed).integers(1, PRIME, size=(sup.filters, sup.taps_per_filter),
                                                                   dtype=np.int64)
-                value, types, fallbacks, common_exact = _scheme(sup, theta, axes, reverse, g, cache, deadline)
+                value, types, fallbacks, common_exact = _scheme(sup, theta, axes, reverse, g, cache)
                 if best is None or value > best.value:
                     best = BlockBound(value, g, tuple(axes), reverse, types, fallbacks)
                 if not common_exact:
