@@ -60,6 +60,10 @@ def _tied(network: Network, seconds: float):
         return None, f"tied_max did not finish within {seconds:.1f} s"
     except (ILPRegionsError, MemoryError, ValueError) as exc:
         return None, f"tied_max refused: {exc}"
+    if not result.complete:
+        # a partial count is a proven lower bound, but not the maximum: never shown as the real maximum
+        return None, (f"tied_max did not finish within {seconds:.1f} s (partial count "
+                      f"{short_text(result.regions)})")
     return result.regions, None
 
 
