@@ -125,11 +125,15 @@ def stacks(draw):
     layers = [ConvLayer(draw(st.integers(1, 2)), 2, padding=draw(st.integers(0, 1)),
                         shared=draw(st.booleans()))]
     for _ in range(draw(st.integers(1, 2))):
-        kind = draw(st.sampled_from(["conv", "maxpool", "dense"]))
+        kind = draw(st.sampled_from(["conv", "maxpool", "avgpool", "dense"]))
+        if kind == "maxpool" and isinstance(layers[-1], AvgPoolLayer):
+            kind = "conv"   # the region counter refuses max-pooling right after average pooling
         if kind == "dense":
             layers.append(DenseLayer(draw(st.integers(1, 3))))
             break
-        layers.append(ConvLayer(draw(st.integers(1, 2)), 2) if kind == "conv" else MaxPoolLayer(2, stride=1))
+        layers.append({"conv": lambda: ConvLayer(draw(st.integers(1, 2)), 2),
+                       "maxpool": lambda: MaxPoolLayer(2, stride=1),
+                       "avgpool": lambda: AvgPoolLayer(2, stride=1)}[kind]())
     try:
         return Network(shape, tuple(layers))
     except SpecError:
@@ -151,7 +155,9 @@ def test_concrete_region_counts_never_exceed_the_upper_bound(net, seed):
     Network((3, 3, 1), (ConvLayer(1, 2), MaxPoolLayer(2, stride=1), DenseLayer(2))),
     Network((3, 1), (ConvLayer(2, 2, padding=1), MaxPoolLayer(2), DenseLayer(2))),
     Network((3, 3, 1), (ConvLayer(2, 2, shared=False), DenseLayer(2))),
-], ids=["conv-conv", "2d-maxpool-dense", "padded-maxpool-dense", "local-dense"])
+    Network((4, 1), (ConvLayer(2, 2), AvgPoolLayer(2, stride=1), ConvLayer(2, 2))),
+    Network((3, 3, 1), (ConvLayer(1, 2), AvgPoolLayer(2, stride=1), DenseLayer(2))),
+], ids=["conv-conv", "2d-maxpool-dense", "padded-maxpool-dense", "local-dense", "avgpool-conv", "2d-avgpool-dense"])
 def test_concrete_region_counts_on_fixed_stacks(net):
     report = compute_bounds(net, time_limit=1, lp=False)
     for seed in range(2):

@@ -245,8 +245,8 @@ def test_cli_regions_json(tmp_path, cli):
     code, stdout, err = cli("regions", MODELS / "paper_3x3.toml", "--seed", "3", "--method", "lp", "--json")
     assert code == 0, err
     out = json.loads(stdout)
-    assert out["regions"] == 255 and out["exact"] is True
-    assert {"regions", "exact", "lps_solved", "seconds"} <= set(out)
+    assert out["regions"] == "255" and out["exact"] is True and out["status"] == "complete"
+    assert {"model", "status", "regions", "exact", "lps_solved", "seconds"} <= set(out)
 
 
 def test_cli_regions_weights_file(tmp_path, cli):
@@ -255,7 +255,7 @@ def test_cli_regions_weights_file(tmp_path, cli):
     np.savez(path, **he_normal_weights(net, 8))
     code, out, err = cli("regions", MODELS / "paper_3x3.toml", "--weights", path, "--json")
     assert code == 0, err
-    assert json.loads(out)["regions"] == 255
+    assert json.loads(out)["regions"] == "255"
 
 
 @pytest.mark.parametrize("kind", ["shape", "name", "garbage", "pickle"])
@@ -355,3 +355,33 @@ def test_two_conv_layers_where_highs_returned_unknown():
     result = count_linear_regions(net, seed=0, time_limit=15)
     assert result.details.get("lp_retries", 0) >= 1
     assert result.regions >= 1 and not result.exact
+
+
+def test_avgpool_is_composed_into_the_next_layer():
+    # conv(2, k2) → avgpool(2, stride 1) → conv(2, k2) is conv(2, k2) → conv(2, k3) with the second
+    # filters' taps averaged pairwise: (w0/2, (w0 + w1)/2, w1/2). Both counts must agree.
+    from ilpregions.core.forward import forward
+    from ilpregions.core.spec import AvgPoolLayer
+    pooled = Network((4, 1), (ConvLayer(2, 2), AvgPoolLayer(2, stride=1), ConvLayer(2, 2)))
+    plain = Network((4, 1), (ConvLayer(2, 2), ConvLayer(2, 3)))
+    w = he_normal_weights(pooled, 4)
+    w2 = w.pop("layers.2.weight")                       # (2, 2, d_in=2)
+    b2 = w.pop("layers.2.bias")
+    merged = np.stack([w2[:, 0] / 2, (w2[:, 0] + w2[:, 1]) / 2, w2[:, 1] / 2], axis=1)
+    w_pooled = dict(w, **{"layers.2.weight": w2, "layers.2.bias": b2})
+    w_plain = dict(w, **{"layers.1.weight": merged, "layers.1.bias": b2})
+    X = np.random.default_rng(0).normal(size=(7, 4))
+    assert np.allclose(forward(pooled, w_pooled, X), forward(plain, w_plain, X))
+    a = count_linear_regions(pooled, weights=w_pooled, time_limit=60)
+    b = count_linear_regions(plain, weights=w_plain, time_limit=60)
+    assert a.exact and b.exact and a.regions == b.regions > 1
+
+
+def test_cli_refuses_a_rank_count_that_cannot_start(tmp_path, cli):
+    # 24×24×1, 3×3 conv, 8 filters: one block of 3872 neurons; the search's first step alone would hold
+    # ~32 GiB, so it is refused by arithmetic (exit 2, one line naming the size) instead of swapping.
+    model = tmp_path / "big.toml"
+    model.write_text('input = [24, 24, 1]\n[[layers]]\ntype = "conv"\nfilters = 8\nkernel = 3\n')
+    code, out, err = cli("regions", model, "--seed", "0", "--time-limit", "5")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "3872 neurons" in err and "GiB" in err

@@ -50,4 +50,4 @@ def test_cli_sample_json(cli):
                             "--samples", "20000", "--json")
     assert code == 0, err
     out = json.loads(stdout)
-    assert out["exact"] is False and 1 <= out["regions"] <= 255 and out["samples"] == 20000
+    assert out["exact"] is False and 1 <= int(out["regions"]) <= 255 and out["samples"] == 20000

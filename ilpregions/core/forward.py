@@ -14,11 +14,15 @@ conv         ``(filters, *kernel, d_in)``                 ``(filters,)``
 local        ``(*out_spatial, filters, *kernel, d_in)``   ``(*out_spatial, filters)``
 dense        ``(units, d_in_flat)``                       ``(units,)``
 maxpool      (none)                                       (none)
+avgpool      (none)                                       (none)
 ===========  ==========================================  ===============================
 
 Every conv/local/dense layer is followed by a ReLU. A maxpool layer takes the
 maximum of each channel over its window; padded cells are ignored (they act
-as -inf, as in the frameworks).
+as -inf, as in the frameworks). An avgpool layer is linear (padded cells
+count as zeros, the window divides by its full size): :func:`stages`
+composes it into the next conv/local/dense layer's affine map, so it adds no
+decisions; a trailing one is applied by :func:`forward` only.
 
 Examples
 --------
@@ -44,7 +48,7 @@ from typing import Mapping
 import numpy as np
 
 from ilpregions.core.errors import InputError
-from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
+from ilpregions.core.spec import AvgPoolLayer, ConvLayer, DenseLayer, MaxPoolLayer, Network
 
 
 def weight_shapes(network: Network) -> dict[str, tuple[int, ...]]:
@@ -211,6 +215,33 @@ def pool_windows(network: Network, index: int) -> list[np.ndarray]:
     return windows
 
 
+def avgpool_matrix(network: Network, index: int) -> np.ndarray:
+    """The linear map of an avgpool layer on flattened activations (padded cells count as zeros).
+
+    >>> from ilpregions.core.spec import Network, AvgPoolLayer
+    >>> avgpool_matrix(Network((4, 1), (AvgPoolLayer(2),)), 0).tolist()
+    [[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]]
+    """
+    layer = network.layers[index]
+    shape = network.input_shapes()[index]
+    out = network.output_shapes()[index]
+    spatial, channels = shape[:-1], shape[-1]
+    kernel = tuple(layer.kernel) if isinstance(layer.kernel, tuple) else (layer.kernel,) * len(spatial)
+    stride = layer.stride if isinstance(layer.stride, tuple) else ((layer.stride,) * len(spatial) if layer.stride
+                                                                   else kernel)
+    padding = layer.padding if isinstance(layer.padding, tuple) else (layer.padding,) * len(spatial)
+    P = np.zeros((math.prod(out), math.prod(shape)))
+    weight = 1.0 / math.prod(kernel)
+    for pos in itertools.product(*(range(n) for n in out[:-1])):
+        row = _flat_index(pos, out[:-1]) * channels
+        for offset in itertools.product(*(range(k) for k in kernel)):
+            coords = [p * s - pad + a for p, s, pad, a in zip(pos, stride, padding, offset)]
+            if all(0 <= x < n for x, n in zip(coords, spatial)):
+                col = _flat_index(coords, spatial) * channels
+                P[row + np.arange(channels), col + np.arange(channels)] += weight
+    return P
+
+
 @dataclass(frozen=True)
 class Stage:
     """One step of the forward pass, in the form the region enumerators need.
@@ -233,13 +264,27 @@ class Stage:
 
 
 def stages(network: Network, weights: Mapping[str, np.ndarray]) -> list[Stage]:
-    """The network as a list of :class:`Stage` (weights already validated)."""
-    out, nonneg = [], False
+    """The network as a list of :class:`Stage` (weights already validated).
+
+    Average pooling is linear: its matrix is multiplied into the next
+    affine layer (``A @ P``), so it makes no stage of its own; a trailing one
+    changes no decision and is dropped. Max-pooling right after average
+    pooling is refused (not an affine-then-max stage).
+    """
+    out, nonneg, pending = [], False, None
     for i, layer in enumerate(network.layers):
-        if isinstance(layer, MaxPoolLayer):
+        if isinstance(layer, AvgPoolLayer):
+            P = avgpool_matrix(network, i)
+            pending = P if pending is None else P @ pending
+        elif isinstance(layer, MaxPoolLayer):
+            if pending is not None:
+                raise InputError(f"layers[{i}]: maxpool right after avgpool is not supported by the region "
+                                 f"counter (put a conv/local/dense layer between them)")
             out.append(Stage("pool", i, windows=tuple(pool_windows(network, i)), nonneg=nonneg))
         else:
             A, b = layer_affine(network, weights, i)
+            if pending is not None:
+                A, pending = A @ pending, None
             out.append(Stage("relu", i, A=A, b=b))
             nonneg = True
     return out
@@ -296,15 +341,18 @@ def decisions(stage_list: list[Stage], X: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def forward(network: Network, weights: Mapping[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    """The network's output (after the last ReLU or pool) for each input row."""
+    """The network's output (after the last ReLU or pool, trailing average pooling applied) for each input row."""
     a = np.atleast_2d(np.asarray(X, dtype=np.float64))
     for st in stages(network, weights):
         if st.kind == "relu":
             a = np.maximum(a @ st.A.T + st.b, 0.0)
         else:
             a = np.stack([a[:, w].max(axis=1) for w in st.windows], axis=1)
+    last = max((st.index for st in stages(network, weights)), default=-1)
+    for i in range(last + 1, len(network.layers)):
+        a = a @ avgpool_matrix(network, i).T
     return a
 
 
 __all__ = ["weight_shapes", "fan_in", "he_normal_weights", "check_weights", "layer_affine",
-           "pool_windows", "Stage", "stages", "decisions", "forward"]
+           "pool_windows", "avgpool_matrix", "Stage", "stages", "decisions", "forward"]

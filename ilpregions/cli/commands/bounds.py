@@ -10,9 +10,12 @@ filters included); see docs/bounds.md.
 
 from __future__ import annotations
 
+import time
+
 from ilpregions.core.errors import EXIT_OK
 from ilpregions.services.bounds.common import short_text
-from ilpregions.cli.commands._common import add_json_argument, add_model_argument, load_model, positive_seconds, print_json
+from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, json_record, load_model,
+                                             positive_seconds, print_json)
 
 #: Seconds each one-layer exact count may take inside ``bounds`` (the size
 #: guard already skips hopeless instances without starting the engine).
@@ -31,8 +34,9 @@ def register(sub) -> None:
     parser.set_defaults(func=run)
 
 
-def report_json(report, model: str) -> dict:
-    out = {"model": model}
+def report_json(report, model: str, seconds: float = 0.0) -> dict:
+    """The ``--json`` object: model, status, seconds (as every command), then the report."""
+    out = json_record(model, "complete", seconds)
     out.update(report.to_json())
     return out
 
@@ -75,9 +79,11 @@ def run(args) -> int:
     from ilpregions.services.bounds import compute_bounds
 
     network = load_model(args.model)
-    report = compute_bounds(network, time_limit=args.time_limit)
+    start = time.perf_counter()
+    report = compute_bounds(network, time_limit=args.time_limit, progress=True)
+    seconds = time.perf_counter() - start
     if args.json:
-        print_json(report_json(report, args.model))
+        print_json(report_json(report, args.model, seconds))
     else:
         label = f" ({network.name})" if network.name else ""
         print(format_report(report, f"model: {args.model}{label}"))

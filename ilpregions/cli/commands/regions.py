@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
+from ilpregions.core.combinatorics import decimal_string
 from ilpregions.cli.commands._common import (nonnegative_int, add_json_argument, add_model_argument, add_time_limit_argument,
-                      load_model, print_json)
+                      json_record, load_model, print_json)
 
 
 def _positive_int(text: str) -> int:
@@ -55,10 +56,12 @@ def run(args) -> int:
     network = load_model(args.model)
     weights = load_weights(args.weights) if args.weights else None
     result = count_linear_regions(network, weights=weights, seed=args.seed, time_limit=args.time_limit,
-                                  method=args.method, samples=args.samples)
+                                  method=args.method, samples=args.samples, progress=True)
     if args.json:
-        out = {"regions": result.regions, "exact": result.exact, "lps_solved": result.lps_solved,
-               "seconds": round(result.seconds, 6), "method": result.method, "model": args.model}
+        # "sample" is a lower bound by design; otherwise exact or cut short by the time limit.
+        status = "sample" if result.method == "sample" else ("complete" if result.exact else "time_limit")
+        out = json_record(args.model, status, result.seconds, regions=decimal_string(result.regions),
+                          exact=result.exact, lps_solved=result.lps_solved, method=result.method)
         out.update({k: v for k, v in result.details.items() if k not in out})
         print_json(out)
     else:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.errors import ILPRegionsError
+from ilpregions.core.progress import Progress
 from ilpregions.core.spec import ConvLayer, Network
 from ilpregions.services.bounds import common as C
 from ilpregions.services.bounds.exact import Exact, ExactCounter, first_layer_instance, first_layer_upper, overlapping
@@ -153,7 +154,8 @@ def _prefix_row(network: Network, real) -> Any:
 
 
 def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
-                   time_limit: float | None = None, lp: bool = True, search: bool = True) -> BoundsReport:
+                   time_limit: float | None = None, lp: bool = True, search: bool = True,
+                   progress: bool = False) -> BoundsReport:
     """Every named bound on ``network`` (docs/bounds.md lists them with their arguments).
 
     Parameters
@@ -171,9 +173,19 @@ def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
     search : bool
         Run tied_max and the strip searches on the first layer (False: closed forms only there;
         Theorem 2's N' is still counted).
+    progress : bool
+        A bar on stderr over the four stages (shown only after a second).
     """
-    exact = Exact(exact_counter, time_limit)
+    with Progress("bounds", total=4, enabled=progress, unit="stage") as bar:
+        return _compute(network, Exact(exact_counter, time_limit), time_limit, lp, search, bar)
+
+
+def _compute(network, exact, time_limit, lp, search, bar) -> BoundsReport:
+    """:func:`compute_bounds` with a progress bar (one tick per stage)."""
+    bar.set_postfix(stage="layer 1")
     first = _first_layer(network, exact, time_limit, lp, search)
+    bar.update(1)
+    bar.set_postfix(stage="theorem 2")
     one_layer = len(network.layers) == 1
     bounds = list(first["rows"])
     if one_layer and first["real"] is not None:
@@ -181,6 +193,8 @@ def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
     elif not one_layer:
         bounds.append(_prefix_row(network, first["real"]))
     bounds.append(theorem2_lower(network, exact, time_limit))
+    bar.update(1)
+    bar.set_postfix(stage="upper bounds")
     r1, r1_from = first["upper"]
     bounds.append(theorem2_upper(network, r1, r1_from))
     composite = [None if inst is None else exact(inst)[0] for inst in composite_instances(network)]
@@ -188,6 +202,7 @@ def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
     note = None if r1_from in ("Theorem 1", "") else f"first layer bounded by {r1_from}"
     bounds.append(C.named(C.CNN_UPPER, "upper", cnn_upper(network, r1, union, composite), note))
     bounds.extend(fc_bounds_for(network))
+    bar.update(1)
     exponent = maxima = None
     if one_layer and first["lp"] is not None:
         bounds.extend(_lp_rows(first["lp"], first["tied"]))
@@ -197,6 +212,7 @@ def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
     notes = _notes(network, first)
     low, up = best_bounds(bounds)
     real_max = first["real"].real_max if one_layer and first["real"] is not None else None
+    bar.update(1)
     return BoundsReport(tuple(bounds), None if low is None else low.value, None if up is None else up.value,
                         params(network), neurons(network), exponent, maxima, notes,
                         None if low is None else low.name, None if up is None else up.name, real_max)

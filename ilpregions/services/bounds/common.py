@@ -31,6 +31,7 @@ TIED_MAX = "ilpregions.tied.max"
 FRESH_BOX = "ilpregions.tied.fresh_box"
 SUBLATTICE = "ilpregions.tied.sublattice"
 STRIPS = "ilpregions.tied.strips"
+BLOCKS = "ilpregions.tied.blocks"
 STRIP_PARTITION = "ilpregions.strip_partition.upper"
 
 NETWORK = "network"
@@ -93,4 +94,4 @@ def bound_json(b: Bound) -> dict[str, Any]:
 __all__ = ["NamedBound", "named", "na", "as_named", "bound_json", "decimal_text", "short_text", "NETWORK", "LOCAL",
            "ACTIVATION", "BOTH", "THEOREM1", "THEOREM2_LOWER", "THEOREM2_UPPER", "CNN_UPPER", "STACK_UPPER",
            "PREFIX_LOWER", "PASCANU", "MONTUFAR2014", "MONTUFAR2017", "SERRA2018", "TIED_MAX", "FRESH_BOX",
-           "SUBLATTICE", "STRIPS", "STRIP_PARTITION"]
+           "SUBLATTICE", "STRIPS", "BLOCKS", "STRIP_PARTITION"]

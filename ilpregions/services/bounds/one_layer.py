@@ -9,6 +9,9 @@ shared biases included):
 * ``ilpregions.tied.fresh_box`` -- the block-triangular box of
   :func:`ilpregions.theory.tied_bounds.fresh_box`, best of a few scan orders;
 * ``ilpregions.tied.sublattice`` -- a sub-lattice with disjoint fields (closed form);
+* ``ilpregions.tied.blocks`` -- :func:`ilpregions.services.bounds.blocks.block_lower`,
+  block-triangular: runs of a few positions (or whole lines) each counted by
+  the subspace DP on the elements no earlier block reads;
 * ``ilpregions.tied.strips`` -- congruent strips with disjoint fields, each
   counted by ``tied_max``, times the fresh box of the positions between them.
 
@@ -24,7 +27,7 @@ from dataclasses import dataclass, replace
 from ilpregions.core.errors import ILPRegionsError
 from ilpregions.core.geometry import Theorem1Instance, conv_instance
 from ilpregions.core.spec import ConvLayer, Network
-from ilpregions.services.bounds.common import (BOTH, FRESH_BOX, STRIP_PARTITION, STRIPS, SUBLATTICE, TIED_MAX, na, named,
+from ilpregions.services.bounds.common import (BLOCKS, BOTH, FRESH_BOX, STRIP_PARTITION, STRIPS, SUBLATTICE, TIED_MAX, na, named,
                                                short_text)
 from ilpregions.theory import tied_bounds as T
 
@@ -57,6 +60,10 @@ def _tied(network: Network, seconds: float):
         return None, f"tied_max did not finish within {seconds:.1f} s"
     except (ILPRegionsError, MemoryError, ValueError) as exc:
         return None, f"tied_max refused: {exc}"
+    if not result.complete:
+        # a partial count is a proven lower bound, but not the maximum: never shown as the real maximum
+        return None, (f"tied_max did not finish within {seconds:.1f} s (partial count "
+                      f"{short_text(result.regions)})")
     return result.regions, None
 
 
@@ -168,6 +175,7 @@ def _real_lower(network: Network, inst: Theorem1Instance, exact_value: int | Non
         bounds.append(named(SUBLATTICE, "lower", T.sublattice(inst), "positions with pairwise disjoint fields",
                             regions=BOTH))
         if overlapping(layer, inst) and tied_value is None and search:
+            bounds.append(block_bound(network, seconds))
             value, how = strip_lower(network, inst, seconds)
             bounds.append(named(STRIPS, "lower", value, how, regions=BOTH) if value is not None else na(STRIPS, "lower", how))
     candidates = [(b.value, b.name) for b in bounds if b.applicable]
@@ -175,6 +183,27 @@ def _real_lower(network: Network, inst: Theorem1Instance, exact_value: int | Non
         candidates.append((tied_value, "xiong2020.theorem1"))
     value, name = max(candidates, default=(None, None), key=lambda c: c[0] if c[0] is not None else -1)
     return RealLower(tuple(bounds), value, name, tied_value)
+
+
+def block_bound(network: Network, seconds: float):
+    """``ilpregions.tied.blocks``: the block-triangular bound (blocks of a few positions, or slabs)."""
+    from ilpregions.services.bounds.blocks import block_lower
+
+    if not layer_is_shared_conv(network):
+        return na(BLOCKS, "lower", "needs one conv layer with shared filters")
+    try:
+        found = block_lower(network, seconds=max(seconds, 0.5))
+    except (ILPRegionsError, MemoryError) as exc:
+        return na(BLOCKS, "lower", f"block search failed: {exc}")
+    if found is None:
+        return na(BLOCKS, "lower", "no block of two or more positions is small enough for the subspace DP "
+                                   "(too many flats) within the time limit; single positions are the fresh box")
+    return named(BLOCKS, "lower", found.value, found.describe() + " (per-neuron generic biases)", regions=BOTH)
+
+
+def layer_is_shared_conv(network: Network) -> bool:
+    layer = network.layers[0]
+    return isinstance(layer, ConvLayer) and layer.shared
 
 
 def strip_partition_upper(inst: Theorem1Instance, time_limit: float | None) -> tuple[int | None, str]:
@@ -228,5 +257,5 @@ def strip_partition_bound(inst: Theorem1Instance, time_limit: float | None):
     return named(STRIP_PARTITION, "upper", value, how) if value is not None else na(STRIP_PARTITION, "upper", how)
 
 
-__all__ = ["RealLower", "real_lower", "strip_lower", "strip_partition_upper", "strip_partition_bound",
+__all__ = ["RealLower", "real_lower", "block_bound", "strip_lower", "strip_partition_upper", "strip_partition_bound",
            "conv_instance"]

@@ -12,6 +12,7 @@ import numpy as np
 from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.errors import InputError, ParameterError, TooLargeError
 from ilpregions.core.forward import check_weights, he_normal_weights, stages
+from ilpregions.core.progress import Progress
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 from ilpregions.services.regions.rank import count_independent_subsets
 from ilpregions.services.regions.sampler import SAMPLE_SCALES, sample_patterns
@@ -46,24 +47,27 @@ class RegionsResult:
 
 
 def _one_affine_layer(network: Network) -> bool:
-    return len(network.layers) == 1 and isinstance(network.layers[0], (ConvLayer, DenseLayer))
+    """One conv/local/dense layer, possibly followed by average pooling (linear: no decisions)."""
+    first, rest = network.layers[0], network.layers[1:]
+    return isinstance(first, (ConvLayer, DenseLayer)) and all(layer.type == "avgpool" for layer in rest)
 
 
 def _check_network(network: Network, method: str) -> None:
     """Refuse unknown methods, depths beyond 3 affine layers and sizes far beyond reach."""
     if method not in METHODS:
         raise ParameterError("method", f"unknown method {method!r}; one of {', '.join(METHODS)}")
-    n_layers = sum(1 for layer in network.layers if not layer.type == "maxpool")
+    n_layers = sum(1 for layer in network.layers if layer.type not in ("maxpool", "avgpool"))
     if not 1 <= len(network.layers) <= 6 or n_layers > 3 or n_layers < 1:
         raise InputError(f"layers: regions counts networks with 1 to 3 conv/local/dense layers "
-                         f"(plus maxpool), this one has {n_layers}")
+                         f"(plus maxpool/avgpool), this one has {n_layers}")
     sizes = [int(np.prod(s)) for s in network.input_shapes()] + [int(np.prod(network.output_shapes()[-1]))]
     if max(a * b for a, b in zip(sizes[:-1], sizes[1:])) > MAX_LAYER_PRODUCT:
         raise TooLargeError(f"layers: {sizes[0]} inputs and layer sizes {sizes[1:]} are far beyond exact "
                             f"region counting (it is #P-hard; this tool is for small networks)")
 
 
-def _lp_tree(stage_list, n: int, seed: int | None, seed_samples: int | None, deadline, start) -> RegionsResult:
+def _lp_tree(stage_list, n: int, seed: int | None, seed_samples: int | None, deadline, start,
+             progress: bool = False) -> RegionsResult:
     """The LP tree, with ``seed_samples`` Gaussian inputs as free witness points."""
     if seed_samples is None:
         seed_samples = 20_000
@@ -72,12 +76,13 @@ def _lp_tree(stage_list, n: int, seed: int | None, seed_samples: int | None, dea
     if seed_samples:
         scales = np.resize(np.array(SAMPLE_SCALES), seed_samples)[:, None]
         X = rng.normal(size=(seed_samples, n)) * scales
-    enum = Enumerator(n, stage_list, X, deadline)
     done = True
-    try:
-        enum.run()
-    except TimeUp:
-        done = False
+    with Progress("regions (LP tree)", unit="node", enabled=progress) as bar:
+        enum = Enumerator(n, stage_list, X, deadline, bar=bar)
+        try:
+            enum.run()
+        except TimeUp:
+            done = False
     stats = dict(enum.stats)
     exact = done and stats["lp_ambiguous"] == 0
     details = {"tests": stats, "neurons": sum(st.decisions for st in stage_list if st.kind == "relu"),
@@ -93,7 +98,7 @@ def _lp_tree(stage_list, n: int, seed: int | None, seed_samples: int | None, dea
 def count_linear_regions(network: Network, weights: Mapping[str, np.ndarray] | None = None,
                          seed: int | None = None, time_limit: float | None = None,
                          method: str = "exact", samples: int | None = None,
-                         seed_samples: int | None = None) -> RegionsResult:
+                         seed_samples: int | None = None, progress: bool = False) -> RegionsResult:
     """Count the linear regions of one concrete network.
 
     Parameters
@@ -115,6 +120,8 @@ def count_linear_regions(network: Network, weights: Mapping[str, np.ndarray] | N
     seed_samples : int, optional
         Gaussian inputs drawn before the LP tree to give free witness points
         (default 20,000; 0 disables).
+    progress : bool
+        A bar on stderr for the LP tree (nodes visited, regions so far), shown after a second.
 
     Returns
     -------
@@ -154,7 +161,7 @@ def count_linear_regions(network: Network, weights: Mapping[str, np.ndarray] | N
             return RegionsResult(count, done, 0, time.perf_counter() - start, "rank",
                                  {"neurons": len(rows), "inputs": n})
         # non-generic biases: fall through to the LP tree
-    return _lp_tree(stage_list, n, seed, seed_samples, deadline, start)
+    return _lp_tree(stage_list, n, seed, seed_samples, deadline, start, progress)
 
 
 __all__ = ["RegionsResult", "count_linear_regions", "METHODS"]

@@ -39,8 +39,9 @@ class Enumerator:
     """Counts the leaves of the region tree of ``stage_list`` over R^n."""
 
     def __init__(self, n: int, stage_list: list[Stage], samples: np.ndarray | None,
-                 deadline: float | None, rank_tests: bool = True):
+                 deadline: float | None, rank_tests: bool = True, bar=None):
         self.n = n
+        self.bar = bar      # a core.progress.Progress or None
         self.stages = stage_list
         self.deadline = deadline
         self.rank_tests = rank_tests
@@ -66,7 +67,12 @@ class Enumerator:
     def _tick(self) -> None:
         """Count a node; check the clock now and then."""
         self.stats["nodes"] += 1
-        if self.stats["nodes"] % 256 == 0 and self.deadline is not None and time.perf_counter() > self.deadline:
+        if self.stats["nodes"] % 256:
+            return
+        if self.bar is not None:
+            self.bar.update(256)
+            self.bar.set_postfix(regions=self.count)
+        if self.deadline is not None and time.perf_counter() > self.deadline:
             raise TimeUp
 
     def _column(self, stage: int, index: int, members: np.ndarray) -> np.ndarray:
