@@ -44,12 +44,18 @@ from ilpregions.core.errors import ILPRegionsError, InputError
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, Network
 from ilpregions.theory import tied_bounds as T
+from ilpregions.theory.filter_patterns import pattern_bound, pattern_count
 
 #: The DP's states are (at most) the flats of the block's neurons; it is run only when
 #: Σ_{i<r} C(n, i) (n neurons, r restricted elements) is below this, else the block's box is used.
 #: Below the cap a DP runs to the end (a few seconds at most), so the value does not depend on the
 #: machine's load; the time limit only decides which further schemes are tried.
 MAX_FLATS = 300_000
+
+#: A block of few positions is counted by its filter patterns (docs/math.md#filter-patterns) when
+#: :func:`pattern_bound` allows at most this many; that search is much cheaper than the DP when d1 is
+#: large (the DP's states are subspaces, the search's nodes are counts per set of positions).
+MAX_PATTERNS = 100_000
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,11 @@ class BlockBound:
 
     def describe(self) -> str:
         order = "reverse " if self.reverse else ""
-        fall = (f", {self.fallbacks} of them by their fresh box (DP too large)"
+        fall = (f", {self.fallbacks} of them cut smaller or by their fresh box (too large)"
                 if self.fallbacks else "")
         return (f"blocks of {self.block} position(s) along axis {self.axes[-1]}, {order}raster order over axes "
-                f"{list(self.axes)}; {self.types} distinct blocks counted by the subspace DP at one draw{fall}")
+                f"{list(self.axes)}; {self.types} distinct blocks counted by filter patterns or the subspace DP"
+                f"{fall}")
 
 
 def _blocks(sup: Supports, axes: tuple[int, ...], reverse: bool, g: int) -> list[list[int]]:
@@ -127,13 +134,28 @@ def _count(sub: Supports, theta: np.ndarray) -> tuple[int, bool]:
     order = min(orders, key=lambda o: (max(frame_sizes(sub, o)), sum(frame_sizes(sub, o)), -sizes[o[0]]))
     box = max(_box(sub, o, d1) for o in orders)
     neurons, rank = n * d1, len(np.unique(np.concatenate(sub.elements)))
+    if n <= 6 and pattern_bound(n, rank, d1) <= MAX_PATTERNS:
+        return pattern_count(list(sub.elements), list(sub.taps), d1, sub.taps_per_filter), True
     if sum(math.comb(neurons, i) for i in range(rank)) > MAX_FLATS:
-        return box, False
+        return max(box, _split(sub, theta)), False
     try:   # no deadline: the flats cap bounds the work, and the value stays reproducible
         out = count_block(sub, make_plan(sub, order), lambda p: theta, memory_cap=2 ** 30)
     except (ILPRegionsError, MemoryError):
         return box, False
     return out.count, True
+
+
+def _split(sub: Supports, theta: np.ndarray) -> int:
+    """A too-large block, cut into runs of one position fewer: block-triangular inside the block too."""
+    n = len(sub.elements)
+    if n <= 2:
+        return 1
+    seen = np.zeros(1 + max((int(e.max()) for e in sub.elements if len(e)), default=0), dtype=bool)
+    value = 1
+    for start in range(0, n, n - 1):
+        _, inner = _restricted(sub, list(range(start, min(n, start + n - 1))), seen)
+        value *= _count(inner, theta)[0]
+    return value
 
 
 def _scheme(sup, theta, axes, reverse, g, cache) -> tuple[int, int, int, bool]:
@@ -178,6 +200,8 @@ def _feasible(inst, axes, reverse, g) -> bool:
         return False
     values, counts = np.unique(lines, return_counts=True)
     r = int(values[np.argmax(counts)])
+    if g <= 6 and pattern_bound(g, r, inst.filters) <= MAX_PATTERNS:
+        return True
     return sum(math.comb(g * inst.filters, i) for i in range(r)) <= MAX_FLATS
 
 
