@@ -17,7 +17,7 @@ import numpy as np
 from ilpregions.backends.dp import hashstep, npstep
 from ilpregions.backends.dp.plan import Plan
 from ilpregions.backends.dp.weights import Columns, crt
-from ilpregions.core.errors import TooLargeError
+from ilpregions.core.errors import ILPRegionsError, TooLargeError
 
 GIB = 2 ** 30
 DEFAULT_MEMORY_CAP = 8 * GIB
@@ -29,8 +29,9 @@ MIN_LINEAR_RUN = 64
 MAX_LINEAR_STATES = 48
 
 
-class Stopped(Exception):
-    """Raised inside a block when the deadline passes; carries the partial weights."""
+class Stopped(ILPRegionsError):
+    """Raised inside a block when the deadline passes; carries the partial
+    weights (caught by the engine, which reports them as a lower bound)."""
 
     def __init__(self, totals: list[int]):
         super().__init__("time limit")
