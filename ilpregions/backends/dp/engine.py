@@ -173,17 +173,19 @@ def _check_estimate(inst, comp, caps, plan, cols, stats, *, deadline, memory_cap
     """Pilot a wide block (``mode`` "auto") or any block ("always"); record the
     estimate in ``stats`` and, in a single-process run, refuse a block whose
     estimated peak memory passes the cap, before the run."""
-    if mode == "never" or (mode == "auto" and not pilot.worth_estimating(plan, inst.channels)):
+    wide = pilot.worth_estimating(plan, inst.channels)
+    if mode == "never" or (mode == "auto" and not wide):
         return
+    # The main run of a wide block compiles its steps anyway; its pilots then
+    # pay no extra loading and run several times faster compiled.
+    kernel = "compiled" if wide and hashstep.available() else "numpy"
     top = max(caps[p] for p in comp)
 
     def run_sub(sub_plan, stop, cap):
         sub_stats: dict = {}
         try:
-            # The main run of a wide block compiles its steps anyway; the
-            # pilots then pay no extra loading and run several times faster.
             run_plan(sub_plan, Columns([("unit", 0, 2)], top), deadline=stop, memory_cap=cap, stats=sub_stats,
-                     kernel="compiled" if hashstep.available() else "numpy")
+                     kernel=kernel)
         except Stopped:
             return None
         return sub_stats["peak_states"]
