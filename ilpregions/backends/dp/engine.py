@@ -102,6 +102,8 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
                    "max_family": 1, "max_frontier_pixels": 0, "scan_axes": []}
     comps = components(inst)
     multi = [c for c in comps if len(c) > 1]
+    for comp in multi:   # before any per-block work that grows with the block (its key, its bounds)
+        _check_frontier(inst, comp, memory_cap)
     if progress is not None:
         progress.set_total(sum(len(c) for c in multi))
     results, cache = [], {}
@@ -118,7 +120,6 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
             results.append([sum(comb(x, k) for k in range(cap + 1)) if kind == "binom" else cap + 1
                             for kind, x, _ in groups])
             continue
-        _check_frontier(inst, comp, memory_cap)
         try:
             plan = plan_block(inst, comp, caps, order, deadline=deadline)
         except PlanningTimeout:
