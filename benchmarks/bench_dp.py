@@ -106,10 +106,14 @@ def worker(kind: str, geometry, time_limit: float | None, memory_cap: int | None
 
 
 def run_child(kind: str, geometry, time_limit: float | None, memory_cap: int | None = None,
-              workers: int = 0) -> dict:
+              workers: int = 0, kill_after: float | None = None) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, json.dumps(geometry),
            "--time-limit", str(time_limit or 0), "--cap", str(memory_cap or 0), "--workers", str(workers)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=kill_after)
+    except subprocess.TimeoutExpired:
+        return {"error": f"killed after {kill_after:.0f} s (no time limit given to the engine)",
+                "seconds": kill_after}
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or [""])[-1]
         return {"error": last or f"exit status {proc.returncode} (killed: out of memory?)"}
@@ -154,8 +158,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small lines only, no Dask table")
     parser.add_argument("--dp-time-limit", type=float, default=600.0,
                         help="seconds per line and engine before it reports how far it got (default 600)")
-    parser.add_argument("--wall-time-limit", type=float, default=150.0,
-                        help="seconds for the lines beyond the old engine (default 150)")
+    parser.add_argument("--wall-time-limit", type=float, default=900.0,
+                        help="the lines beyond the old engine run without a time limit (they finish or "
+                             "are refused up front); their child is killed after this many seconds (default 900)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("geometry", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--time-limit", type=float, default=0, help=argparse.SUPPRESS)
@@ -186,8 +191,12 @@ def main(argv=None) -> int:
         if (args.only and args.only not in name) or (args.quick and name not in QUICK):
             continue
         print(f"== {name}", flush=True)
-        limit = args.dp_time_limit if with_old else args.wall_time_limit
-        new = reused[name]["new"] if reused else run_child("new", geometry, limit)
+        # Lines beyond the old engine run as a user would (no time limit: they
+        # finish or are refused up front); the child is killed after
+        # --wall-time-limit seconds.
+        limit = args.dp_time_limit if with_old else None
+        new = reused[name]["new"] if reused else run_child("new", geometry, limit,
+                                                           kill_after=None if with_old else args.wall_time_limit)
         print(f"   new: {new}", flush=True)
         old = (reused[name].get("old") if reused else
                run_child("old", geometry, args.dp_time_limit) if with_old else None)

@@ -124,11 +124,13 @@ def test_a_time_limit_is_honoured_while_planning_and_piloting(cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_1000x1000x3_input_is_refused_in_one_line():
+def test_a_1000x1000x3_input_is_refused_in_one_line(tmp_path):
     import subprocess
     import sys
 
-    spec = 'input = [1000, 1000, 3]\n[[layers]]\ntype = "conv"\nfilters = 16\nkernel = 3\n'
-    proc = subprocess.run([sys.executable, "-m", "ilpregions", "count", "-", "--backend", "dp",
-                           "--memory-cap", "1"], input=spec, capture_output=True, text=True, timeout=900)
+    path = tmp_path / "big.toml"
+    path.write_text('input = [1000, 1000, 3]\n[[layers]]\ntype = "conv"\nfilters = 16\nkernel = 3\n')
+    proc = subprocess.run([sys.executable, "-m", "ilpregions", "count", str(path), "--backend", "dp",
+                           "--memory-cap", "1"], capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "pixels on the scan frontier" in proc.stderr

@@ -133,7 +133,7 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
             stats["scan_axes"].append(plan.name)
         cols = Columns(groups, max(caps[p] for p in comp))
         _check_estimate(inst, comp, caps, plan, cols, stats, deadline=deadline, memory_cap=memory_cap,
-                        mode=estimate, refuse=runner is run_plan)
+                        mode=estimate, refuse=runner is run_plan and deadline is None)
         try:
             totals = runner(plan, cols, deadline=deadline, progress=progress, memory_cap=memory_cap,
                             stats=stats)
@@ -173,7 +173,9 @@ def _check_frontier(inst, comp: list[int], memory_cap: int) -> None:
 def _check_estimate(inst, comp, caps, plan, cols, stats, *, deadline, memory_cap, mode, refuse) -> None:
     """Pilot a wide block (``mode`` "auto") or any block ("always"); record the
     estimate in ``stats`` and, in a single-process run, refuse a block whose
-    estimated peak memory passes the cap, before the run."""
+    estimated peak memory passes the cap, before the run. (Under a time limit
+    it only reports: the run then stops with an honest partial answer, or at
+    the step that would pass the cap.)"""
     wide = pilot.worth_estimating(plan, inst.channels)
     if mode == "never" or (mode == "auto" and not wide):
         return
