@@ -38,6 +38,30 @@ class Stopped(ILPRegionsError):
         self.totals = totals
 
 
+_MALLOC_TUNED = False
+
+
+def tune_malloc() -> None:
+    """Keep the numpy step's arrays (a few MiB, allocated and freed every
+    step) on the heap instead of fresh mmaps: glibc's dynamic threshold
+    otherwise sends them to mmap, and every step then pays page faults on
+    new pages (about 8 % of the CPU time on 8x8x1 with 2x2 kernels). The
+    compiled step's large tables (above 32 MiB) are still mmapped and touched
+    lazily. A no-op off glibc."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 2 ** 20)   # M_MMAP_THRESHOLD: the largest glibc allows on 64-bit
+        libc.mallopt(-1, 64 * 2 ** 20)   # M_TRIM_THRESHOLD: keep up to 64 MiB of freed heap
+    except (OSError, AttributeError):
+        pass
+
+
 def same_step(a, b) -> bool:
     return (a.window == b.window and a.cap == b.cap and np.array_equal(a.a_idx, b.a_idx)
             and np.array_equal(a.u_idx, b.u_idx) and np.array_equal(a.add, b.add)
@@ -122,6 +146,7 @@ def run_plan(plan: Plan, cols: Columns, *, deadline: float | None = None, progre
     applied as one matrix power. ``kernel``: "auto", "numpy" or "compiled".
     """
     stats = stats if stats is not None else {}
+    tune_malloc()
     states = plan.initial[None, :].copy()
     weights = cols.ones(1)
     steps = plan.steps
