@@ -208,9 +208,8 @@ def _check_estimate(inst, comp, caps, plan, cols, stats, *, deadline, memory_cap
     stats["estimate_seconds"] = stats.get("estimate_seconds", 0.0) + found.pilot_seconds
     if refuse and found.memory_bytes > memory_cap:
         raise TooLargeError(f"dp: a block of {len(comp)} positions is too large for the memory cap of "
-                            f"{pilot.size_text(memory_cap)}; {found.text()}. Raise --memory-cap, spread it over "
-                            f"about {found.workers(memory_cap)} Dask workers of this cap (--workers/--scheduler), "
-                            f"or use `ilpregions bounds`")
+                            f"{pilot.size_text(memory_cap)}; {found.text()}. Raise the memory cap, spread it over "
+                            f"about {found.workers(memory_cap)} Dask workers of this cap, or use `ilpregions bounds`")
 
 
 def estimate(inst, *, order="auto", memory_cap: int = DEFAULT_MEMORY_CAP) -> dict:

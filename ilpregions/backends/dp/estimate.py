@@ -52,7 +52,6 @@ class Estimate:
     extent: int
     points: tuple[tuple[int, int], ...]
     pilot_seconds: float
-    exact: bool = False   # True when a pilot covered the whole block
 
     def workers(self, memory_cap: int) -> int:
         """Dask workers of ``memory_cap`` bytes each that would hold the peak."""
