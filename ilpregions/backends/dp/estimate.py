@@ -16,8 +16,8 @@ geometric one). Measured against the full runs in results/dp_benchmark.md.
 The estimate is a guide, not a bound: the engine still checks every step
 against the memory cap by arithmetic before allocating.
 
->>> fit_peak([(3, 29), (4, 123), (5, 558)], 7)   # 2x2 kernels; measured: 17105
-17160
+>>> fit_peak([(4, 123), (5, 558), (6, 2894)], 7)   # 2x2 kernels; measured: 17105
+17159
 """
 
 from __future__ import annotations
