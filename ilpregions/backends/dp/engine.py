@@ -36,11 +36,14 @@ from __future__ import annotations
 import time
 from math import comb
 
+from ilpregions.backends.dp import estimate as pilot
+from ilpregions.backends.dp import hashstep
 from ilpregions.backends.dp import order as scan_order
 from ilpregions.backends.dp.plan import Plan, PlanningTimeout, make_plan
 from ilpregions.backends.dp.run import DEFAULT_MEMORY_CAP, GIB, Stopped, run_plan
 from ilpregions.backends.dp.weights import Columns, block_bounds
 from ilpregions.core.combinatorics import product
+from ilpregions.core.errors import TooLargeError
 from ilpregions.core.geometry import components
 from ilpregions.core.results import EnumerationOutcome
 
@@ -54,11 +57,12 @@ def plan_block(inst, comp: list[int], caps: list[int], order: str | tuple[int, .
     coords = [inst.position_coords(p) for p in comp]
     fields = [inst.fields[p] for p in comp]
     if order == "auto":
-        ranked = scan_order.choose(coords, fields)
+        ranked = scan_order.choose(coords, fields, [caps[p] for p in comp])
         candidates = [(name, idx) for _, name, idx in ranked[:1]] or scan_order.candidate_orders(coords)[:1]
     else:
         wanted = order if isinstance(order, str) else "rows " + "".join(map(str, order))
-        candidates = [(name, idx) for name, idx in scan_order.candidate_orders(coords) if name == wanted]
+        candidates = [(name, idx) for name, idx in scan_order.candidate_orders(coords, unique=False)
+                      if name == wanted]
         if not candidates:
             raise ValueError(f"scan order {order!r} is not a permutation of the {len(coords[0])} axes "
                              f"or a known order name")
@@ -78,12 +82,16 @@ def _block_key(inst, comp: list[int], caps: list[int]) -> tuple:
 
 
 def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | None = None,
-             progress=None, memory_cap: int = DEFAULT_MEMORY_CAP, order="auto", runner=None):
+             progress=None, memory_cap: int = DEFAULT_MEMORY_CAP, order="auto", runner=None,
+             estimate: str = "auto"):
     """Run the DP on every block of ``inst``; per block, the exact group totals.
 
     ``groups_for_block(comp)`` returns the column groups (see :class:`Columns`)
     for a block; ``runner`` runs one block's plan (default :func:`run_plan`,
-    in this process). Returns ``(per_block_totals, complete, stats)``; on a time
+    in this process). ``estimate``: "auto" pilots wide blocks before the run
+    and refuses one whose estimated peak passes ``memory_cap``
+    (:mod:`ilpregions.backends.dp.estimate`), "always" pilots every block,
+    "never" skips it. Returns ``(per_block_totals, complete, stats)``; on a time
     limit the last entry is the partial (lower-bound) totals of the block
     being scanned and later blocks are missing.
     """
@@ -94,6 +102,8 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
                    "max_family": 1, "max_frontier_pixels": 0, "scan_axes": []}
     comps = components(inst)
     multi = [c for c in comps if len(c) > 1]
+    for comp in multi:   # before any per-block work that grows with the block (its key, its bounds)
+        _check_frontier(inst, comp, memory_cap)
     if progress is not None:
         progress.set_total(sum(len(c) for c in multi))
     results, cache = [], {}
@@ -122,6 +132,8 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
         if plan.name not in stats["scan_axes"]:
             stats["scan_axes"].append(plan.name)
         cols = Columns(groups, max(caps[p] for p in comp))
+        _check_estimate(inst, comp, caps, plan, cols, stats, deadline=deadline, memory_cap=memory_cap,
+                        mode=estimate, refuse=runner is run_plan and deadline is None)
         try:
             totals = runner(plan, cols, deadline=deadline, progress=progress, memory_cap=memory_cap,
                             stats=stats)
@@ -133,9 +145,95 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
     return results, True, stats
 
 
+#: Blocks with more positions get the array check of their frontier before planning.
+FRONTIER_CHECK_AT = 256
+
+
+def _check_frontier(inst, comp: list[int], memory_cap: int) -> None:
+    """Refuse a big block whose every scan order keeps more than
+    ``order.FRONTIER_LIMIT`` pixels on the frontier, by array arithmetic and
+    before any plan (the planner's bit masks would grow with the block)."""
+    if len(comp) <= FRONTIER_CHECK_AT:
+        return
+    fields = [inst.fields[p] for p in comp]
+    refs = sum(len(f) for f in fields)
+    need = 8 * (6 * refs + 8 * len(comp))   # the check's own int64 arrays
+    if need > memory_cap:
+        raise TooLargeError(f"dp: a block of {len(comp)} positions: checking its scan frontier alone would "
+                            f"need about {pilot.size_text(need)}, over the memory cap of "
+                            f"{pilot.size_text(memory_cap)}; use `ilpregions bounds` for this layer")
+    widest, name = scan_order.narrowest_frontier([inst.position_coords(p) for p in comp], fields)
+    if widest > scan_order.FRONTIER_LIMIT:
+        raise TooLargeError(f"dp: a block of {len(comp)} positions keeps at least {widest} pixels on the scan "
+                            f"frontier (best order: {name}), over the limit of {scan_order.FRONTIER_LIMIT}; "
+                            f"the DP's states grow about exponentially with the frontier (21 pixels, 9x9x1 "
+                            f"with 3x3 kernels, already need millions); use `ilpregions bounds` for this layer")
+
+
+def _check_estimate(inst, comp, caps, plan, cols, stats, *, deadline, memory_cap, mode, refuse) -> None:
+    """Pilot a wide block (``mode`` "auto") or any block ("always"); record the
+    estimate in ``stats`` and, in a single-process run, refuse a block whose
+    estimated peak memory passes the cap, before the run. (Under a time limit
+    it only reports: the run then stops with an honest partial answer, or at
+    the step that would pass the cap.)"""
+    wide = pilot.worth_estimating(plan, inst.channels)
+    if mode == "never" or (mode == "auto" and not wide):
+        return
+    # The main run of a wide block compiles its steps anyway; its pilots then
+    # pay no extra loading and run several times faster compiled.
+    kernel = "compiled" if wide and hashstep.available() else "numpy"
+    top = max(caps[p] for p in comp)
+
+    def run_sub(sub_plan, stop, cap):
+        sub_stats: dict = {}
+        try:
+            run_plan(sub_plan, Columns([("unit", 0, 2)], top), deadline=stop, memory_cap=cap, stats=sub_stats,
+                     kernel=kernel)
+        except Stopped:
+            return None
+        return sub_stats["peak_states"]
+
+    def plan_sub(sub, stop):
+        try:
+            return plan_block(inst, sub, caps, plan.name, deadline=stop)
+        except PlanningTimeout as error:
+            raise TimeoutError from error
+
+    found = pilot.estimate_block(inst, comp, plan, cols, plan_sub, run_sub, deadline=deadline,
+                                 memory_cap=memory_cap)
+    if found is None:
+        return
+    stats["estimated_peak_states"] = max(stats.get("estimated_peak_states", 0), found.states)
+    stats["estimated_peak_memory_bytes"] = max(stats.get("estimated_peak_memory_bytes", 0), found.memory_bytes)
+    stats["estimate_seconds"] = stats.get("estimate_seconds", 0.0) + found.pilot_seconds
+    if refuse and found.memory_bytes > memory_cap:
+        raise TooLargeError(f"dp: a block of {len(comp)} positions is too large for the memory cap of "
+                            f"{pilot.size_text(memory_cap)}; {found.text()}. Raise the memory cap, spread it over "
+                            f"about {found.workers(memory_cap)} Dask workers of this cap, or use `ilpregions bounds`")
+
+
+def estimate(inst, *, order="auto", memory_cap: int = DEFAULT_MEMORY_CAP) -> dict:
+    """The pilot estimate of every multi-position block, without the run:
+    ``{"estimated_peak_states", "estimated_peak_memory_bytes", "estimate_seconds"}``
+    (the largest over blocks; empty when no block had a trend to extrapolate)."""
+    caps, stats, seen = list(inst.caps), {}, set()
+    for comp in components(inst):
+        key = _block_key(inst, comp, caps) if len(comp) > 1 else None
+        if key is None or key in seen:
+            continue
+        seen.add(key)
+        plan = plan_block(inst, comp, caps, order)
+        bounds = block_bounds([inst.filters], [caps[p] for p in comp], inst.coverage(comp))
+        cols = Columns([("binom", inst.filters, bounds[inst.filters]), ("unit", 0, bounds["unit"])],
+                       max(caps[p] for p in comp))
+        _check_estimate(inst, comp, caps, plan, cols, stats, deadline=None, memory_cap=memory_cap,
+                        mode="always", refuse=False)
+    return stats
+
+
 def count(inst, *, time_limit: float | None = None, progress=None,
           memory_cap: int = DEFAULT_MEMORY_CAP, order="auto", workers: int | None = None,
-          scheduler: str | None = None) -> EnumerationOutcome:
+          scheduler: str | None = None, estimate: str = "auto") -> EnumerationOutcome:
     """Count R_N exactly by the frontier DP.
 
     Parameters
@@ -151,6 +249,11 @@ def count(inst, *, time_limit: float | None = None, progress=None,
         Scan priority (slowest axis first), or a name such as "diagonal+ 01";
         "auto" picks the narrowest by the estimate of
         :mod:`ilpregions.backends.dp.order`.
+    estimate : "auto", "always" or "never"
+        Before the run, estimate the peak states of wide blocks by pilots on
+        narrow sub-blocks and refuse (``TooLargeError``, with the estimate and
+        the Dask workers of this cap it would need) when the estimated peak
+        memory passes ``memory_cap`` (:mod:`ilpregions.backends.dp.estimate`).
     workers, scheduler : optional
         Run the stages on Dask: ``workers`` local worker processes, or the
         cluster at ``scheduler`` ("tcp://host:port"). States are partitioned
@@ -173,7 +276,8 @@ def count(inst, *, time_limit: float | None = None, progress=None,
         runner = cluster.runner
     try:
         per_block, complete, stats = evaluate(inst, groups, caps, time_limit=time_limit, progress=progress,
-                                              memory_cap=memory_cap, order=order, runner=runner)
+                                              memory_cap=memory_cap, order=order, runner=runner,
+                                              estimate=estimate)
     finally:
         if cluster is not None:
             cluster.close()
@@ -184,6 +288,9 @@ def count(inst, *, time_limit: float | None = None, progress=None,
                "max_family": stats["max_family"], "max_frontier_pixels": stats["max_frontier_pixels"],
                "scan_axes": stats["scan_axes"], "compiled_steps": stats.get("compiled_steps", 0),
                "dp_seconds": round(time.perf_counter() - start, 6)}
+    for key in ("estimated_peak_states", "estimated_peak_memory_bytes", "estimate_seconds"):
+        if key in stats:
+            details[key] = round(stats[key], 3) if key == "estimate_seconds" else stats[key]
     if cluster is not None:
         details.update(cluster.details(stats))
     if not complete:

@@ -24,14 +24,15 @@ from ilpregions.backends.dp.plan import _bits, _closure, field_masks
 ESTIMATE_LIMIT = 50_000
 
 
-def candidate_orders(coords: list[tuple[int, ...]]) -> list[tuple[str, list[int]]]:
-    """``(name, order)`` pairs; ``order`` indexes ``coords``. Duplicates dropped."""
+def candidate_orders(coords: list[tuple[int, ...]], unique: bool = True) -> list[tuple[str, list[int]]]:
+    """``(name, order)`` pairs; ``order`` indexes ``coords``. Duplicate orders
+    dropped (the first name kept) unless ``unique`` is False."""
     k = len(coords[0]) if coords else 0
     out, seen = [], set()
 
     def add(name, key):
         order = sorted(range(len(coords)), key=key)
-        if tuple(order) not in seen:
+        if not unique or tuple(order) not in seen:
             seen.add(tuple(order))
             out.append((name, order))
 
@@ -107,10 +108,11 @@ def family_widths(fields: list[tuple[int, ...]], limit: int = ESTIMATE_LIMIT) ->
     return widest, widths
 
 
-def choose(coords, fields) -> list[tuple[tuple[int, int, int], str, list[int]]]:
+def choose(coords, fields, caps=None) -> list[tuple[tuple[int, int, int], str, list[int]]]:
     """Candidate orders ranked by estimated cost (cheapest first):
     ``(cost, name, order)`` with cost = (widest frontier in pixels, widest
-    family, total width).
+    family, total width); ``caps`` (per position, optional) tell apart scans
+    of the same windows with different demands.
 
     The frontier comes first: the states are (clipped) rank functions on the
     frontier pixels, and their number grows about exponentially with it. On
@@ -123,10 +125,23 @@ def choose(coords, fields) -> list[tuple[tuple[int, int, int], str, list[int]]]:
         return [((0, 0, 0), *candidates[0])]
     orders = [(widest_frontier([fields[j] for j in order]), name, order) for name, order in candidates]
     narrowest = min(w for w, _, _ in orders)
-    ranked = []
+    # Orders that lose on the first key need no families; orders that scan
+    # the same hypergraph (a symmetry of the block: a square input with a
+    # square kernel scans the same by rows or by columns) have identical
+    # plans: keep the first of each.
+    tied, seen = [], set()
     for widest, name, order in orders:
-        if widest > narrowest:  # loses on the first key: no need for its families
+        if widest > narrowest:
             continue
+        signature = (scan_signature([fields[j] for j in order]),
+                     None if caps is None else tuple(caps[j] for j in order))
+        if signature not in seen:
+            seen.add(signature)
+            tied.append((name, order))
+    if len(tied) == 1:  # nothing left to compare: skip the families
+        return [((narrowest, 0, 0), *tied[0])]
+    ranked = []
+    for name, order in tied:
         found = family_widths([fields[j] for j in order])
         if found is not None:
             widest, widths = found
@@ -134,3 +149,72 @@ def choose(coords, fields) -> list[tuple[tuple[int, int, int], str, list[int]]]:
     ranked.sort(key=lambda r: r[0])
     return ranked
 
+
+def scan_signature(fields) -> tuple:
+    """The scanned hypergraph up to renaming pixels: for every pixel, the
+    steps whose window holds it (sorted). Two scans with equal signatures
+    have the same frontiers, families and DP.
+
+    >>> scan_signature([(0, 1), (1, 2)]) == scan_signature([(7, 5), (5, 9)])
+    True
+    """
+    steps: dict[int, list[int]] = {}
+    for i, f in enumerate(fields):
+        for x in f:
+            steps.setdefault(x, []).append(i)
+    return tuple(sorted(tuple(v) for v in steps.values()))
+
+
+#: A block whose narrowest scan keeps more pixels than this on its frontier is
+#: refused before planning: the DP state is a function on sets of frontier
+#: pixels, and the number of states grows about exponentially with the
+#: frontier (docs/dp.md: 21 pixels, 9×9×1 with 3×3 kernels, about 15
+#: million states).
+FRONTIER_LIMIT = 64
+
+
+def narrowest_frontier(coords, fields) -> tuple[int, str]:
+    """``(pixels, order name)``: the narrowest widest-frontier over the
+    candidate orders, by array arithmetic (no bit masks, no plans), so it is
+    cheap on blocks of millions of positions.
+
+    >>> narrowest_frontier([(0,), (1,), (2,)], [(0, 1), (1, 2), (2, 3)])
+    (2, 'rows 0')
+    """
+    import numpy as np
+
+    n = len(fields)
+    sizes = np.fromiter((len(f) for f in fields), dtype=np.int64, count=n)
+    flat = np.fromiter((x for f in fields for x in f), dtype=np.int64, count=int(sizes.sum()))
+    owner = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    _, pixel = np.unique(flat, return_inverse=True)
+    table = np.asarray(coords, dtype=np.int64).reshape(n, -1)
+    best = None
+    for name, key in _order_keys(table):
+        rank = np.empty(n, dtype=np.int64)
+        rank[np.lexsort(key[::-1])] = np.arange(n)
+        step = rank[owner]
+        first = np.full(pixel.max() + 1, n, dtype=np.int64)
+        last = np.full(pixel.max() + 1, -1, dtype=np.int64)
+        np.minimum.at(first, pixel, step)
+        np.maximum.at(last, pixel, step)
+        # Pixel x is on the frontier at stages first..last.
+        change = np.bincount(first, minlength=n + 1) - np.bincount(last + 1, minlength=n + 2)[:n + 1]
+        widest = int(np.cumsum(change)[:n].max())
+        if best is None or widest < best[0]:
+            best = (widest, name)
+    return best
+
+
+def _order_keys(table):
+    """The sort keys of :func:`candidate_orders` (most significant first)."""
+    k = table.shape[1]
+    for axes in itertools.permutations(range(k)):
+        yield "rows " + "".join(map(str, axes)), [table[:, x] for x in axes]
+    if k >= 2:
+        for signs in itertools.product((1, -1), repeat=k - 1):
+            sign = (1,) + signs
+            diagonal = sum(s * table[:, x] for x, s in enumerate(sign))
+            label = "diagonal" + "".join("+" if s > 0 else "-" for s in signs)
+            for axes in itertools.permutations(range(k)):
+                yield f"{label} {''.join(map(str, axes))}", [diagonal] + [table[:, x] for x in axes]

@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 
-from ilpregions.core.errors import TooLargeError
+from ilpregions.core.errors import ILPRegionsError, TooLargeError
 
 #: A visible family larger than this is refused (it would be the state width).
 FAMILY_LIMIT = 200_000
@@ -93,8 +93,9 @@ def _closure(generators: list[int], limit: int) -> list[int]:
     return sorted(family)
 
 
-class PlanningTimeout(Exception):
-    """The deadline passed while the plan was still being built."""
+class PlanningTimeout(ILPRegionsError):
+    """The deadline passed while the plan was still being built (caught by the
+    engine, which then reports a partial answer)."""
 
 
 def make_plan(fields: list[tuple[int, ...]], positions: list[int], caps: list[int], d0: int,
@@ -142,7 +143,7 @@ def make_plan(fields: list[tuple[int, ...]], positions: list[int], caps: list[in
     initial = np.minimum(initial, clipper(family, frontier, 0, gens)).astype(dtype)
     steps, widths, widest = [], [len(family)], frontier.bit_count()
     for i in range(n):
-        if deadline is not None and i % 64 == 0 and time.perf_counter() > deadline:
+        if deadline is not None and i % 8 == 0 and time.perf_counter() > deadline:
             raise PlanningTimeout()
         w = masks[i]
         after = frontier & ~drop[i]

@@ -17,7 +17,7 @@ import numpy as np
 from ilpregions.backends.dp import hashstep, npstep
 from ilpregions.backends.dp.plan import Plan
 from ilpregions.backends.dp.weights import Columns, crt
-from ilpregions.core.errors import TooLargeError
+from ilpregions.core.errors import ILPRegionsError, TooLargeError
 
 GIB = 2 ** 30
 DEFAULT_MEMORY_CAP = 8 * GIB
@@ -29,12 +29,37 @@ MIN_LINEAR_RUN = 64
 MAX_LINEAR_STATES = 48
 
 
-class Stopped(Exception):
-    """Raised inside a block when the deadline passes; carries the partial weights."""
+class Stopped(ILPRegionsError):
+    """Raised inside a block when the deadline passes; carries the partial
+    weights (caught by the engine, which reports them as a lower bound)."""
 
     def __init__(self, totals: list[int]):
         super().__init__("time limit")
         self.totals = totals
+
+
+_MALLOC_TUNED = False
+
+
+def tune_malloc() -> None:
+    """Keep the numpy step's arrays (a few MiB, allocated and freed every
+    step) on the heap instead of fresh mmaps: glibc's dynamic threshold
+    otherwise sends them to mmap, and every step then pays page faults on
+    new pages (about 8 % of the CPU time on 8x8x1 with 2x2 kernels). The
+    compiled step's large tables (above 32 MiB) are still mmapped and touched
+    lazily. A no-op off glibc."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 2 ** 20)   # M_MMAP_THRESHOLD: the largest glibc allows on 64-bit
+        libc.mallopt(-1, 64 * 2 ** 20)   # M_TRIM_THRESHOLD: keep up to 64 MiB of freed heap
+    except (OSError, AttributeError):
+        pass
 
 
 def same_step(a, b) -> bool:
@@ -121,6 +146,7 @@ def run_plan(plan: Plan, cols: Columns, *, deadline: float | None = None, progre
     applied as one matrix power. ``kernel``: "auto", "numpy" or "compiled".
     """
     stats = stats if stats is not None else {}
+    tune_malloc()
     states = plan.initial[None, :].copy()
     weights = cols.ones(1)
     steps = plan.steps
