@@ -64,6 +64,9 @@ def worker(kind: str, geometry, time_limit: float | None, memory_cap: int | None
         import baseline_dp_engine as engine
     else:
         from ilpregions.backends.dp import engine
+        from ilpregions.backends.dp.run import tune_malloc
+
+        tune_malloc()   # as `ilpregions count` does for the dp backend
     if kind == "estimate":   # the pilot alone, on every line (the run pilots wide blocks only)
         start, cpu_start = time.perf_counter(), time.process_time()
         found = engine.estimate(inst)

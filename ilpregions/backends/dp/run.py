@@ -47,7 +47,9 @@ def tune_malloc() -> None:
     otherwise sends them to mmap, and every step then pays page faults on
     new pages (about 8 % of the CPU time on 8x8x1 with 2x2 kernels). The
     compiled step's large tables (above 32 MiB) are still mmapped and touched
-    lazily. A no-op off glibc."""
+    lazily. A no-op off glibc. It changes the allocator of the whole process,
+    so the library never calls it: the CLI's ``count`` does (it owns its
+    process), and so does the benchmark."""
     global _MALLOC_TUNED
     if _MALLOC_TUNED:
         return
@@ -146,7 +148,6 @@ def run_plan(plan: Plan, cols: Columns, *, deadline: float | None = None, progre
     applied as one matrix power. ``kernel``: "auto", "numpy" or "compiled".
     """
     stats = stats if stats is not None else {}
-    tune_malloc()
     states = plan.initial[None, :].copy()
     weights = cols.ones(1)
     steps = plan.steps

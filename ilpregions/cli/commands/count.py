@@ -73,6 +73,10 @@ def run(args) -> int:
     resolved = choose_backend(inst) if args.backend == backends.AUTO else args.backend
     if memory_cap is not None and resolved == "dp":
         options["memory_cap"] = int(memory_cap * 2 ** 30)
+    if resolved == "dp":
+        from ilpregions.backends.dp.run import tune_malloc
+
+        tune_malloc()   # process-wide, so only here where the CLI owns the process
     for name in ("workers", "scheduler"):
         if getattr(args, name, None) is not None:
             if resolved != "dp":
