@@ -19,7 +19,6 @@ import io
 import json
 import os
 import signal
-import sys
 import tempfile
 import time
 import zipfile
@@ -204,15 +203,14 @@ def prop_options(data, capsys):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.toml"
         path.write_text(toml_text({"input": [4, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 2}]}))
-        # `claims` evaluates 14 families with proven bounds (4-8 s a case even when
-        # valid): the quick sample leaves it to `-m slow` (see results/fuzz.md).
-        choice = data.draw(st.integers(0, 4) if FULL_OPTIONS else st.sampled_from([0, 2, 3, 4]), label="which")
+        choice = data.draw(st.integers(0, 4), label="which")
         value = data.draw(st.one_of(st.text(max_size=8), WILD_INTS.map(str), st.integers(-3, 5).map(str)))
         # --widths and --repeats: wild values only up to the known findings (KNOWN_FINDINGS below)
         small = data.draw(st.one_of(st.text(max_size=8), st.integers(-3, 64).map(str),
                                     st.sampled_from(["1,2,3", "0", "-1", "2**63", "1e3", "4,,4"])))
         args = [["count", path, "--time-limit", data.draw(SECONDS), "--backend", data.draw(BACKENDS)],
-                ["claims", "--widths", small],
+                ["claims", "--widths", data.draw(st.one_of(st.just(small), WILD_INTS.map(str))), "--time-limit", "2",
+                 "--quiet"],
                 ["tied-max", path, "--repeats", small],
                 ["geometry", path, "--fields", value],
                 ["count", path, "--memory-cap", value, "--time-limit", "2"]][choice]
@@ -327,13 +325,9 @@ def test_fuzz_sample(name, capsys):
     run_property(name, PROPS[name][1], capsys)
 
 
-FULL_OPTIONS = False  # set by test_fuzz_full
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(PROPS))
-def test_fuzz_full(name, capsys, monkeypatch):
-    monkeypatch.setattr(sys.modules[__name__], "FULL_OPTIONS", True)
+def test_fuzz_full(name, capsys):
     run_property(name, PROPS[name][2], capsys)
 
 
@@ -341,7 +335,6 @@ def test_fuzz_full(name, capsys, monkeypatch):
 #: generators so the rest keeps running; each is a strict xfail here, so it
 #: fails (and must be removed from this list) once fixed. See results/fuzz.md.
 KNOWN_FINDINGS = [
-    pytest.param(("claims", "--widths", "1000000"), id="claims-widths-1e6-unbounded"),
     pytest.param(("tied-max", "{spec}", "--repeats", "1000000000"), id="tied-max-repeats-1e9-unbounded"),
     pytest.param(("check", "{spec}", "--t", "9223372036854775808,1,1", "--backend", "cpsat"),
                  id="check-t-2**63-cpsat-internal-error"),

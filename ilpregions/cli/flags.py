@@ -32,6 +32,7 @@ FLAGS = {
     "backend": "--backend",
     "arch": "--arch",
     "drop_head": "--drop-head",
+    "widths": "--widths",
 }
 
 
