@@ -23,6 +23,10 @@ independent and are solved as separate models whose counts multiply.
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+from contextlib import contextmanager
 from math import comb
 
 import numpy as np
@@ -72,6 +76,68 @@ def _enumeration_parameters(solver, time_limit, workers, presolve):
     params.cp_model_probing_level = 0
     if time_limit is not None:
         params.max_time_in_seconds = max(0.001, float(time_limit))
+
+
+class _Stop:
+    """When a solve must stop: past ``deadline`` (perf_counter seconds) or after Ctrl-C.
+
+    CP-SAT checks its own time limit only between search steps, and a slow
+    callback or a loaded machine overruns it; so the solution callback also
+    checks the deadline and calls ``stop_search``. The status CP-SAT reports
+    after ``stop_search`` can still read OPTIMAL (google/or-tools#4430), so
+    completeness is decided by ``stopped`` here, never by the status alone.
+    """
+
+    def __init__(self, time_limit: float | None):
+        self.deadline = None if time_limit is None else time.perf_counter() + max(0.001, float(time_limit))
+        self.stopped = False
+        self.interrupted = False
+        self.callback = None
+
+    def left(self) -> float | None:
+        """Seconds left (0 when past the deadline), None without one."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.perf_counter())
+
+    def check(self, callback) -> None:
+        """Call from ``on_solution_callback``: stop the search when time is up or Ctrl-C came."""
+        if self.interrupted or (self.deadline is not None and time.perf_counter() > self.deadline):
+            self.stopped = True
+            callback.stop_search()
+
+    def interrupt(self, signum=None, frame=None) -> None:
+        self.interrupted = True
+        if self.callback is not None:
+            self.stopped = True
+            self.callback.stop_search()
+
+
+@contextmanager
+def stoppable(solver, stop: _Stop, callback):
+    """Solve under ``stop``: Ctrl-C stops the search (CP-SAT's own SIGINT catching is off, so
+    the next solve does not start), and is raised as KeyboardInterrupt once the solver returned."""
+    stop.callback = callback
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        solver.parameters.catch_sigint_signal = False
+        previous = signal.signal(signal.SIGINT, stop.interrupt)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        stop.callback = None
+    if stop.interrupted:
+        raise KeyboardInterrupt
+
+
+def solve_enumeration(model, callback, stop: _Stop) -> bool:
+    """Run an enumeration (parameters already set); True when every solution was seen."""
+    from ortools.sat.python import cp_model
+
+    solver = callback.solver
+    with stoppable(solver, stop, callback):
+        status = solver.solve(model, callback)
+    return status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and not stop.stopped
 
 
 class _ProjectedSum:
@@ -168,7 +234,12 @@ def _choose_projection(inst, comp, project: bool) -> list[int]:
 
 def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
                     presolve=False, project=True) -> EnumerationOutcome:
-    """Count one connected block of positions with CP-SAT."""
+    """Count one connected block of positions with CP-SAT.
+
+    ``time_limit`` counts from the call: the import and the model building
+    (the essential unions) use it up too, and the solve gets what is left.
+    """
+    stop = _Stop(time_limit)
     from ortools.sat.python import cp_model
 
     projected = _choose_projection(inst, comp, project)
@@ -188,14 +259,18 @@ def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
 
     class Aggregate(cp_model.CpSolverSolutionCallback):
         def on_solution_callback(self):
-            accumulator.add(tuple(self.value(v) for v in ordered))
+            stop.check(self)
+            if not stop.stopped:
+                accumulator.add(tuple(self.value(v) for v in ordered))
 
-    solver = cp_model.CpSolver()
-    _enumeration_parameters(solver, time_limit, workers, presolve)
-    status = solver.solve(model, Aggregate())
-    complete = status in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
+    callback = Aggregate()
+    callback.solver = cp_model.CpSolver()
+    _enumeration_parameters(callback.solver, stop.left(), workers, presolve)
+    complete = stop.left() != 0 and solve_enumeration(model, callback, stop)
+    # t = 0 is always in K_N (weight 1): a stopped block keeps at least that.
     return EnumerationOutcome(
-        regions=accumulator.total, t_vectors=accumulator.t_vectors, complete=complete,
+        regions=accumulator.total if complete else max(accumulator.total, 1),
+        t_vectors=accumulator.t_vectors, complete=complete,
         solutions=accumulator.solutions,
         details={"duplicates_skipped": accumulator.duplicates, "projected_positions": len(projected),
                  "model_rows": sum(1 for s, u in rows_kept if len(s) >= 2)})
@@ -274,6 +349,7 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None) -> Enu
     from ortools.sat.python import cp_model
 
     def block(comp, remaining):
+        stop = _Stop(remaining)
         model = cp_model.CpModel()
         x = {(p, k): model.new_bool_var(f"x_{p}_{k}") for p in comp for k in range(inst.filters)}
         for subset, union in essential_unions(inst, comp):
@@ -286,16 +362,18 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None) -> Enu
                 self.n = 0
 
             def on_solution_callback(self):
+                stop.check(self)
+                if stop.stopped:
+                    return
                 self.n += 1
                 if progress is not None and self.n % 4096 == 0:
                     progress.update(4096)
 
-        solver = cp_model.CpSolver()
-        _enumeration_parameters(solver, remaining, 1, False)
         callback = Counter()
-        status = solver.solve(model, callback)
-        return EnumerationOutcome(regions=callback.n, t_vectors=None, solutions=callback.n,
-                                  complete=status in (cp_model.OPTIMAL, cp_model.INFEASIBLE))
+        callback.solver = cp_model.CpSolver()
+        _enumeration_parameters(callback.solver, stop.left(), 1, False)
+        complete = stop.left() != 0 and solve_enumeration(model, callback, stop)
+        return EnumerationOutcome(regions=callback.n, t_vectors=None, solutions=callback.n, complete=complete)
 
     regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit)
     counted = sum(o.solutions for o in outcomes)

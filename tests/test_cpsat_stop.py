@@ -1,0 +1,86 @@
+"""The cpsat backends stop at their deadline and on Ctrl-C (issue 13).
+
+CP-SAT catches SIGINT itself and reports an ordinary time-limit stop, so a
+Ctrl-C used to be swallowed: the next block's solve started, and a sweep
+stored the point as a time-limit row. Now Ctrl-C stops the search and
+surfaces as KeyboardInterrupt (exit 130 at the CLI boundary).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from ilpregions.backends import cpsat
+from ilpregions.core.geometry import layer_instance
+from ilpregions.core.spec import ConvLayer, Network
+
+#: 16 positions in one block, 42,795 t-vectors: seconds of enumeration.
+SLOW = Network((3, 3, 1), (ConvLayer(1, 2, padding=1),))
+SPEC = 'input = [3, 3, 1]\n[[layers]]\ntype = "conv"\nfilters = 1\nkernel = 2\npadding = 1\n'
+
+
+class CtrlC:
+    """A progress bar whose first update (from inside the solution callback) sends SIGINT."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def update(self, n=1):
+        if not self.sent:
+            self.sent = 1
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("counter", [cpsat.count, cpsat.count_binary])
+def test_ctrl_c_during_a_solve_raises_keyboard_interrupt(counter):
+    inst = layer_instance(SLOW)
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        counter(inst, progress=CtrlC(), time_limit=30)
+    assert time.perf_counter() - start < 25        # stopped, not run to the time limit
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler restored
+
+
+def test_ctrl_c_in_count_exits_130(cli, tmp_path, monkeypatch):
+    spec = tmp_path / "m.toml"
+    spec.write_text(SPEC)
+    monkeypatch.setattr(cpsat, "Accumulator", _interrupting(cpsat.Accumulator))
+    code, out, err = cli("count", spec, "--backend", "cpsat", "--quiet")
+    assert code == 130 and "interrupted" in err and "Traceback" not in err
+
+
+def _interrupting(base):
+    class Interrupting(base):
+        def add(self, values):
+            if self.solutions == 100:
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().add(values)
+    return Interrupting
+
+
+class _Callback:
+    stopped = 0
+
+    def stop_search(self):
+        self.stopped += 1
+
+
+def test_stop_checks_the_deadline_in_the_callback():
+    stop = cpsat._Stop(0.0)
+    time.sleep(0.01)
+    callback = _Callback()
+    stop.check(callback)
+    assert stop.stopped and callback.stopped == 1 and stop.left() == 0.0
+    assert cpsat._Stop(None).left() is None
+
+
+def test_a_time_limit_is_a_partial_lower_bound():
+    inst = layer_instance(SLOW)
+    start = time.perf_counter()
+    outcome = cpsat.count(inst, time_limit=0.3)
+    assert not outcome.complete and 1 <= outcome.regions < 42795
+    assert time.perf_counter() - start < 10
