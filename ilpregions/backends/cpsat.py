@@ -37,6 +37,7 @@ from ilpregions.core.errors import ParameterError
 from ilpregions.core.flow_network import FlowNetwork
 from ilpregions.core.geometry import disjoint_positions, essential_unions
 from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
+from ilpregions.core.sizes import check_binary_model
 
 #: Model formats :func:`write_model` writes (task "export").
 EXPORT_FORMATS = ("cp",)
@@ -341,14 +342,17 @@ def write_model(inst, positions, rows, fmt: str, path: str) -> int:
     return len(positions)
 
 
-def count_binary(inst, *, time_limit: float | None = None, progress=None) -> EnumerationOutcome:
+def count_binary(inst, *, time_limit: float | None = None, progress=None,
+                 memory_cap: int | None = None) -> EnumerationOutcome:
     """R_N as the plain number of solutions of the binary neuron-selection
     model (x_{p,k} ∈ {0,1}, Σ_{p∈J} Σ_k x_{p,k} ≤ g(J) on essential rows):
     each t ∈ K_N has Π_p C(d1, t_p) neuron sets. A pure counter, no weights;
-    it enumerates R_N solutions, so it suits small counts only."""
+    it enumerates R_N solutions, so it suits small counts only. Each block's
+    size is checked by arithmetic before it is built (``memory_cap``: bytes)."""
     from ortools.sat.python import cp_model
 
     def block(comp, remaining):
+        check_binary_model(len(comp), inst.filters, memory_cap, "cpsat-binary")
         stop = _Stop(remaining)
         model = cp_model.CpModel()
         x = {(p, k): model.new_bool_var(f"x_{p}_{k}") for p in comp for k in range(inst.filters)}

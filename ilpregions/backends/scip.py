@@ -24,6 +24,7 @@ from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.flow_network import FlowNetwork
 from ilpregions.core.geometry import essential_unions
 from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
+from ilpregions.core.sizes import check_binary_model
 
 _LONG_MAX = 2 ** 63 - 1
 
@@ -64,9 +65,15 @@ def count_component(inst, comp, time_limit=None) -> tuple[int, bool]:
     return count, complete
 
 
-def count(inst, *, time_limit: float | None = None, progress=None) -> EnumerationOutcome:
-    """R_N as the number of solutions of the neuron-selection model."""
+def count(inst, *, time_limit: float | None = None, progress=None,
+          memory_cap: int | None = None) -> EnumerationOutcome:
+    """R_N as the number of solutions of the neuron-selection model.
+
+    Each block's model size (positions x filters binary variables) is checked
+    by arithmetic before it is built (``memory_cap``: bytes).
+    """
     def block(comp, remaining):
+        check_binary_model(len(comp), inst.filters, memory_cap, "scip")
         value, done = count_component(inst, comp, remaining)
         if progress is not None:
             progress.update(value)

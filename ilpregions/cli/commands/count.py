@@ -26,7 +26,8 @@ def register(sub) -> None:
                              "its degree U and the leading constant c in R_N ~ c*d1^U (computed by the dp engine)")
     parser.add_argument("--memory-cap", type=positive_gib, metavar="GIB", default=None,
                         help="dp backend: refuse (before allocating) a step needing more than GIB GiB "
-                             "(default 8); with --workers/--scheduler, per Dask task")
+                             "(default 8); with --workers/--scheduler, per Dask task; scip, cpsat-binary: "
+                             "refuse a model estimated above GIB GiB")
     parser.add_argument("--workers", type=positive_int, metavar="N", default=None,
                         help="dp backend: run the large DP stages on N local Dask worker processes, "
                              "states partitioned by key")
@@ -71,7 +72,7 @@ def run(args) -> int:
     options = {}
     memory_cap = getattr(args, "memory_cap", None)
     resolved = choose_backend(inst) if args.backend == backends.AUTO else args.backend
-    if memory_cap is not None and resolved == "dp":
+    if memory_cap is not None and resolved in ("dp", "scip", "cpsat-binary"):
         options["memory_cap"] = int(memory_cap * 2 ** 30)
     for name in ("workers", "scheduler"):
         if getattr(args, name, None) is not None:
