@@ -27,12 +27,12 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from math import comb
 
 import numpy as np
 
 from ilpregions.backends._blocks import count_by_blocks
 from ilpregions.core.certificates import timed_certificate
+from ilpregions.core.combinatorics import binomial_row
 from ilpregions.core.errors import ParameterError
 from ilpregions.core.flow_network import FlowNetwork
 from ilpregions.core.geometry import disjoint_positions, essential_unions
@@ -149,7 +149,7 @@ class _ProjectedSum:
         caps = [inst.caps[p] for p in projected]
         grids = np.meshgrid(*[np.arange(c + 1) for c in caps], indexing="ij")
         box = np.stack([g.ravel() for g in grids], axis=1) if projected else np.zeros((1, 0), dtype=np.int64)
-        binom = [comb(inst.filters, i) for i in range(max(caps, default=0) + 1)]
+        binom = binomial_row(inst.filters, max(caps, default=0))
         weights = [1] * len(box)
         for j in range(len(projected)):
             column = box[:, j].tolist()
@@ -254,7 +254,7 @@ def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
         inner = _ProjectedSum(inst, [], kept, [])
     model, variables = build_model(inst, kept, rows_kept)
     ordered = [variables[p] for p in kept]
-    binom = [comb(inst.filters, i) for i in range(max(inst.caps[p] for p in kept) + 1)]
+    binom = binomial_row(inst.filters, max(inst.caps[p] for p in kept))
 
     accumulator = Accumulator(binom, inner, progress)
 
