@@ -84,3 +84,38 @@ def test_a_time_limit_is_a_partial_lower_bound():
     outcome = cpsat.count(inst, time_limit=0.3)
     assert not outcome.complete and 1 <= outcome.regions < 42795
     assert time.perf_counter() - start < 10
+
+
+def test_ctrl_c_in_compare_exits_130_without_running_the_rest(cli, tmp_path, monkeypatch):
+    from ilpregions.services import comparison
+
+    spec = tmp_path / "m.toml"
+    spec.write_text(SPEC)
+    monkeypatch.setattr(cpsat, "Accumulator", _interrupting(cpsat.Accumulator))
+    ran = []
+    monkeypatch.setattr(comparison, "_run_path", _recording(comparison._run_path, ran))
+    code, out, err = cli("compare", spec, "--quiet", "--time-limit", "20")
+    assert code == 130 and out == "" and "interrupted" in err and "Traceback" not in err
+    assert ran[-1] in ("cpsat", "cpsat-rows")          # nothing ran after the interrupted backend
+
+
+def test_compare_reports_progress_per_backend(monkeypatch):
+    from ilpregions.services import comparison
+
+    monkeypatch.setattr(comparison, "counting_paths", lambda: {"a": lambda inst, tl: _Outcome(5),
+                                                               "b": lambda inst, tl: _Outcome(5)})
+    seen = []
+    report = comparison.compare(Network((3, 1), (ConvLayer(1, 2),)), progress=seen.append)
+    assert seen == ["a", "b"] and report.agree
+
+
+def _recording(run_path, ran):
+    def wrapped(name, *args):
+        ran.append(name)
+        return run_path(name, *args)
+    return wrapped
+
+
+class _Outcome:
+    def __init__(self, regions):
+        self.regions, self.complete, self.t_vectors, self.solutions = regions, True, None, None

@@ -59,6 +59,8 @@ def count_component(inst, comp, time_limit=None) -> tuple[int, bool]:
     if time_limit is not None:
         model.setParam("limits/time", max(0.01, float(time_limit)))
     model.count()
+    if model.getStatus() == "userinterrupt":   # SCIP catches Ctrl-C itself; pass it on
+        raise KeyboardInterrupt
     count = int(model.getNCountedSols())
     # Counting ends "infeasible" by design once the tree is exhausted.
     complete = model.getStatus() == "infeasible" and count < _LONG_MAX

@@ -18,6 +18,7 @@ def register(sub) -> None:
     add_model_argument(parser)
     add_time_limit_argument(parser)
     add_json_argument(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
@@ -48,7 +49,16 @@ def run(args) -> int:
     from ilpregions.core.geometry import layer_instance
     inst = layer_instance(network)
     limit = 10.0 if args.time_limit is None else args.time_limit
-    report = compare(inst, time_limit=limit)
+    from ilpregions.core.progress import Progress
+    from ilpregions.services.comparison import EXTRA_PATHS, counting_paths
+
+    with Progress("compare", total=len({**counting_paths(), **EXTRA_PATHS}), enabled=not args.quiet,
+                  unit="backend") as bar:
+        def tick(name: str) -> None:
+            bar.set_postfix(done=name)
+            bar.update()
+
+        report = compare(inst, time_limit=limit, progress=tick)
     if args.json:
         out = report.to_json()
         out["model"] = args.model
