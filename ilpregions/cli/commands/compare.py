@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from ilpregions import backends
 from ilpregions.core.errors import EXIT_DISAGREE, EXIT_OK, EXIT_PARTIAL
-from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument, load_model,
-                      print_json, short_int)
+from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument, json_record,
+                                             load_model, print_json, short_int)
 
 
 def register(sub) -> None:
@@ -45,6 +47,7 @@ def format_table(report) -> list[str]:
 def run(args) -> int:
     from ilpregions.services.comparison import compare
 
+    start = time.perf_counter()
     network = load_model(args.model)
     from ilpregions.core.geometry import layer_instance
     inst = layer_instance(network)
@@ -60,9 +63,9 @@ def run(args) -> int:
 
         report = compare(inst, time_limit=limit, progress=tick)
     if args.json:
-        out = report.to_json()
-        out["model"] = args.model
-        print_json(out)
+        status = ("disagree" if not report.agree else "complete" if report.regions is not None
+                  else "time_limit")
+        print_json(json_record(args.model, status, time.perf_counter() - start, **report.to_json()))
     else:
         print(f"model: {args.model}" + (f" ({network.name})" if network.name else "") +
               f", {inst.positions} positions, |∪S| = {inst.union_size}, time limit {limit:g} s per backend")

@@ -8,7 +8,7 @@ from ilpregions.services.polynomial import fraction_string
 from ilpregions.core.results import TIME_LIMIT
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
 from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument,
-                      load_model, print_json, short_int)
+                      load_model, json_record, print_json, short_int)
 
 
 def register(sub) -> None:
@@ -98,7 +98,8 @@ def run(args) -> int:
                             "polynomial_status": TIME_LIMIT})
             else:
                 out.update(poly.to_json())
-        print_json(out)
+        out.pop("model", None)
+        print_json(json_record(args.model, out.pop("status"), out.pop("seconds"), **out))
     else:
         label = f" ({network.name})" if network.name else ""
         print(f"model: {args.model}{label}")
