@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from ilpregions.core.errors import ILPRegionsError
+
 #: The field: a Mersenne prime below 2^31, so products of residues fit in int64.
 PRIME = 2 ** 31 - 1
 
@@ -25,7 +27,7 @@ def inverse(value: int, p: int = PRIME) -> int:
     return pow(int(value), p - 2, p)
 
 
-class CentralDependency(Exception):
+class CentralDependency(ILPRegionsError):
     """A dependent set of normals whose hyperplanes meet: the biases are not generic."""
 
 
