@@ -119,3 +119,22 @@ def _recording(run_path, ran):
 class _Outcome:
     def __init__(self, regions):
         self.regions, self.complete, self.t_vectors, self.solutions = regions, True, None, None
+
+
+@pytest.mark.parametrize("backend", ["cpsat", "cpsat-binary", "scip"])
+def test_time_limit_holds_while_the_union_rows_are_listed(cli, tmp_path, backend):
+    # 25 overlapping positions: listing the union rows alone took minutes before any solve
+    spec = tmp_path / "m.toml"
+    spec.write_text('input = [6, 6, 1]\n[[layers]]\ntype = "conv"\nfilters = 1\nkernel = 2\n')
+    start = time.perf_counter()
+    code, out, err = cli("count", spec, "--backend", backend, "--time-limit", "1", "--quiet")
+    assert code == 3 and "at least" in out, err
+    assert time.perf_counter() - start < 20     # over 60 s before
+
+
+def test_essential_unions_stop_at_their_deadline():
+    from ilpregions.core.geometry import RowsTimeUp, essential_unions
+
+    inst = layer_instance(Network((6, 6, 1), (ConvLayer(1, 2),)))
+    with pytest.raises(RowsTimeUp):
+        essential_unions(inst, deadline=time.perf_counter())

@@ -154,7 +154,8 @@ def _log(args, code, seconds: float, err: str) -> None:
     log = os.environ.get("ILPREGIONS_FUZZ_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"command": str(args[0]), "code": code, "seconds": round(seconds, 4),
+            handle.write(json.dumps({"command": str(args[0]), "args": [str(a) for a in args[1:]][:12],
+                                     "code": code, "seconds": round(seconds, 4),
                                      "error": err.strip().splitlines()[-1][:200] if err.strip() else ""}) + "\n")
 
 

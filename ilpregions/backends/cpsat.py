@@ -35,7 +35,7 @@ from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.combinatorics import binomial_row
 from ilpregions.core.errors import ParameterError
 from ilpregions.core.flow_network import FlowNetwork
-from ilpregions.core.geometry import disjoint_positions, essential_unions
+from ilpregions.core.geometry import RowsTimeUp, disjoint_positions, essential_unions
 from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
 from ilpregions.core.sizes import check_binary_model
 
@@ -233,6 +233,20 @@ def _choose_projection(inst, comp, project: bool) -> list[int]:
     return chosen
 
 
+def _rows_and_projection(inst, comp, project: bool, deadline):
+    """The projected positions, the kept ones, the kept union rows and the projected sum."""
+    projected = _choose_projection(inst, comp, project)
+    kept = [p for p in comp if p not in set(projected)]
+    rows_all = essential_unions(inst, comp, deadline=deadline) if projected else None
+    rows_kept = essential_unions(inst, kept, deadline=deadline)
+    inner = _ProjectedSum(inst, projected, kept, rows_all or [])
+    if len(inner.load) * max(1, len(inner.g)) > MAX_PROJECTED_WORK:
+        projected, kept = [], list(comp)
+        rows_kept = essential_unions(inst, kept, deadline=deadline)
+        inner = _ProjectedSum(inst, [], kept, [])
+    return projected, kept, rows_kept, inner
+
+
 def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
                     presolve=False, project=True) -> EnumerationOutcome:
     """Count one connected block of positions with CP-SAT.
@@ -243,15 +257,11 @@ def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
     stop = _Stop(time_limit)
     from ortools.sat.python import cp_model
 
-    projected = _choose_projection(inst, comp, project)
-    kept = [p for p in comp if p not in set(projected)]
-    rows_all = essential_unions(inst, comp) if projected else None
-    rows_kept = essential_unions(inst, kept)
-    inner = _ProjectedSum(inst, projected, kept, rows_all or [])
-    if len(inner.load) * max(1, len(inner.g)) > MAX_PROJECTED_WORK:
-        projected, kept = [], list(comp)
-        rows_kept = essential_unions(inst, kept)
-        inner = _ProjectedSum(inst, [], kept, [])
+    try:
+        projected, kept, rows_kept, inner = _rows_and_projection(inst, comp, project, stop.deadline)
+    except RowsTimeUp:   # t = 0 (weight 1) is all that is known
+        return EnumerationOutcome(regions=1, t_vectors=None, complete=False, solutions=0,
+                                  details={"duplicates_skipped": 0, "projected_positions": 0, "model_rows": 0})
     model, variables = build_model(inst, kept, rows_kept)
     ordered = [variables[p] for p in kept]
     binom = binomial_row(inst.filters, max(inst.caps[p] for p in kept))
@@ -349,14 +359,17 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None,
     each t ∈ K_N has Π_p C(d1, t_p) neuron sets. A pure counter, no weights;
     it enumerates R_N solutions, so it suits small counts only. Each block's
     size is checked by arithmetic before it is built (``memory_cap``: bytes)."""
-    from ortools.sat.python import cp_model
-
     def block(comp, remaining):
         check_binary_model(len(comp), inst.filters, memory_cap, "cpsat-binary")
         stop = _Stop(remaining)
+        from ortools.sat.python import cp_model   # its import (seconds under load) counts against the limit
+        try:
+            rows = essential_unions(inst, comp, deadline=stop.deadline)
+        except RowsTimeUp:   # the empty neuron set is all that is known
+            return EnumerationOutcome(regions=1, t_vectors=None, solutions=0, complete=False)
         model = cp_model.CpModel()
         x = {(p, k): model.new_bool_var(f"x_{p}_{k}") for p in comp for k in range(inst.filters)}
-        for subset, union in essential_unions(inst, comp):
+        for subset, union in rows:
             if union < len(subset) * inst.filters:
                 model.add(sum(x[(p, k)] for p in subset for k in range(inst.filters)) <= union)
 

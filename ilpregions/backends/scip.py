@@ -18,11 +18,12 @@ program.
 
 from __future__ import annotations
 
+import time
 
 from ilpregions.backends._blocks import count_by_blocks
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.flow_network import FlowNetwork
-from ilpregions.core.geometry import essential_unions
+from ilpregions.core.geometry import RowsTimeUp, essential_unions
 from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
 from ilpregions.core.sizes import check_binary_model
 
@@ -37,13 +38,17 @@ def _model():
     return model
 
 
-def binary_model(inst, comp):
-    """The neuron-selection model of one component: (model, variables)."""
+def binary_model(inst, comp, deadline: float | None = None):
+    """The neuron-selection model of one component: (model, variables).
+
+    Raises :class:`~ilpregions.core.geometry.RowsTimeUp` past ``deadline`` (perf_counter seconds).
+    """
     import pyscipopt
 
+    rows = essential_unions(inst, comp, deadline=deadline)
     model = _model()
     x = {(p, k): model.addVar(f"x_{p}_{k}", vtype="B") for p in comp for k in range(inst.filters)}
-    for subset, union in essential_unions(inst, comp):
+    for subset, union in rows:
         if union < len(subset) * inst.filters:
             model.addCons(pyscipopt.quicksum(x[(p, k)] for p in subset for k in range(inst.filters)) <= union)
     return model, x
@@ -52,7 +57,13 @@ def binary_model(inst, comp):
 def count_component(inst, comp, time_limit=None) -> tuple[int, bool]:
     import pyscipopt
 
-    model, _ = binary_model(inst, comp)
+    start = time.perf_counter()
+    try:
+        model, _ = binary_model(inst, comp, None if time_limit is None else start + time_limit)
+    except RowsTimeUp:
+        return 1, False   # the empty neuron set is all that is known
+    if time_limit is not None:
+        time_limit = max(0.01, time_limit - (time.perf_counter() - start))
     model.setParamsCountsols()
     model.setEmphasis(pyscipopt.SCIP_PARAMEMPHASIS.COUNTER)
     model.setParam("presolving/maxrestarts", 0)
