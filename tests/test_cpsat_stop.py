@@ -8,6 +8,7 @@ surfaces as KeyboardInterrupt (exit 130 at the CLI boundary).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -138,3 +139,14 @@ def test_essential_unions_stop_at_their_deadline():
     inst = layer_instance(Network((6, 6, 1), (ConvLayer(1, 2),)))
     with pytest.raises(RowsTimeUp):
         essential_unions(inst, deadline=time.perf_counter())
+
+
+def test_export_time_limit_writes_nothing_and_exits_3(cli, tmp_path):
+    spec = tmp_path / "m.toml"
+    spec.write_text('input = [6, 6, 1]\n[[layers]]\ntype = "conv"\nfilters = 1\nkernel = 2\n')
+    out_file = tmp_path / "k.lp"
+    code, out, err = cli("export", spec, "--format", "lp", "-o", out_file, "--time-limit", "0.5", "--json")
+    assert code == 3, err
+    data = json.loads(out)
+    assert list(data)[:3] == ["model", "status", "seconds"] and data["status"] == "time_limit"
+    assert data["written"] is False and not out_file.exists()

@@ -176,7 +176,8 @@ def spec_command(data, path: Path, out_dir: Path) -> list:
     elif command == "compare":
         args += ["--time-limit", "0.5", "--quiet"]
     elif command == "export":
-        args += ["--format", data.draw(st.sampled_from(["cp", "lp", "mps", "xx"])), "-o", out_dir / "k.out"]
+        args += ["--format", data.draw(st.sampled_from(["cp", "lp", "mps", "xx"])), "-o", out_dir / "k.out",
+                 "--time-limit", "1"]
     elif command == "regions":
         args += ["--seed", data.draw(st.one_of(st.integers(0, 5), WILD_INTS).map(str)), "--time-limit", "1"]
     elif command == "geometry":
