@@ -24,6 +24,14 @@ SLOW = Network((3, 3, 1), (ConvLayer(1, 2, padding=1),))
 SPEC = 'input = [3, 3, 1]\n[[layers]]\ntype = "conv"\nfilters = 1\nkernel = 2\npadding = 1\n'
 
 
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler for the test (a run under nohup starts with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class CtrlC:
     """A progress bar whose first update (from inside the solution callback) sends SIGINT."""
 
@@ -37,16 +45,17 @@ class CtrlC:
 
 
 @pytest.mark.parametrize("counter", [cpsat.count, cpsat.count_binary])
-def test_ctrl_c_during_a_solve_raises_keyboard_interrupt(counter):
+def test_ctrl_c_during_a_solve_raises_keyboard_interrupt(counter, default_sigint):
     inst = layer_instance(SLOW)
+    before = signal.getsignal(signal.SIGINT)
     start = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         counter(inst, progress=CtrlC(), time_limit=30)
     assert time.perf_counter() - start < 25        # stopped, not run to the time limit
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler restored
+    assert signal.getsignal(signal.SIGINT) is before   # the caller's handler is back
 
 
-def test_ctrl_c_in_count_exits_130(cli, tmp_path, monkeypatch):
+def test_ctrl_c_in_count_exits_130(cli, tmp_path, monkeypatch, default_sigint):
     spec = tmp_path / "m.toml"
     spec.write_text(SPEC)
     monkeypatch.setattr(cpsat, "Accumulator", _interrupting(cpsat.Accumulator))
@@ -87,7 +96,7 @@ def test_a_time_limit_is_a_partial_lower_bound():
     assert time.perf_counter() - start < 10
 
 
-def test_ctrl_c_in_compare_exits_130_without_running_the_rest(cli, tmp_path, monkeypatch):
+def test_ctrl_c_in_compare_exits_130_without_running_the_rest(cli, tmp_path, monkeypatch, default_sigint):
     from ilpregions.services import comparison
 
     spec = tmp_path / "m.toml"

@@ -120,7 +120,8 @@ def stoppable(solver, stop: _Stop, callback):
     previous = None
     if threading.current_thread() is threading.main_thread():
         solver.parameters.catch_sigint_signal = False
-        previous = signal.signal(signal.SIGINT, stop.interrupt)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:   # nohup: Ctrl-C stays ignored
+            previous = signal.signal(signal.SIGINT, stop.interrupt)
     try:
         yield
     finally:
