@@ -196,3 +196,13 @@ def test_readme_setup_has_a_working_cbc():
     problem += x
     problem.solve(pulp.PULP_CBC_CMD(msg=False))
     assert x.value() == 3
+
+
+@pytest.mark.parametrize("backend", ["cpsat", "flow"])
+@pytest.mark.parametrize("entry", ["9223372036854775808", "1" * 5000], ids=["2**63", "5000-digits"])
+def test_check_refuses_t_entries_beyond_64_bits(cli, tmp_path, backend, entry):
+    spec = tmp_path / "m.toml"
+    spec.write_text('input = [4, 1]\n[[layers]]\ntype = "conv"\nfilters = 2\nkernel = 2\n')
+    code, out, err = cli("check", spec, "--t", f"{entry},1,1", "--backend", backend)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--t: entry 1 " in err and "over the limit of 9223372036854775807" in err and len(err) < 300

@@ -152,3 +152,43 @@ def test_threshold_is_exact_between_grid_points():
     assert coarse.threshold is not None and 1 < coarse.threshold < 16
     below = C._deep_vs_shallow_at(4, 3, coarse.threshold - 1)
     assert below.verdict != C.PROVEN
+
+
+# --- limits (issue 13): sizes by arithmetic, an overall time limit, a progress bar --------------------
+
+@pytest.mark.parametrize("widths, needle", [("1000000", "over the limit of 4096"),
+                                            ("100,200,300,4000", "over the limit of 1024")])
+def test_cli_claims_refuses_huge_widths_by_arithmetic(cli, widths, needle):
+    import time
+
+    start = time.perf_counter()
+    code, out, err = cli("claims", "--widths", widths)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "--widths" in err and needle in err
+    assert time.perf_counter() - start < 2.0   # before any work (a width evaluation takes ~0.1-2 s)
+
+
+def test_evaluations_bound_counts_the_threshold_scan():
+    assert C.evaluations_bound((1, 2, 3)) == 3
+    assert C.evaluations_bound((10,)) == 10          # 10, then 9..1 in the worst case
+    assert C.evaluations_bound((1, 2, 50)) == 3 + 47  # the gap 3..49
+    with pytest.raises(ValueError, match="widths"):
+        C.check_widths((0,))
+
+
+def test_cli_claims_time_limit_is_an_honest_partial_answer(cli):
+    code, out, err = cli("claims", "--widths", "1,2,3", "--time-limit", "0.01", "--json", "--quiet")
+    assert code == 3, err
+    data = json.loads(out)
+    assert list(data)[:2] == ["status", "seconds"] and data["status"] == "time_limit"
+    assert data["finished"] < data["cases"] == len(C.DEFAULT_CASES)
+    assert data["claims"] and data["claims"][-1]["complete"] is False
+    assert data["claims"][-1]["summary"].startswith("partial (time limit)")
+    code, out, _ = cli("claims", "--widths", "1,2,3", "--time-limit", "0.01", "--quiet")
+    assert code == 3 and "PARTIAL: the time limit" in out
+
+
+def test_run_claims_reports_progress_per_width():
+    ticks = []
+    run = C.run_claims(cases=C.DEFAULT_CASES[:2], widths=(1, 2), progress=lambda: ticks.append(1))
+    assert run.complete and run.status == "complete" and len(ticks) == 2 * 2

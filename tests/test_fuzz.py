@@ -19,7 +19,6 @@ import io
 import json
 import os
 import signal
-import sys
 import tempfile
 import time
 import zipfile
@@ -155,7 +154,8 @@ def _log(args, code, seconds: float, err: str) -> None:
     log = os.environ.get("ILPREGIONS_FUZZ_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"command": str(args[0]), "code": code, "seconds": round(seconds, 4),
+            handle.write(json.dumps({"command": str(args[0]), "args": [str(a) for a in args[1:]][:12],
+                                     "code": code, "seconds": round(seconds, 4),
                                      "error": err.strip().splitlines()[-1][:200] if err.strip() else ""}) + "\n")
 
 
@@ -164,22 +164,22 @@ def spec_command(data, path: Path, out_dir: Path) -> list:
                                          "compare", "export", "regions"]), label="command")
     args: list = [command, path]
     if command == "count":
-        # not cpsat: its enumeration overran --time-limit 2 past 10 s under load (results/fuzz.md)
-        args += ["--backend", data.draw(BACKENDS.filter(lambda b: b != "cpsat")), "--time-limit", "2", "--quiet"]
+        # cpsat is back: its solve now gets what is left of the limit and stops in its callback
+        args += ["--backend", data.draw(BACKENDS), "--time-limit", "1", "--quiet"]
         if data.draw(st.booleans()):
             args.append("--json")
     elif command == "check":
         backend = data.draw(st.sampled_from(["flow", "cpsat", "highs", "cbc", "nope"]))
-        # cpsat: entries >= 2**63 are a known finding (KNOWN_FINDINGS), kept out here
-        args += ["--t", data.draw(T_STRINGS if backend != "cpsat" else SMALL_T, label="t"), "--backend", backend]
+        args += ["--t", data.draw(st.one_of(T_STRINGS, SMALL_T), label="t"), "--backend", backend]
     elif command == "bounds":
-        args += ["--time-limit", "2"]
-    elif command == "compare":
         args += ["--time-limit", "1"]
+    elif command == "compare":
+        args += ["--time-limit", "0.5", "--quiet"]
     elif command == "export":
-        args += ["--format", data.draw(st.sampled_from(["cp", "lp", "mps", "xx"])), "-o", out_dir / "k.out"]
+        args += ["--format", data.draw(st.sampled_from(["cp", "lp", "mps", "xx"])), "-o", out_dir / "k.out",
+                 "--time-limit", "1"]
     elif command == "regions":
-        args += ["--seed", data.draw(st.one_of(st.integers(0, 5), WILD_INTS).map(str)), "--time-limit", "2"]
+        args += ["--seed", data.draw(st.one_of(st.integers(0, 5), WILD_INTS).map(str)), "--time-limit", "1"]
     elif command == "geometry":
         if data.draw(st.booleans()):
             args += ["--coverage", data.draw(T_STRINGS)]
@@ -204,15 +204,14 @@ def prop_options(data, capsys):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.toml"
         path.write_text(toml_text({"input": [4, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 2}]}))
-        # `claims` evaluates 14 families with proven bounds (4-8 s a case even when
-        # valid): the quick sample leaves it to `-m slow` (see results/fuzz.md).
-        choice = data.draw(st.integers(0, 4) if FULL_OPTIONS else st.sampled_from([0, 2, 3, 4]), label="which")
+        choice = data.draw(st.integers(0, 4), label="which")
         value = data.draw(st.one_of(st.text(max_size=8), WILD_INTS.map(str), st.integers(-3, 5).map(str)))
         # --widths and --repeats: wild values only up to the known findings (KNOWN_FINDINGS below)
         small = data.draw(st.one_of(st.text(max_size=8), st.integers(-3, 64).map(str),
                                     st.sampled_from(["1,2,3", "0", "-1", "2**63", "1e3", "4,,4"])))
         args = [["count", path, "--time-limit", data.draw(SECONDS), "--backend", data.draw(BACKENDS)],
-                ["claims", "--widths", small],
+                ["claims", "--widths", data.draw(st.one_of(st.just(small), WILD_INTS.map(str))), "--time-limit", "1",
+                 "--quiet"],
                 ["tied-max", path, "--repeats", small],
                 ["geometry", path, "--fields", value],
                 ["count", path, "--memory-cap", value, "--time-limit", "2"]][choice]
@@ -327,13 +326,9 @@ def test_fuzz_sample(name, capsys):
     run_property(name, PROPS[name][1], capsys)
 
 
-FULL_OPTIONS = False  # set by test_fuzz_full
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(PROPS))
-def test_fuzz_full(name, capsys, monkeypatch):
-    monkeypatch.setattr(sys.modules[__name__], "FULL_OPTIONS", True)
+def test_fuzz_full(name, capsys):
     run_property(name, PROPS[name][2], capsys)
 
 
@@ -341,10 +336,7 @@ def test_fuzz_full(name, capsys, monkeypatch):
 #: generators so the rest keeps running; each is a strict xfail here, so it
 #: fails (and must be removed from this list) once fixed. See results/fuzz.md.
 KNOWN_FINDINGS = [
-    pytest.param(("claims", "--widths", "1000000"), id="claims-widths-1e6-unbounded"),
     pytest.param(("tied-max", "{spec}", "--repeats", "1000000000"), id="tied-max-repeats-1e9-unbounded"),
-    pytest.param(("check", "{spec}", "--t", "9223372036854775808,1,1", "--backend", "cpsat"),
-                 id="check-t-2**63-cpsat-internal-error"),
 ]
 
 

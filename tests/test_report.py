@@ -106,3 +106,36 @@ def test_cli_report_rejects_missing_sweeps(tmp_path):
                           "--sweeps", str(tmp_path / "none.toml"), "--quiet"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 2 and "no such sweeps file" in out.stderr
+
+
+# --- safe outputs (issue 13): the library itself writes only regular files, atomically ------------
+
+@pytest.mark.parametrize("name", ["models.csv", "claims.md", "report.md"])
+def test_build_report_refuses_a_fifo_in_its_directory(tmp_path, name):
+    import os
+
+    from ilpregions.core.safe_io import OutputError
+
+    target = tmp_path / "out" / "report"
+    target.mkdir(parents=True)
+    os.mkfifo(target / name)
+    with pytest.raises(OutputError, match="FIFO"):
+        R.build_report(tmp_path / "out", copy.deepcopy(TINY), root=tmp_path, plots=False, progress=False,
+                       sections=["models"])
+    assert (target / name).exists() and not (target / name).is_file()   # left untouched
+
+
+def test_write_csv_replaces_a_regular_file_atomically_and_refuses_a_fifo(tmp_path):
+    import os
+
+    from ilpregions.core.safe_io import OutputError
+
+    path = tmp_path / "t.csv"
+    path.write_text("old\n")
+    R.write_csv(path, [{"a": 1, "b": 2}])
+    assert path.read_bytes() == b"a,b\r\n1,2\r\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]        # no temp file left behind
+    fifo = tmp_path / "f.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError):
+        R.write_csv(fifo, [{"a": 1}])

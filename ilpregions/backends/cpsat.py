@@ -23,16 +23,21 @@ independent and are solved as separate models whose counts multiply.
 
 from __future__ import annotations
 
-from math import comb
+import signal
+import threading
+import time
+from contextlib import contextmanager
 
 import numpy as np
 
 from ilpregions.backends._blocks import count_by_blocks
 from ilpregions.core.certificates import timed_certificate
+from ilpregions.core.combinatorics import binomial_row
 from ilpregions.core.errors import ParameterError
 from ilpregions.core.flow_network import FlowNetwork
-from ilpregions.core.geometry import disjoint_positions, essential_unions
+from ilpregions.core.geometry import RowsTimeUp, disjoint_positions, essential_unions
 from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
+from ilpregions.core.sizes import check_binary_model
 
 #: Model formats :func:`write_model` writes (task "export").
 EXPORT_FORMATS = ("cp",)
@@ -74,6 +79,69 @@ def _enumeration_parameters(solver, time_limit, workers, presolve):
         params.max_time_in_seconds = max(0.001, float(time_limit))
 
 
+class _Stop:
+    """When a solve must stop: past ``deadline`` (perf_counter seconds) or after Ctrl-C.
+
+    CP-SAT checks its own time limit only between search steps, and a slow
+    callback or a loaded machine overruns it; so the solution callback also
+    checks the deadline and calls ``stop_search``. The status CP-SAT reports
+    after ``stop_search`` can still read OPTIMAL (google/or-tools#4430), so
+    completeness is decided by ``stopped`` here, never by the status alone.
+    """
+
+    def __init__(self, time_limit: float | None):
+        self.deadline = None if time_limit is None else time.perf_counter() + max(0.001, float(time_limit))
+        self.stopped = False
+        self.interrupted = False
+        self.callback = None
+
+    def left(self) -> float | None:
+        """Seconds left (0 when past the deadline), None without one."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.perf_counter())
+
+    def check(self, callback) -> None:
+        """Call from ``on_solution_callback``: stop the search when time is up or Ctrl-C came."""
+        if self.interrupted or (self.deadline is not None and time.perf_counter() > self.deadline):
+            self.stopped = True
+            callback.stop_search()
+
+    def interrupt(self, signum=None, frame=None) -> None:
+        self.interrupted = True
+        if self.callback is not None:
+            self.stopped = True
+            self.callback.stop_search()
+
+
+@contextmanager
+def stoppable(solver, stop: _Stop, callback):
+    """Solve under ``stop``: Ctrl-C stops the search (CP-SAT's own SIGINT catching is off, so
+    the next solve does not start), and is raised as KeyboardInterrupt once the solver returned."""
+    stop.callback = callback
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        solver.parameters.catch_sigint_signal = False
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:   # nohup: Ctrl-C stays ignored
+            previous = signal.signal(signal.SIGINT, stop.interrupt)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        stop.callback = None
+    if stop.interrupted:
+        raise KeyboardInterrupt
+
+
+def solve_enumeration(model, callback, stop: _Stop) -> bool:
+    """Run an enumeration (parameters already set); True when every solution was seen."""
+    from ortools.sat.python import cp_model
+
+    solver = callback.solver
+    with stoppable(solver, stop, callback):
+        status = solver.solve(model, callback)
+    return status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and not stop.stopped
+
+
 class _ProjectedSum:
     """Σ over feasible t_P of Π_{p∈P} C(d1, t_p), given t_R, memoised."""
 
@@ -82,7 +150,7 @@ class _ProjectedSum:
         caps = [inst.caps[p] for p in projected]
         grids = np.meshgrid(*[np.arange(c + 1) for c in caps], indexing="ij")
         box = np.stack([g.ravel() for g in grids], axis=1) if projected else np.zeros((1, 0), dtype=np.int64)
-        binom = [comb(inst.filters, i) for i in range(max(caps, default=0) + 1)]
+        binom = binomial_row(inst.filters, max(caps, default=0))
         weights = [1] * len(box)
         for j in range(len(projected)):
             column = box[:, j].tolist()
@@ -166,36 +234,55 @@ def _choose_projection(inst, comp, project: bool) -> list[int]:
     return chosen
 
 
-def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
-                    presolve=False, project=True) -> EnumerationOutcome:
-    """Count one connected block of positions with CP-SAT."""
-    from ortools.sat.python import cp_model
-
+def _rows_and_projection(inst, comp, project: bool, deadline):
+    """The projected positions, the kept ones, the kept union rows and the projected sum."""
     projected = _choose_projection(inst, comp, project)
     kept = [p for p in comp if p not in set(projected)]
-    rows_all = essential_unions(inst, comp) if projected else None
-    rows_kept = essential_unions(inst, kept)
+    rows_all = essential_unions(inst, comp, deadline=deadline) if projected else None
+    rows_kept = essential_unions(inst, kept, deadline=deadline)
     inner = _ProjectedSum(inst, projected, kept, rows_all or [])
     if len(inner.load) * max(1, len(inner.g)) > MAX_PROJECTED_WORK:
         projected, kept = [], list(comp)
-        rows_kept = essential_unions(inst, kept)
+        rows_kept = essential_unions(inst, kept, deadline=deadline)
         inner = _ProjectedSum(inst, [], kept, [])
+    return projected, kept, rows_kept, inner
+
+
+def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
+                    presolve=False, project=True) -> EnumerationOutcome:
+    """Count one connected block of positions with CP-SAT.
+
+    ``time_limit`` counts from the call: the import and the model building
+    (the essential unions) use it up too, and the solve gets what is left.
+    """
+    stop = _Stop(time_limit)
+    from ortools.sat.python import cp_model
+
+    try:
+        projected, kept, rows_kept, inner = _rows_and_projection(inst, comp, project, stop.deadline)
+    except RowsTimeUp:   # t = 0 (weight 1) is all that is known
+        return EnumerationOutcome(regions=1, t_vectors=None, complete=False, solutions=0,
+                                  details={"duplicates_skipped": 0, "projected_positions": 0, "model_rows": 0})
     model, variables = build_model(inst, kept, rows_kept)
     ordered = [variables[p] for p in kept]
-    binom = [comb(inst.filters, i) for i in range(max(inst.caps[p] for p in kept) + 1)]
+    binom = binomial_row(inst.filters, max(inst.caps[p] for p in kept))
 
     accumulator = Accumulator(binom, inner, progress)
 
     class Aggregate(cp_model.CpSolverSolutionCallback):
         def on_solution_callback(self):
-            accumulator.add(tuple(self.value(v) for v in ordered))
+            stop.check(self)
+            if not stop.stopped:
+                accumulator.add(tuple(self.value(v) for v in ordered))
 
-    solver = cp_model.CpSolver()
-    _enumeration_parameters(solver, time_limit, workers, presolve)
-    status = solver.solve(model, Aggregate())
-    complete = status in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
+    callback = Aggregate()
+    callback.solver = cp_model.CpSolver()
+    _enumeration_parameters(callback.solver, stop.left(), workers, presolve)
+    complete = stop.left() != 0 and solve_enumeration(model, callback, stop)
+    # t = 0 is always in K_N (weight 1): a stopped block keeps at least that.
     return EnumerationOutcome(
-        regions=accumulator.total, t_vectors=accumulator.t_vectors, complete=complete,
+        regions=accumulator.total if complete else max(accumulator.total, 1),
+        t_vectors=accumulator.t_vectors, complete=complete,
         solutions=accumulator.solutions,
         details={"duplicates_skipped": accumulator.duplicates, "projected_positions": len(projected),
                  "model_rows": sum(1 for s, u in rows_kept if len(s) >= 2)})
@@ -266,17 +353,24 @@ def write_model(inst, positions, rows, fmt: str, path: str) -> int:
     return len(positions)
 
 
-def count_binary(inst, *, time_limit: float | None = None, progress=None) -> EnumerationOutcome:
+def count_binary(inst, *, time_limit: float | None = None, progress=None,
+                 memory_cap: int | None = None) -> EnumerationOutcome:
     """R_N as the plain number of solutions of the binary neuron-selection
     model (x_{p,k} ∈ {0,1}, Σ_{p∈J} Σ_k x_{p,k} ≤ g(J) on essential rows):
     each t ∈ K_N has Π_p C(d1, t_p) neuron sets. A pure counter, no weights;
-    it enumerates R_N solutions, so it suits small counts only."""
-    from ortools.sat.python import cp_model
-
+    it enumerates R_N solutions, so it suits small counts only. Each block's
+    size is checked by arithmetic before it is built (``memory_cap``: bytes)."""
     def block(comp, remaining):
+        check_binary_model(len(comp), inst.filters, memory_cap, "cpsat-binary")
+        stop = _Stop(remaining)
+        from ortools.sat.python import cp_model   # its import (seconds under load) counts against the limit
+        try:
+            rows = essential_unions(inst, comp, deadline=stop.deadline)
+        except RowsTimeUp:   # the empty neuron set is all that is known
+            return EnumerationOutcome(regions=1, t_vectors=None, solutions=0, complete=False)
         model = cp_model.CpModel()
         x = {(p, k): model.new_bool_var(f"x_{p}_{k}") for p in comp for k in range(inst.filters)}
-        for subset, union in essential_unions(inst, comp):
+        for subset, union in rows:
             if union < len(subset) * inst.filters:
                 model.add(sum(x[(p, k)] for p in subset for k in range(inst.filters)) <= union)
 
@@ -286,16 +380,18 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None) -> Enu
                 self.n = 0
 
             def on_solution_callback(self):
+                stop.check(self)
+                if stop.stopped:
+                    return
                 self.n += 1
                 if progress is not None and self.n % 4096 == 0:
                     progress.update(4096)
 
-        solver = cp_model.CpSolver()
-        _enumeration_parameters(solver, remaining, 1, False)
         callback = Counter()
-        status = solver.solve(model, callback)
-        return EnumerationOutcome(regions=callback.n, t_vectors=None, solutions=callback.n,
-                                  complete=status in (cp_model.OPTIMAL, cp_model.INFEASIBLE))
+        callback.solver = cp_model.CpSolver()
+        _enumeration_parameters(callback.solver, stop.left(), 1, False)
+        complete = stop.left() != 0 and solve_enumeration(model, callback, stop)
+        return EnumerationOutcome(regions=callback.n, t_vectors=None, solutions=callback.n, complete=complete)
 
     regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit)
     counted = sum(o.solutions for o in outcomes)

@@ -18,12 +18,14 @@ program.
 
 from __future__ import annotations
 
+import time
 
 from ilpregions.backends._blocks import count_by_blocks
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.flow_network import FlowNetwork
-from ilpregions.core.geometry import essential_unions
+from ilpregions.core.geometry import RowsTimeUp, essential_unions
 from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
+from ilpregions.core.sizes import check_binary_model
 
 _LONG_MAX = 2 ** 63 - 1
 
@@ -36,13 +38,17 @@ def _model():
     return model
 
 
-def binary_model(inst, comp):
-    """The neuron-selection model of one component: (model, variables)."""
+def binary_model(inst, comp, deadline: float | None = None):
+    """The neuron-selection model of one component: (model, variables).
+
+    Raises :class:`~ilpregions.core.geometry.RowsTimeUp` past ``deadline`` (perf_counter seconds).
+    """
     import pyscipopt
 
+    rows = essential_unions(inst, comp, deadline=deadline)
     model = _model()
     x = {(p, k): model.addVar(f"x_{p}_{k}", vtype="B") for p in comp for k in range(inst.filters)}
-    for subset, union in essential_unions(inst, comp):
+    for subset, union in rows:
         if union < len(subset) * inst.filters:
             model.addCons(pyscipopt.quicksum(x[(p, k)] for p in subset for k in range(inst.filters)) <= union)
     return model, x
@@ -51,22 +57,36 @@ def binary_model(inst, comp):
 def count_component(inst, comp, time_limit=None) -> tuple[int, bool]:
     import pyscipopt
 
-    model, _ = binary_model(inst, comp)
+    start = time.perf_counter()
+    try:
+        model, _ = binary_model(inst, comp, None if time_limit is None else start + time_limit)
+    except RowsTimeUp:
+        return 1, False   # the empty neuron set is all that is known
+    if time_limit is not None:
+        time_limit = max(0.01, time_limit - (time.perf_counter() - start))
     model.setParamsCountsols()
     model.setEmphasis(pyscipopt.SCIP_PARAMEMPHASIS.COUNTER)
     model.setParam("presolving/maxrestarts", 0)
     if time_limit is not None:
         model.setParam("limits/time", max(0.01, float(time_limit)))
     model.count()
+    if model.getStatus() == "userinterrupt":   # SCIP catches Ctrl-C itself; pass it on
+        raise KeyboardInterrupt
     count = int(model.getNCountedSols())
     # Counting ends "infeasible" by design once the tree is exhausted.
     complete = model.getStatus() == "infeasible" and count < _LONG_MAX
     return count, complete
 
 
-def count(inst, *, time_limit: float | None = None, progress=None) -> EnumerationOutcome:
-    """R_N as the number of solutions of the neuron-selection model."""
+def count(inst, *, time_limit: float | None = None, progress=None,
+          memory_cap: int | None = None) -> EnumerationOutcome:
+    """R_N as the number of solutions of the neuron-selection model.
+
+    Each block's model size (positions x filters binary variables) is checked
+    by arithmetic before it is built (``memory_cap``: bytes).
+    """
     def block(comp, remaining):
+        check_binary_model(len(comp), inst.filters, memory_cap, "scip")
         value, done = count_component(inst, comp, remaining)
         if progress is not None:
             progress.update(value)

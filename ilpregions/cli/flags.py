@@ -33,6 +33,7 @@ FLAGS = {
     "arch": "--arch",
     "drop_head": "--drop-head",
     "torch_module": "--torch-module", "torch_kwargs": "--torch-kwargs",
+    "widths": "--widths",
 }
 
 

@@ -25,11 +25,12 @@ Examples
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Iterable, Iterator, Sequence
 
-from ilpregions.core.errors import InputError, TooLargeError
+from ilpregions.core.errors import ILPRegionsError, InputError, TooLargeError
 from ilpregions.core.sizes import check_layer_sizes
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 
@@ -277,13 +278,17 @@ def iter_connected_subsets(adjacency: Sequence[set[int]], vertices: Sequence[int
         yield from extend([root], closed, {w for w in neighbours[root] if w > root}, root)
 
 
+class RowsTimeUp(ILPRegionsError):
+    """The deadline given to :func:`essential_unions` passed (callers report a partial answer)."""
+
+
 #: Beyond this many positions in one overlapping block, the union rows cannot
 #: be listed (their number grows exponentially); row-based methods refuse.
 MAX_ROW_POSITIONS = 400
 
 
 def essential_unions(inst: Theorem1Instance, positions: Sequence[int] | None = None,
-                     limit: int = 200_000) -> list[tuple[tuple[int, ...], int]]:
+                     limit: int = 200_000, deadline: float | None = None) -> list[tuple[tuple[int, ...], int]]:
     """The union rows (J, g(J)) that are not implied by others (docs/math.md#redundant-constraints).
 
     Over the given positions (default: all with a non-empty field), keep J if
@@ -293,7 +298,10 @@ def essential_unions(inst: Theorem1Instance, positions: Sequence[int] | None = N
     * J is *closed*: no other position's field lies inside ∪_J S_p (otherwise
       the row of J ∪ {q} dominates it).
 
-    Singletons are kept; callers may turn them into variable bounds.
+    Singletons are kept; callers may turn them into variable bounds. Listing
+    them can take minutes before a size limit is reached (about 40 µs a
+    connected subset): past ``deadline`` (a ``time.perf_counter()`` value)
+    :class:`RowsTimeUp` is raised.
 
     >>> from ilpregions.core.spec import Network, ConvLayer
     >>> inst = layer_instance(Network((4, 1), (ConvLayer(2, 2),)))
@@ -310,6 +318,8 @@ def essential_unions(inst: Theorem1Instance, positions: Sequence[int] | None = N
     sets = inst.field_sets
     rows = []
     for generated, subset in enumerate(iter_connected_subsets(adjacency, positions)):
+        if deadline is not None and generated % 1024 == 0 and time.perf_counter() > deadline:
+            raise RowsTimeUp(f"the time limit passed while listing union rows ({generated} connected sets)")
         if generated > 20 * limit:
             raise TooLargeError(f"more than {20 * limit} connected position sets; this instance is too "
                                 f"large for a row-based model (use the dp backend)")

@@ -41,6 +41,11 @@ MAX_FIELD_ENTRIES = 10_000_000
 MAX_ARRAY_ELEMENTS = 50_000_000
 #: Bytes of all arrays of one weights file together, once decompressed.
 MAX_WEIGHTS_BYTES = 1 << 30
+#: 0/1 variables of one block's binary neuron-selection model (scip, cpsat-binary): positions x filters.
+MAX_BINARY_VARIABLES = 1_000_000
+#: Bytes per such variable with its row entries, solver and Python wrapper together
+#: (measured ~2.2 KiB with SCIP, ~1.5 KiB with CP-SAT on a 4-position block; doubled for wider rows).
+BYTES_PER_BINARY_VARIABLE = 4096
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,26 @@ def check_network_sizes(network) -> None:
             check_layer_sizes(shape, layer, f"layers[{index}]")
 
 
+def check_binary_model(positions: int, filters: int, memory_cap: int | None = None,
+                       where: str = "model") -> int:
+    """The variables of a binary neuron-selection model of ``positions`` x ``filters`` neurons,
+    refused above :data:`MAX_BINARY_VARIABLES` or, estimated in bytes, above ``memory_cap``.
+
+    >>> check_binary_model(4, 3)
+    12
+    >>> check_binary_model(3, 10 ** 9, where="scip")
+    Traceback (most recent call last):
+    ...
+    ilpregions.core.errors.TooLargeError: scip: 3000000000 binary variables (positions x filters of one block), over the limit of 1000000
+    """
+    variables = positions * filters
+    refuse(where, "binary variables (positions x filters of one block)", variables, MAX_BINARY_VARIABLES)
+    if memory_cap is not None:
+        refuse(where, f"bytes estimated for the binary model ({BYTES_PER_BINARY_VARIABLE} a variable; "
+                      f"the limit is memory_cap)", variables * BYTES_PER_BINARY_VARIABLE, memory_cap)
+    return variables
+
+
 def refuse(where: str, what: str, size: int, limit: int) -> None:
     """Raise :class:`TooLargeError` "WHERE: SIZE WHAT, over the limit of LIMIT" if size > limit."""
     if size > limit:
@@ -105,4 +130,5 @@ def array_bytes(shape: Sequence[int], itemsize: int) -> int:
 
 
 __all__ = ["LayerSizes", "layer_sizes", "check_layer_sizes", "check_network_sizes", "refuse", "array_bytes",
+           "check_binary_model", "MAX_BINARY_VARIABLES", "BYTES_PER_BINARY_VARIABLE",
            "MAX_POSITIONS", "MAX_PIXELS", "MAX_FIELD_ENTRIES", "MAX_ARRAY_ELEMENTS", "MAX_WEIGHTS_BYTES"]

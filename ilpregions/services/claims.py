@@ -44,85 +44,19 @@ Examples
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ilpregions.core.combinatorics import log10_int
 from ilpregions.core.bigint import big_int_repr
 from ilpregions.core.combinatorics import decimal_string
-from ilpregions.theory.fc_bounds import fc_params
-from ilpregions.core.spec import ConvLayer, DenseLayer, Network
+from ilpregions.services.claims_limits import (DEFAULT_WIDTHS, MAX_EVALUATIONS, MAX_WIDTH, STEP_SECONDS, _Clock, _TimeUp,
+                                               check_widths, evaluations_bound, memo_counter)
+from ilpregions.core.spec import Network
+from ilpregions.services.claims_families import _label, _spatial, deep_cnn, fc_net, fc_width, shallow_cnn  # noqa: F401
 
 PROVEN, REFUTED, SUGGESTED, OPEN = "PROVEN", "REFUTED", "SUGGESTED", "OPEN"
-
-#: The default grid of widths d.
-DEFAULT_WIDTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
-
-
-# ----------------------------------------------------------------------------
-# Families
-# ----------------------------------------------------------------------------
-
-def _spatial(n0) -> tuple[int, ...]:
-    """An int means a 1-D signal of that length; a list gives the spatial sizes."""
-    spatial = (n0,) if isinstance(n0, int) else tuple(n0)
-    if not spatial or any(n < 2 for n in spatial):
-        raise ValueError(f"input sizes must be >= 2, got {n0!r}")
-    return spatial
-
-
-def _label(n0) -> str:
-    return "×".join(map(str, _spatial(n0))) + "×1"
-
-
-def deep_cnn(n0, depth: int, d: int, last_stride: int = 2, shared_last: bool = True) -> Network:
-    """``depth`` conv layers of d filters on an n0 grid (an int: a 1-D signal), one channel.
-
-    Layers 1..L−1: kernel 3, padding 1 (every layer keeps the input grid); layer
-    L: kernel 2 with stride ``last_stride`` (2: disjoint fields; 1: overlapping).
-    ``shared_last=False`` makes the last layer locally connected (the formula's view).
-    """
-    spatial = _spatial(n0)
-    if depth < 1 or d < 1:
-        raise ValueError("need depth >= 1 and d >= 1")
-    layers = ([ConvLayer(d, 3, padding=1) for _ in range(depth - 1)]
-              + [ConvLayer(d, 2, stride=last_stride, shared=shared_last)])
-    return Network(spatial + (1,), tuple(layers), name=f"deep CNN {_label(n0)} L={depth} d={d}")
-
-
-def shallow_cnn(n0, budget: int) -> Network:
-    """One conv layer (kernel 3, padding 1) with the most filters within ``budget`` parameters."""
-    spatial = _spatial(n0)
-    filters = max(1, budget // (3 ** len(spatial) + 1))
-    return Network(spatial + (1,), (ConvLayer(filters, 3, padding=1),), name=f"shallow CNN {_label(n0)} D={filters}")
-
-
-def fc_width(n0: int, depth: int, budget: int) -> int:
-    """The largest equal width w with fc_params(n0, [w]*depth) ≤ budget (at least 1); n0 = input scalars.
-
-    >>> fc_width(4, 3, 32), fc_params(4, [2, 2, 2]), fc_params(4, [3, 3, 3])
-    (2, 22, 39)
-    """
-    lo, hi = 1, max(2, budget)
-    while lo < hi:  # largest w with params ≤ budget, by bisection (params grow with w)
-        mid = (lo + hi + 1) // 2
-        if fc_params(n0, [mid] * depth) <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def fc_net(n0, depth: int, budget: int) -> Network:
-    """A fully-connected net on the same input, ``depth`` equal-width layers within ``budget`` parameters."""
-    spatial = _spatial(n0)
-    inputs = 1
-    for n in spatial:
-        inputs *= n
-    w = fc_width(inputs, depth, budget)
-    return Network(spatial + (1,), tuple(DenseLayer(w) for _ in range(depth)),
-                   name=f"FC {_label(n0)} L={depth} w={w}")
-
 
 # ----------------------------------------------------------------------------
 # Comparisons
@@ -249,6 +183,8 @@ class ClaimResult:
     #: between it and the first proven grid point was checked, and every grid
     #: point above (None when the largest grid point is not proven).
     threshold: int | None = None
+    #: False when the time limit cut the grid or the threshold scan short.
+    complete: bool = True
 
     @property
     def proven_from(self) -> int | None:
@@ -272,6 +208,9 @@ class ClaimResult:
 
     @property
     def summary(self) -> str:
+        if not self.complete:
+            done = ", ".join(str(r.d) for r in self.rows) or "none"
+            return f"partial (time limit): finished widths {done}; no verdict over the grid"
         if self.proven_from is not None:
             t = self.threshold if self.threshold is not None else self.proven_from
             fails = "" if t == 1 else f"fails at d = {t - 1}; "
@@ -287,34 +226,43 @@ class ClaimResult:
     def to_json(self) -> dict:
         return {"claim": self.claim, "title": self.title, "family": self.family,
                 "proven_from_d": self.proven_from, "first_proven_d": self.first_proven,
-                "threshold_d": self.threshold, "changed_at_d": list(self.changed),
+                "threshold_d": self.threshold, "complete": self.complete, "changed_at_d": list(self.changed),
                 "summary": self.summary, "rows": [r.to_json() for r in self.rows]}
 
 
-def _deep_side(label, n0, depth, d, last_stride, exact_counter) -> Side:
-    return side(label, deep_cnn(n0, depth, d, last_stride), exact_counter,
+def _deep_side(label, n0, depth, d, last_stride, exact_counter, seconds) -> Side:
+    return side(label, deep_cnn(n0, depth, d, last_stride), exact_counter, seconds,
                 formula_network=deep_cnn(n0, depth, d, last_stride, shared_last=False))
 
 
-def _deep_vs_shallow_at(n0, depth: int, d: int, exact_counter=None, last_stride: int = 2) -> Comparison:
-    a = _deep_side("deep CNN", n0, depth, d, last_stride, exact_counter)
-    b = side("shallow CNN", shallow_cnn(n0, a.params), exact_counter)
+def _deep_vs_shallow_at(n0, depth: int, d: int, exact_counter=None, last_stride: int = 2,
+                        seconds: float = STEP_SECONDS) -> Comparison:
+    a = _deep_side("deep CNN", n0, depth, d, last_stride, exact_counter, seconds)
+    b = side("shallow CNN", shallow_cnn(n0, a.params), exact_counter, seconds)
     return _compare(d, a, b)
 
 
-def _cnn_vs_fc_at(n0, depth: int, d: int, exact_counter=None, last_stride: int = 2) -> Comparison:
-    a = _deep_side("CNN", n0, depth, d, last_stride, exact_counter)
-    b = side("FC", fc_net(n0, depth, a.params), exact_counter)
+def _cnn_vs_fc_at(n0, depth: int, d: int, exact_counter=None, last_stride: int = 2,
+                  seconds: float = STEP_SECONDS) -> Comparison:
+    a = _deep_side("CNN", n0, depth, d, last_stride, exact_counter, seconds)
+    b = side("FC", fc_net(n0, depth, a.params), exact_counter, seconds)
     return _compare(d, a, b)
 
 
 def _evaluate(at, claim, title, family, n0, depth, widths, exact_counter, progress,
-              last_stride: int = 2) -> ClaimResult:
+              last_stride: int = 2, clock: "_Clock | None" = None) -> ClaimResult:
+    """The grid, then the scan below the first proven width; cut short (``complete=False``)
+    when ``clock`` runs out: the rows and the threshold found so far are kept."""
+    clock = clock or _Clock(None)
+    counter = exact_counter or memo_counter
     rows = []
-    for d in widths:
-        rows.append(at(n0, depth, d, exact_counter, last_stride))
-        if progress:
-            progress()
+    try:
+        for d in widths:
+            rows.append(at(n0, depth, d, counter, last_stride, clock.step()))
+            if progress:
+                progress()
+    except _TimeUp:
+        return ClaimResult(claim, title, family, tuple(rows), None, complete=False)
     result = ClaimResult(claim, title, family, tuple(rows))
     start = result.proven_from
     if start is None:
@@ -322,34 +270,47 @@ def _evaluate(at, claim, title, family, n0, depth, widths, exact_counter, progre
     # Between grid points, scan every integer d below the first proven one.
     previous = max((r.d for r in rows if r.d < start), default=0)
     threshold = start
-    for d in range(start - 1, previous, -1):
-        if at(n0, depth, d, exact_counter, last_stride).verdict != PROVEN:
-            break
-        threshold = d
+    try:
+        for d in range(start - 1, previous, -1):
+            if at(n0, depth, d, counter, last_stride, clock.step()).verdict != PROVEN:
+                break
+            threshold = d
+    except _TimeUp:
+        return ClaimResult(claim, title, family, tuple(rows), threshold, complete=False)
     return ClaimResult(claim, title, family, tuple(rows), threshold)
 
 
 def deep_vs_shallow(n0, depth: int, widths: Sequence[int] = DEFAULT_WIDTHS,
                     exact_counter=None, progress: Callable[[], None] | None = None,
-                    last_stride: int = 2) -> ClaimResult:
-    """Deep CNN (lower bound) vs a one-layer CNN with ≤ the same parameters (upper bound)."""
+                    last_stride: int = 2, time_limit: float | None = None,
+                    clock: "_Clock | None" = None) -> ClaimResult:
+    """Deep CNN (lower bound) vs a one-layer CNN with ≤ the same parameters (upper bound).
+
+    ``time_limit`` (seconds) cuts the run short: the result then has ``complete=False``.
+    """
     per_filter = 3 ** len(_spatial(n0)) + 1
     family = (f"input {_label(n0)}; deep: {depth - 1}× conv(d, k3, pad1) + conv(d, k2, s{last_stride}); "
               f"shallow: conv(D, k3, pad1), D = ⌊params/{per_filter}⌋")
     return _evaluate(_deep_vs_shallow_at, "deep-vs-shallow",
                      "deep CNN > one-layer CNN per parameter (equal parameters)", family,
-                     n0, depth, widths, exact_counter, progress, last_stride)
+                     n0, depth, check_widths(widths), exact_counter, progress, last_stride,
+                     clock or _Clock(time_limit))
 
 
 def cnn_vs_fc(n0, depth: int, widths: Sequence[int] = DEFAULT_WIDTHS,
               exact_counter=None, progress: Callable[[], None] | None = None,
-              last_stride: int = 2) -> ClaimResult:
-    """Deep CNN (lower bound) vs an FC net of the same depth and input, ≤ the same parameters (upper bound)."""
+              last_stride: int = 2, time_limit: float | None = None,
+              clock: "_Clock | None" = None) -> ClaimResult:
+    """Deep CNN (lower bound) vs an FC net of the same depth and input, ≤ the same parameters (upper bound).
+
+    ``time_limit`` (seconds) cuts the run short: the result then has ``complete=False``.
+    """
     family = (f"input {_label(n0)}, depth {depth}; CNN: {depth - 1}× conv(d, k3, pad1) + conv(d, k2, "
               f"s{last_stride}); FC: {depth} dense layers of equal width w, the largest with params ≤ the CNN's")
     return _evaluate(_cnn_vs_fc_at, "cnn-vs-fc",
                      "CNN > fully-connected per parameter (equal parameters, input, depth)", family,
-                     n0, depth, widths, exact_counter, progress, last_stride)
+                     n0, depth, check_widths(widths), exact_counter, progress, last_stride,
+                     clock or _Clock(time_limit))
 
 
 #: (claim function, n0, depth) evaluated by ``ilpregions claims``.
@@ -371,13 +332,58 @@ DEFAULT_CASES = (
 )
 
 
+@dataclass(frozen=True)
+class ClaimsRun:
+    """:func:`run_claims`: the claims evaluated (the last one possibly cut short), and whether all were."""
+
+    results: tuple[ClaimResult, ...]
+    widths: tuple[int, ...]
+    cases: int
+    complete: bool
+    seconds: float
+
+    @property
+    def status(self) -> str:
+        return "complete" if self.complete else "time_limit"
+
+
+def run_claims(cases=DEFAULT_CASES, widths: Sequence[int] = DEFAULT_WIDTHS, exact_counter=None,
+               progress: Callable[[], None] | None = None, time_limit: float | None = None) -> ClaimsRun:
+    """Every (claim, family) of ``cases`` over ``widths`` within ``time_limit`` seconds overall.
+
+    The widths are checked by arithmetic first (:func:`check_widths`). When the
+    time runs out, the claims not started are left out and the one running is
+    kept with the rows it finished (``complete=False`` on it and on the run).
+
+    >>> run = run_claims(cases=((deep_vs_shallow, 4, 2),), widths=(1, 2))
+    >>> run.status, [r.d for r in run.results[0].rows]
+    ('complete', [1, 2])
+    """
+    start = time.perf_counter()
+    grid = check_widths(widths)
+    clock = _Clock(time_limit)
+    results = []
+    for case in cases:
+        result = case[0](case[1], case[2], grid, exact_counter=exact_counter, progress=progress,
+                         last_stride=case[3] if len(case) > 3 else 2, clock=clock)
+        results.append(result)
+        if not result.complete:
+            break
+    complete = len(results) == len(cases) and all(r.complete for r in results)
+    return ClaimsRun(tuple(results), grid, len(cases), complete, time.perf_counter() - start)
+
+
 def evaluate_claims(cases=DEFAULT_CASES, widths: Sequence[int] = DEFAULT_WIDTHS,
-                    exact_counter=None, progress: Callable[[], None] | None = None) -> list[ClaimResult]:
-    """Every (claim, family) of ``cases`` over ``widths``; a case is (function, n0, depth[, last stride])."""
-    return [case[0](case[1], case[2], widths, exact_counter=exact_counter, progress=progress,
-                    last_stride=case[3] if len(case) > 3 else 2) for case in cases]
+                    exact_counter=None, progress: Callable[[], None] | None = None,
+                    time_limit: float | None = None) -> list[ClaimResult]:
+    """Every (claim, family) of ``cases`` over ``widths``; a case is (function, n0, depth[, last stride]).
+
+    The results of :func:`run_claims` (fewer, the last one partial, when ``time_limit`` passes).
+    """
+    return list(run_claims(cases, widths, exact_counter, progress, time_limit).results)
 
 
 __all__ = ["deep_cnn", "shallow_cnn", "fc_net", "fc_width", "Side", "Comparison", "ClaimResult", "verdict",
-           "deep_vs_shallow", "cnn_vs_fc", "evaluate_claims", "DEFAULT_CASES", "DEFAULT_WIDTHS",
+           "deep_vs_shallow", "cnn_vs_fc", "evaluate_claims", "run_claims", "ClaimsRun", "check_widths",
+           "evaluations_bound", "memo_counter", "MAX_WIDTH", "MAX_EVALUATIONS", "DEFAULT_CASES", "DEFAULT_WIDTHS",
            "PROVEN", "REFUTED", "SUGGESTED", "OPEN"]

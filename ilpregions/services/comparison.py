@@ -129,11 +129,20 @@ def _agreement(rows) -> tuple[bool, int | None]:
     return agree, (next(iter(exact_values)) if agree and exact_values else None)
 
 
-def compare(model, time_limit: float | None = 10.0) -> ComparisonReport:
-    """Run every installed counting path under ``time_limit`` seconds each."""
+def compare(model, time_limit: float | None = 10.0,
+            progress: Callable[[str], None] | None = None) -> ComparisonReport:
+    """Run every installed counting path under ``time_limit`` seconds each.
+
+    ``progress(name)`` is called after each path. Ctrl-C (KeyboardInterrupt)
+    is not a backend failure: it stops the comparison and propagates.
+    """
     inst = as_instance(model)
     paths = {**counting_paths(), **EXTRA_PATHS}
-    rows = [_run_path(name, path, inst, time_limit) for name, path in paths.items()]
+    rows = []
+    for name, path in paths.items():
+        rows.append(_run_path(name, path, inst, time_limit))
+        if progress is not None:
+            progress(name)
     # Feasibility/LP-only backends are listed as such: they cannot enumerate.
     for name in backends.backend_names(backends.LP):
         if name not in paths:

@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass
 
 from ilpregions import backends
@@ -43,25 +45,38 @@ class ExportSummary:
     rows: int
 
 
-def binding_rows(inst: Theorem1Instance):
-    """Positions with a field, and the essential rows with |J| ≥ 2 that can bind."""
+def binding_rows(inst: Theorem1Instance, deadline: float | None = None, essential=None):
+    """Positions with a field, and the essential rows with |J| ≥ 2 that can bind.
+
+    ``deadline`` (perf_counter seconds): :class:`~ilpregions.core.geometry.RowsTimeUp` past it.
+    """
     positions = [p for p in range(inst.positions) if inst.fields[p]]
     caps = inst.caps
-    rows = [(subset, union) for subset, union in essential_unions(inst, positions)
+    if essential is None:
+        essential = essential_unions(inst, positions, deadline=deadline)
+    rows = [(subset, union) for subset, union in essential
             if len(subset) >= 2 and union < sum(caps[p] for p in subset)]
     return positions, rows
 
 
-def export_model(model, fmt: str, path: str) -> ExportSummary:
-    """Write the K_N integer program of a one-layer model to ``path``."""
+def export_model(model, fmt: str, path: str, time_limit: float | None = None) -> ExportSummary:
+    """Write the K_N integer program of a one-layer model to ``path``.
+
+    Listing the union rows can take minutes on a few dozen overlapping
+    positions; past ``time_limit`` seconds
+    :class:`~ilpregions.core.geometry.RowsTimeUp` is raised and nothing is written.
+    """
     if fmt not in FORMATS:
         raise ParameterError("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
     output_target(path)  # refuse a device, FIFO or directory before any work
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
     inst = as_instance(model)
-    positions, rows = binding_rows(inst)
+    positions = [p for p in range(inst.positions) if inst.fields[p]]
+    essential = essential_unions(inst, positions, deadline=deadline)
+    positions, rows = binding_rows(inst, essential=essential)
     writer = backends.load(WRITERS[fmt], backends.EXPORT)
     # The CP model takes every essential row (its singleton rows become bounds).
-    model_rows = essential_unions(inst, positions) if fmt == "cp" else rows
+    model_rows = essential if fmt == "cp" else rows
     with output_lock(path), atomic_path(path) as tmp:
         writer.write_model(inst, positions, model_rows, fmt, tmp)
     return ExportSummary(fmt, path, len(positions), len(rows))

@@ -29,6 +29,7 @@ import numbers
 from typing import Iterable
 
 from ilpregions import backends
+from ilpregions.core.combinatorics import short_int
 from ilpregions.core.certificates import certificate_from_flow, shrink_violation, timed_certificate, verify
 from ilpregions.core.errors import ParameterError
 from ilpregions.core.geometry import Theorem1Instance, as_instance
@@ -54,15 +55,28 @@ def parse_t(text: str) -> list[int]:
         raise ParameterError("t", "empty t-vector; give one non-negative integer per output position")
     values = []
     for i, part in enumerate(parts, 1):
+        if len(part) > 40 and part.isdigit():   # before int(): Python refuses > 4300 digits with a ValueError
+            raise ParameterError("t", f"entry {i} has {len(part)} digits, over the limit of {MAX_T_ENTRY}")
         try:
             values.append(int(part))
         except ValueError:
-            raise ParameterError("t", f"entry {i} is {part!r}, not a non-negative integer") from None
+            raise ParameterError("t", f"entry {i} is {part[:40]!r}, not a non-negative integer") from None
     return values
 
 
+#: The largest t-vector entry accepted: solvers take 64-bit integers, and t_p ≤ |S_p| in K_N anyway.
+MAX_T_ENTRY = 2 ** 63 - 1
+
+
 def validate_t(inst: Theorem1Instance, t: Iterable) -> tuple[int, ...]:
-    """Check length, integrality and sign; return t as a tuple of ints."""
+    """Check length, integrality, sign and size; return t as a tuple of ints.
+
+    >>> from ilpregions.core.spec import Network, DenseLayer
+    >>> validate_t(as_instance(Network((2, 1), (DenseLayer(2),))), [2 ** 63])
+    Traceback (most recent call last):
+    ...
+    ilpregions.core.errors.ParameterError: t: entry 1 is 9223372036854775808, over the limit of 9223372036854775807 (64-bit solvers; t_p <= |S_p| in K_N anyway)
+    """
     values = list(t)
     if len(values) != inst.positions:
         raise ParameterError("t", f"{len(values)} entries given, but the layer has {inst.positions} output "
@@ -76,6 +90,9 @@ def validate_t(inst: Theorem1Instance, t: Iterable) -> tuple[int, ...]:
                 raise ParameterError("t", f"entry {i} is {v!r}, not a non-negative integer")
         if v < 0:
             raise ParameterError("t", f"entry {i} is {v}, but t-vector entries must be non-negative")
+        if v > MAX_T_ENTRY:
+            raise ParameterError("t", f"entry {i} is {v if v.bit_length() < 128 else short_int(v)}, over the limit of {MAX_T_ENTRY} (64-bit solvers; "
+                                      f"t_p <= |S_p| in K_N anyway)")
         out.append(int(v))
     return tuple(out)
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from ilpregions.core.combinatorics import log10_int
 from ilpregions.core.errors import InputError
+from ilpregions.core.safe_io import atomic_open, atomic_write, output_directory
 
 DEFAULT_SWEEPS: dict[str, Any] = {
     "depth": {"n0": 4, "d": 8, "depths": [1, 2, 3, 4, 5, 6, 7, 8]},
@@ -92,7 +93,8 @@ def load_sweeps(path: str | Path | None) -> dict[str, Any]:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    """Rows as CSV, written atomically to a regular file (docs/safety.md); no rows: an empty file."""
+    with atomic_open(path, "w", newline="") as fh:
         if not rows:
             return
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -330,14 +332,14 @@ def _section_models(ctx) -> tuple[list[str], list[str]]:
     summary, detail = models_rows(ctx["models"], ctx["sweeps"]["models"]["time_limit"], tick=ctx["tick"])
     write_csv(ctx["target"] / "models.csv", summary)
     write_csv(ctx["target"] / "bounds.csv", detail)
-    (ctx["target"] / "models.md").write_text(markdown_table(summary), encoding="utf-8")
+    atomic_write(ctx["target"] / "models.md", markdown_table(summary))
     return ["models.csv", "bounds.csv", "models.md"], [markdown_table(summary)]
 
 
 def _section_claims(ctx):
     rows, summary = claims_rows(ctx["sweeps"]["claims"], tick=ctx["tick"])
     write_csv(ctx["target"] / "claims.csv", rows)
-    (ctx["target"] / "claims.md").write_text(markdown_table(summary) + "\n" + markdown_table(rows), encoding="utf-8")
+    atomic_write(ctx["target"] / "claims.md", markdown_table(summary) + "\n" + markdown_table(rows))
     return ["claims.csv", "claims.md"], [markdown_table(summary)]
 
 
@@ -398,7 +400,7 @@ def build_report(out: str | Path = "results", sweeps: dict | None = None, root: 
     sweeps = sweeps or copy.deepcopy(DEFAULT_SWEEPS)
     chosen = [name for name in _SECTIONS if name in set(sections or _SECTIONS)]
     target = Path(out) / "report"
-    target.mkdir(parents=True, exist_ok=True)
+    output_directory(target)
     models = sorted(glob.glob(str(Path(root) / sweeps["models"]["glob"])))
     total = sum(len(models) if name == "models" else _SIZES[name](sweeps) for name in chosen)
     bar = Progress("report", total=total, enabled=progress, unit="step", delay=0.0)
@@ -419,7 +421,7 @@ def build_report(out: str | Path = "results", sweeps: dict | None = None, root: 
     finally:
         bar.close()
     md += ["## Timings", "", markdown_table([{"stage": k, "seconds": round(v, 2)} for k, v in timings.items()])]
-    (target / "report.md").write_text("\n".join(md), encoding="utf-8")
+    atomic_write(target / "report.md", "\n".join(md))
     written.append("report.md")
     return {"directory": str(target), "files": written, "seconds": timings, "plots": ctx["can_plot"]}
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ilpregions.core.safe_io import atomic_path
+
 
 def _pyplot():
     import matplotlib
@@ -33,7 +35,8 @@ def plot_depth(rows: list[dict], cfg: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:   # a regular file, replaced atomically (docs/safety.md)
+        fig.savefig(tmp)
     plt.close(fig)
 
 
@@ -58,7 +61,8 @@ def plot_width(rows: list[dict], cfg: dict, path: Path) -> None:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:   # a regular file, replaced atomically (docs/safety.md)
+        fig.savefig(tmp)
     plt.close(fig)
 
 
@@ -84,7 +88,8 @@ def plot_one_layer(rows: list[dict], meta: dict, path: Path) -> None:
     ax2.set_title("ratio to the asymptote (→ 1)", fontsize=10)
     ax2.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:   # a regular file, replaced atomically (docs/safety.md)
+        fig.savefig(tmp)
     plt.close(fig)
 
 

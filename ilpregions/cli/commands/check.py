@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ilpregions import backends
 from ilpregions.core.errors import EXIT_OK
-from ilpregions.cli.commands._common import add_json_argument, add_model_argument, load_model, print_json
+from ilpregions.cli.commands._common import add_json_argument, add_model_argument, json_record, load_model, print_json
 
 
 def register(sub) -> None:
@@ -35,8 +35,7 @@ def run(args) -> int:
     result = check(inst, t, backend=args.backend)
     if args.json:
         out = result.to_json()
-        out["model"] = args.model
-        print_json(out)
+        print_json(json_record(args.model, "complete", out.pop("seconds", 0.0), **out))
         return EXIT_OK
     print(f"model: {args.model}" + (f" ({network.name})" if network.name else ""))
     print(f"t = {list(result.t)}  (Σt = {sum(result.t)}, |∪S| = {inst.union_size})")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ilpregions.core.errors import EXIT_OK, InputError
-from ilpregions.cli.commands._common import add_json_argument, print_json, short_int
+from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from ilpregions.cli.commands._common import (add_json_argument, add_time_limit_argument, json_record, print_json,
+                                             short_int)
 
 
 def register(sub) -> None:
@@ -15,6 +16,8 @@ def register(sub) -> None:
     parser.add_argument("--widths", metavar="D,D,...", default=None,
                         help="comma-separated widths d (default 1,2,3,4,6,8,12,...,128)")
     parser.add_argument("--rows", action="store_true", help="print every width, not only the summary")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_time_limit_argument(parser)
     add_json_argument(parser)
     parser.set_defaults(func=run)
 
@@ -24,6 +27,8 @@ def parse_widths(text: str | None):
 
     if text is None:
         return DEFAULT_WIDTHS
+    if len(text) > 10_000:
+        raise InputError(f"--widths: {len(text)} characters, over the limit of 10000")
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
@@ -54,6 +59,8 @@ def format_claim(result, rows: bool) -> list[str]:
                          f"{_per_param(r.larger.lower, r.larger.params):>15}  "
                          f"{_per_param(r.other.upper, r.other.params):>15}  {margin:>7}  {r.verdict}"
                          + (f"  (was {r.formula_verdict})" if r.changed else ""))
+    elif not result.rows:
+        lines.append("  no width finished")
     else:
         verdicts = " ".join(f"{r.d}:{r.verdict[0]}" for r in result.rows)
         lines.append(f"  by d (P=PROVEN, S=SUGGESTED, O=OPEN, R=REFUTED): {verdicts}")
@@ -69,18 +76,28 @@ def format_claim(result, rows: bool) -> list[str]:
 
 
 def run(args) -> int:
-    from ilpregions.services.claims import evaluate_claims
+    from ilpregions.core.progress import Progress
+    from ilpregions.services.claims import DEFAULT_CASES, check_widths, run_claims
 
-    widths = parse_widths(args.widths)
-    results = evaluate_claims(widths=widths)
+    widths = check_widths(parse_widths(args.widths))   # refused by arithmetic before any work
+    with Progress("claims", total=len(DEFAULT_CASES) * len(widths), enabled=not args.quiet,
+                  unit="width") as bar:
+        run = run_claims(widths=widths, progress=bar.update, time_limit=args.time_limit)
+    code = EXIT_OK if run.complete else EXIT_PARTIAL
     if args.json:
-        print_json({"widths": list(widths), "claims": [r.to_json() for r in results]})
-        return EXIT_OK
+        print_json(json_record(None, run.status, run.seconds, widths=list(widths), cases=run.cases,
+                               finished=sum(r.complete for r in run.results),
+                               claims=[r.to_json() for r in run.results]))
+        return code
     print("Regions per parameter: A = the claimed-larger side (best rigorous lower bound), "
           "B = the other side (best upper bound).")
     print("PROVEN: A.lower/params_A > B.upper/params_B.  SUGGESTED: bounds overlap, like-for-like "
           "values agree.  margin = log10 of the PROVEN ratio.")
-    for result in results:
+    for result in run.results:
         print()
         print("\n".join(format_claim(result, args.rows)))
-    return EXIT_OK
+    if not run.complete:
+        print()
+        print(f"PARTIAL: the time limit ({args.time_limit:g} s) passed after {sum(r.complete for r in run.results)} "
+              f"of {run.cases} claims; the rest were not evaluated.")
+    return code

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from ilpregions import backends
 from ilpregions.core.errors import EXIT_DISAGREE, EXIT_OK, EXIT_PARTIAL
-from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument, load_model,
-                      print_json, short_int)
+from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument, json_record,
+                                             load_model, print_json, short_int)
 
 
 def register(sub) -> None:
@@ -18,6 +20,7 @@ def register(sub) -> None:
     add_model_argument(parser)
     add_time_limit_argument(parser)
     add_json_argument(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
@@ -44,15 +47,25 @@ def format_table(report) -> list[str]:
 def run(args) -> int:
     from ilpregions.services.comparison import compare
 
+    start = time.perf_counter()
     network = load_model(args.model)
     from ilpregions.core.geometry import layer_instance
     inst = layer_instance(network)
     limit = 10.0 if args.time_limit is None else args.time_limit
-    report = compare(inst, time_limit=limit)
+    from ilpregions.core.progress import Progress
+    from ilpregions.services.comparison import EXTRA_PATHS, counting_paths
+
+    with Progress("compare", total=len({**counting_paths(), **EXTRA_PATHS}), enabled=not args.quiet,
+                  unit="backend") as bar:
+        def tick(name: str) -> None:
+            bar.set_postfix(done=name)
+            bar.update()
+
+        report = compare(inst, time_limit=limit, progress=tick)
     if args.json:
-        out = report.to_json()
-        out["model"] = args.model
-        print_json(out)
+        status = ("disagree" if not report.agree else "complete" if report.regions is not None
+                  else "time_limit")
+        print_json(json_record(args.model, status, time.perf_counter() - start, **report.to_json()))
     else:
         print(f"model: {args.model}" + (f" ({network.name})" if network.name else "") +
               f", {inst.positions} positions, |∪S| = {inst.union_size}, time limit {limit:g} s per backend")

@@ -8,7 +8,7 @@ from ilpregions.services.polynomial import fraction_string
 from ilpregions.core.results import TIME_LIMIT
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
 from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument,
-                      load_model, print_json, short_int)
+                      load_model, json_record, print_json, short_int)
 
 
 def register(sub) -> None:
@@ -26,7 +26,8 @@ def register(sub) -> None:
                              "its degree U and the leading constant c in R_N ~ c*d1^U (computed by the dp engine)")
     parser.add_argument("--memory-cap", type=positive_gib, metavar="GIB", default=None,
                         help="dp backend: refuse (before allocating) a step needing more than GIB GiB "
-                             "(default 8); with --workers/--scheduler, per Dask task")
+                             "(default 8); with --workers/--scheduler, per Dask task; scip, cpsat-binary: "
+                             "refuse a model estimated above GIB GiB")
     parser.add_argument("--workers", type=positive_int, metavar="N", default=None,
                         help="dp backend: run the large DP stages on N local Dask worker processes, "
                              "states partitioned by key")
@@ -71,7 +72,7 @@ def run(args) -> int:
     options = {}
     memory_cap = getattr(args, "memory_cap", None)
     resolved = choose_backend(inst) if args.backend == backends.AUTO else args.backend
-    if memory_cap is not None and resolved == "dp":
+    if memory_cap is not None and resolved in ("dp", "scip", "cpsat-binary"):
         options["memory_cap"] = int(memory_cap * 2 ** 30)
     if resolved == "dp":
         from ilpregions.backends.dp.run import tune_malloc
@@ -101,7 +102,8 @@ def run(args) -> int:
                             "polynomial_status": TIME_LIMIT})
             else:
                 out.update(poly.to_json())
-        print_json(out)
+        out.pop("model", None)
+        print_json(json_record(args.model, out.pop("status"), out.pop("seconds"), **out))
     else:
         label = f" ({network.name})" if network.name else ""
         print(f"model: {args.model}{label}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from ilpregions.core.errors import EXIT_OK
-from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, decimal_string,
+from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
+from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument,
+                                             decimal_string,
                                              json_record, load_model, print_json)
 
 
@@ -21,6 +22,7 @@ def register(sub) -> None:
                         help="cp (CP-SAT CpModelProto, text), lp or mps (through PuLP)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="file to write (a regular file, replaced atomically; devices and FIFOs are refused)")
+    add_time_limit_argument(parser)
     add_json_argument(parser)
     parser.set_defaults(func=run)
 
@@ -30,8 +32,18 @@ def run(args) -> int:
     from ilpregions.core.geometry import layer_instance
 
     start = time.perf_counter()
+    from ilpregions.core.geometry import RowsTimeUp
+
     inst = layer_instance(load_model(args.model))
-    summary = export_model(inst, args.format, args.output)
+    try:
+        summary = export_model(inst, args.format, args.output, time_limit=args.time_limit)
+    except RowsTimeUp as exc:
+        if args.json:
+            print_json(json_record(args.model, "time_limit", time.perf_counter() - start, format=args.format,
+                                   output=None, written=False))
+        else:
+            print(f"not written: {exc} (--time-limit {args.time_limit:g} s); nothing was written to {args.output}")
+        return EXIT_PARTIAL
     if args.json:
         print_json(json_record(args.model, "complete", time.perf_counter() - start, format=summary.format,
                                output=args.output, variables=summary.variables, rows=summary.rows,

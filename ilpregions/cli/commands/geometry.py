@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from ilpregions.core.errors import InputError
-from ilpregions.cli.commands._common import add_json_argument, add_model_argument, load_model, print_json
+from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, json_record, load_model,
+                                             print_json)
 
 
 def register(sub) -> None:
@@ -50,6 +53,7 @@ def layer_report(network, index: int) -> dict:
 
 
 def run(args) -> int:
+    start = time.perf_counter()
     network = load_model(args.model)
     reports = [layer_report(network, i) for i, layer in enumerate(network.layers)
                if layer.type in ("conv", "local", "dense")]
@@ -63,8 +67,8 @@ def run(args) -> int:
     if args.json:
         for r in reports:
             r.pop("_instance")
-        print_json({"model": args.model, "input_shape": list(network.input_shape),
-                    "layers": reports, "coverage": coverage})
+        print_json(json_record(args.model, "complete", time.perf_counter() - start,
+                               input_shape=list(network.input_shape), layers=reports, coverage=coverage))
         return 0
     print(f"model: {args.model}" + (f" ({network.name})" if network.name else ""))
     print(f"input: {list(network.input_shape)} (spatial sizes, then channels)")

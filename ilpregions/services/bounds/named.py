@@ -89,9 +89,25 @@ def theorem2_lower(network: Network, exact: Exact, time_limit: float | None):
     return na(name, kind, why)
 
 
-def _theorem2_on_prefix(network: Network, k: int, exact: Exact, time_limit: float | None):
+#: Proven lower bounds on N''s maximum, by (N', Theorem 1's count, time limit): N' recurs
+#: across networks (``claims`` asks for the same N' from every family at one width), and
+#: each costs a tied_max search of up to ``time_limit`` seconds.
+_N_PRIME: dict = {}
+_N_PRIME_MAX = 256
+
+
+def _n_prime_lower(n_prime: Network, inst, value, time_limit: float | None):
     from ilpregions.services.bounds.one_layer import real_lower
 
+    key = (n_prime, value, time_limit)
+    if key not in _N_PRIME:
+        if len(_N_PRIME) >= _N_PRIME_MAX:
+            _N_PRIME.clear()
+        _N_PRIME[key] = real_lower(n_prime, inst, value, time_limit)
+    return _N_PRIME[key]
+
+
+def _theorem2_on_prefix(network: Network, k: int, exact: Exact, time_limit: float | None):
     d0 = network.input_shape[-1]
     layers, shapes = network.layers[:k], network.input_shapes()
     last = layers[-1]
@@ -99,7 +115,7 @@ def _theorem2_on_prefix(network: Network, k: int, exact: Exact, time_limit: floa
     n_prime = Network(n_prime_shape, (last,))
     inst = conv_instance(n_prime_shape, last)
     value = exact(inst)[0] if not overlapping(last, inst) else None
-    lower = real_lower(n_prime, inst, value, time_limit)
+    lower = _n_prime_lower(n_prime, inst, value, time_limit)
     if lower.value is None:
         return na(THEOREM2_LOWER, "lower", "no proven lower bound on N''s maximum is available")
     positions = layer_positions(network)

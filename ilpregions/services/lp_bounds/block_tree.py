@@ -3,7 +3,7 @@ with generating polynomials in z (z marks Σ t), memoised up to translation."""
 
 from __future__ import annotations
 
-from math import comb
+from ilpregions.core.combinatorics import binomial_row
 from typing import Any, Sequence
 
 import numpy as np
@@ -47,7 +47,7 @@ class BlockTree:
     def __init__(self, inst: Theorem1Instance):
         self.inst = inst
         # Only t ≤ max cap ever occurs; C(d1, i) past that would cost seconds for large d1.
-        self.binom = [comb(inst.filters, i) for i in range(max(inst.caps, default=0) + 1)]
+        self.binom = binomial_row(inst.filters, max(inst.caps, default=0))  # iterative: fast for any d1
         self.coords = [inst.position_coords(p) for p in range(inst.positions)]
         self.grid = np.array(self.coords, dtype=np.int64).reshape(inst.positions, -1)
         self.first = [f[0] if f else 0 for f in inst.fields]
