@@ -12,13 +12,7 @@ import ilpregions
 from ilpregions.core.errors import ILPRegionsError
 
 #: module:class -> why it is not (yet) an ILPRegionsError; each is caught inside its own package.
-ALLOWED = {
-    "ilpregions.backends.dp.plan:PlanningTimeout": "dp planner control flow",
-    "ilpregions.backends.dp.run:Stopped": "dp control flow",
-    "ilpregions.backends.subspace.engine:Stopped": "subspace control flow",
-    "ilpregions.services.tied:_Stopped": "tied control flow",
-    "ilpregions.services.regions.tree:TimeUp": "regions control flow (owned elsewhere; reported)",
-}
+ALLOWED: dict[str, str] = {}
 
 
 def _exception_classes():

@@ -21,7 +21,7 @@ from math import comb
 
 import numpy as np
 
-from ilpregions.core.combinatorics import product
+from ilpregions.core.combinatorics import binomial_prefix_sums, product
 
 PRIME_BITS = 31
 _PRIMES: list[int] = []
@@ -107,7 +107,8 @@ def block_bounds(d1_values, caps: list[int], coverage: int) -> dict:
     n = len(caps)
     out = {"unit": min(product(c + 1 for c in caps), comb(coverage + n, n))}
     for x in d1_values:
-        box = product(sum(comb(x, k) for k in range(c + 1)) for c in caps)
+        prefix = binomial_prefix_sums(x, max(caps, default=0))   # one row, not a comb() per term
+        box = product(prefix[c] for c in caps)
         if coverage <= 1024:  # the sum costs O(U) big multiplications
             term, total = 1, 1
             for i in range(1, coverage + 1):

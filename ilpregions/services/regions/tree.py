@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from ilpregions.core.errors import ILPRegionsError
 from ilpregions.core.forward import Stage, decisions
 from ilpregions.services.regions.cell import RANK_TOL, Cell, homogeneous
 
@@ -26,7 +27,7 @@ SAMPLE_MARGIN = 1e-7
 SAMPLE_TRIES = 4
 
 
-class TimeUp(Exception):
+class TimeUp(ILPRegionsError):
     """The deadline passed during the enumeration."""
 
 
