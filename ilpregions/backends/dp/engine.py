@@ -34,7 +34,6 @@ Examples
 from __future__ import annotations
 
 import time
-from math import comb
 
 from ilpregions.backends.dp import estimate as pilot
 from ilpregions.backends.dp import hashstep
@@ -42,7 +41,7 @@ from ilpregions.backends.dp import order as scan_order
 from ilpregions.backends.dp.plan import Plan, PlanningTimeout, make_plan
 from ilpregions.backends.dp.run import DEFAULT_MEMORY_CAP, GIB, Stopped, run_plan
 from ilpregions.backends.dp.weights import Columns, block_bounds
-from ilpregions.core.combinatorics import product
+from ilpregions.core.combinatorics import binomial_prefix_sums, product
 from ilpregions.core.errors import TooLargeError
 from ilpregions.core.geometry import components
 from ilpregions.core.results import EnumerationOutcome
@@ -117,7 +116,7 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
             continue
         if len(comp) == 1:
             cap = caps[comp[0]]
-            results.append([sum(comb(x, k) for k in range(cap + 1)) if kind == "binom" else cap + 1
+            results.append([binomial_prefix_sums(x, cap)[cap] if kind == "binom" else cap + 1
                             for kind, x, _ in groups])
             continue
         try:
