@@ -92,7 +92,7 @@ def fit_rates(rows: list[dict]) -> list[dict]:
         for key in ("tied", "formula"):
             xs = [r["length"] for r in pts]
             ys = [math.log(r[key]) for r in pts]
-            n, mx, my = len(xs), sum(xs) / len(xs), sum(ys) / len(ys)
+            mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
             slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
             resid = [y - (my + slope * (x - mx)) for x, y in zip(xs, ys)]
             rec[f"rate_{key}"] = slope

@@ -13,7 +13,7 @@ import pytest
 from helpers import MODELS
 from ilpregions import backends
 from ilpregions.cli.main import main
-from ilpregions.core.errors import InputError, ParameterError
+from ilpregions.core.errors import ParameterError
 from ilpregions.services.feasibility import check, shrink_violation, verify
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, Network, load

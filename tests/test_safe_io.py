@@ -14,7 +14,6 @@ import pytest
 from ilpregions.core.errors import InputError, SpecError
 from ilpregions.core.safe_io import (OutputError, atomic_open, atomic_path, atomic_write, lock_path,
                                      output_lock, read_text_bounded)
-from helpers import MODELS
 
 TINY = 'input = [4, 1]\n[[layers]]\ntype = "conv"\nfilters = 1\nkernel = 2\n'
 
