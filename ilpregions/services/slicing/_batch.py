@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ilpregions.services.slicing._kernels import _argmax_list, split, values
+from ilpregions.services.slicing._kernels import _argmax_list, _flatten, split, values
 
 
 @njit(cache=True)
@@ -41,21 +41,6 @@ def _map_at(Z, j, p, Q, R, V, scale):
         for d in range(K - 1):
             v += Z[j, p, d + 1] * Q[i, d]
         V[j, i] = v
-
-
-@njit(cache=True)
-def _assemble(pieces, k):
-    total = 0
-    for q in range(len(pieces)):
-        total += pieces[q].shape[0]
-    flat = np.empty((total, k))
-    offs = np.empty(len(pieces) + 1, dtype=np.int64)
-    offs[0] = 0
-    for q in range(len(pieces)):
-        m = pieces[q].shape[0]
-        flat[offs[q]:offs[q] + m] = pieces[q]
-        offs[q + 1] = offs[q] + m
-    return flat, offs
 
 
 @njit(cache=True)
@@ -128,7 +113,7 @@ def relu_batch(flat, offs, Z, rel):
             parents.append(p)
         else:
             _relu_cut(Q, Z, p, np.flatnonzero(cross[p]), tol[p], pieces, parents)
-    out, out_offs = _assemble(pieces, K - 1)
+    out, out_offs = _flatten(pieces, K - 1)
     par, masks = _relu_masks(pieces, parents, Z, active, cross, ncross)
     return out, out_offs, par, masks
 
@@ -241,7 +226,7 @@ def pool_batch(flat, offs, X, win_flat, win_offs, rel):
             parents.append(p)
         else:
             _pool_cut(Q, X, p, win_flat, win_offs, bad, tols, pieces, parents)
-    out, out_offs = _assemble(pieces, K - 1)
+    out, out_offs = _flatten(pieces, K - 1)
     par, entries, codes = _pool_choices(pieces, parents, X, win_flat, win_offs)
     return out, out_offs, par, entries, codes
 
