@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from ilpregions.core.bigint import big_int_repr
-from ilpregions.backends.subspace.plan import Supports, best_plan, supports
+from ilpregions.backends.subspace.plan import Supports, best_order, make_plan, supports
 from ilpregions.core.errors import ILPRegionsError, InputError, TooLargeError
 from ilpregions.core.geometry import components, layer_instance
 from ilpregions.core.progress import Progress, null_progress
@@ -246,11 +246,16 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
                            "status": "complete" if got.exact else "time_limit",
                            "note": "no weight sharing: Theorem 1 is the exact maximum"}, got.exact, "formula")
     chosen = "dp" if method == "auto" else method
-    plans = [best_plan(sup, b) for b in blocks] if chosen == "dp" else None
-    if plans and max(pl.max_frame for pl in plans) > MAX_FRAME:
-        raise TooLargeError(f"method: the dp scan needs {max(pl.max_frame for pl in plans)} active elements "
-                            f"at once, beyond the {MAX_FRAME} a state key holds (and far beyond what fits "
-                            f"in memory); `ilpregions count` gives the formula, an upper bound")
+    plans = None
+    if chosen == "dp":
+        # the frame sizes first: building a plan of a huge layer takes minutes, refusing it does not
+        orders = [best_order(sup, b) for b in blocks]
+        widest = max((o[0] for o in orders), default=0)
+        if widest > MAX_FRAME:
+            raise TooLargeError(f"method: the dp scan needs {widest} active elements at once, beyond the "
+                                f"{MAX_FRAME} a state key holds (and far beyond what fits in memory); "
+                                f"`ilpregions count` gives the formula, an upper bound")
+        plans = [make_plan(sup, order, axes) for _, order, axes in orders]
     if chosen == "enumerate":
         _check_enumerable(inst, blocks, max_sets, backend)
     runner = _Runner(sup, blocks, plans, inst.pixels * inst.channels, deadline, memory_cap, progress)

@@ -152,8 +152,8 @@ def frame_sizes(sup: Supports, order: list[int]) -> list[int]:
     return np.cumsum(diff)[:-1].tolist()
 
 
-def best_plan(sup: Supports, block: list[int]) -> ScanPlan:
-    """Scan ``block`` along every axis order; keep the smallest largest frame.
+def best_order(sup: Supports, block: list[int]) -> tuple[int, list[int], tuple[int, ...]]:
+    """(largest frame, order, axes) of the best axis order, without building the plan.
 
     Lexicographic order of the permuted output coordinates: the last axis of
     ``axes`` varies fastest, so the best order usually puts the shortest
@@ -167,5 +167,11 @@ def best_plan(sup: Supports, block: list[int]) -> ScanPlan:
         sizes = frame_sizes(sup, order)
         cost = (max(sizes, default=0), sum(sizes))
         if best is None or cost < best[0]:
-            best = (cost, order, axes)
-    return make_plan(sup, best[1], tuple(best[2]))
+            best = (cost, order, tuple(axes))
+    return best[0][0], best[1], best[2]
+
+
+def best_plan(sup: Supports, block: list[int]) -> ScanPlan:
+    """Scan ``block`` along the axis order with the smallest largest frame (:func:`best_order`)."""
+    _, order, axes = best_order(sup, block)
+    return make_plan(sup, order, axes)

@@ -53,9 +53,15 @@ from ilpregions.theory.filter_patterns import pattern_bound, pattern_count
 MAX_FLATS = 300_000
 
 #: A block of few positions is counted by its filter patterns (docs/math.md#filter-patterns) when
-#: :func:`pattern_bound` allows at most this many; that search is much cheaper than the DP when d1 is
-#: large (the DP's states are subspaces, the search's nodes are counts per set of positions).
-MAX_PATTERNS = 100_000
+#: :func:`pattern_bound` times r² (the row reductions of one pattern on r restricted elements) is at
+#: most this; that search is much cheaper than the DP when d1 is large (the DP's states are subspaces,
+#: the search's nodes are counts per set of positions). 2·10^7 is a few seconds of Python.
+MAX_PATTERN_WORK = 20_000_000
+
+
+def _patterns_fit(positions: int, rank: int, filters: int) -> bool:
+    """Whether the filter-pattern search of a block is cheap enough, by arithmetic."""
+    return positions <= 6 and pattern_bound(positions, rank, filters) * rank * rank <= MAX_PATTERN_WORK
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,7 @@ def _count(sub: Supports, theta: np.ndarray) -> tuple[int, bool]:
     order = min(orders, key=lambda o: (max(frame_sizes(sub, o)), sum(frame_sizes(sub, o)), -sizes[o[0]]))
     box = max(_box(sub, o, d1) for o in orders)
     neurons, rank = n * d1, len(np.unique(np.concatenate(sub.elements)))
-    if n <= 6 and pattern_bound(n, rank, d1) <= MAX_PATTERNS:
+    if _patterns_fit(n, rank, d1):
         return pattern_count(list(sub.elements), list(sub.taps), d1, sub.taps_per_filter), True
     if sum(math.comb(neurons, i) for i in range(rank)) > MAX_FLATS:
         return max(box, _split(sub, theta)), False
@@ -200,7 +206,7 @@ def _feasible(inst, axes, reverse, g) -> bool:
         return False
     values, counts = np.unique(lines, return_counts=True)
     r = int(values[np.argmax(counts)])
-    if g <= 6 and pattern_bound(g, r, inst.filters) <= MAX_PATTERNS:
+    if _patterns_fit(g, r, inst.filters):
         return True
     return sum(math.comb(g * inst.filters, i) for i in range(r)) <= MAX_FLATS
 

@@ -140,7 +140,9 @@ def real_lower(network: Network, inst: Theorem1Instance, exact_value: int | None
     ``search=False`` skips the runs of ``tied_max`` (whole layer and strips),
     keeping the closed forms: for callers that need the value fast.
     """
-    key = (network, exact_value, time_limit, search)
+    # the time limit is not in the key: a value found under another limit is just as proven, and the
+    # first layer is asked for again as Theorem 2's N' within the same `bounds` call
+    key = (network, exact_value, search)
     if key not in _REAL_CACHE:
         if len(_REAL_CACHE) > 16:
             _REAL_CACHE.clear()
@@ -175,8 +177,13 @@ def _real_lower(network: Network, inst: Theorem1Instance, exact_value: int | Non
         bounds.append(named(SUBLATTICE, "lower", T.sublattice(inst), "positions with pairwise disjoint fields",
                             regions=BOTH))
         if overlapping(layer, inst) and tied_value is None and search:
+            started = time.perf_counter()
             bounds.append(block_bound(network, seconds))
-            value, how = strip_lower(network, inst, seconds)
+            left = seconds - (time.perf_counter() - started)   # one budget for both searches
+            if left >= 0.5:
+                value, how = strip_lower(network, inst, left)
+            else:
+                value, how = None, "not run: the time limit went to the block-triangular search"
             bounds.append(named(STRIPS, "lower", value, how, regions=BOTH) if value is not None else na(STRIPS, "lower", how))
     candidates = [(b.value, b.name) for b in bounds if b.applicable]
     if tied_value is not None and not overlapping(layer, inst):
