@@ -138,7 +138,7 @@ def pattern_count(elements: Sequence[np.ndarray], taps: Sequence[np.ndarray], fi
             if not all(_insert(mine, r, p) for r in rows(regions[j], used + n)):
                 break
             n += 1
-            search(j + 1, used + n, weight_den * math.factorial(n), list(mine))
+            search(j + 1, used + n, weight_den * math.factorial(n), mine)   # callees copy before adding rows
 
     search(0, 0, 1, [])
     return total
