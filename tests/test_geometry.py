@@ -117,3 +117,27 @@ def test_geometry_command_text_and_bad_coverage(capsys):
     assert "9 positions" in out and "S_0 at (0, 0): 4 elements" in out
     assert main(["geometry", str(MODELS / "paper_3x3.toml"), "--coverage", "0,9"]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+def test_all_fields_at_once_equal_one_field_at_a_time():
+    # conv_instance builds every field with numpy; receptive_field is the plain per-position definition.
+    from ilpregions.core.geometry import _all_fields, output_shape, receptive_field
+
+    rng = random.Random(3)
+    checked = 0
+    while checked < 300:
+        dims = rng.randint(1, 3)
+        spatial = tuple(rng.randint(1, 7) for _ in range(dims))
+        options = [tuple(rng.randint(lo, hi) for _ in range(dims)) for lo, hi in ((1, 4), (1, 3), (0, 3), (1, 3))]
+        try:
+            net = Network(spatial + (2,), (ConvLayer(2, options[0], stride=options[1], padding=options[2],
+                                                     dilation=options[3]),))
+        except Exception:
+            continue
+        layer = net.layers[0]
+        out = output_shape(spatial + (2,), layer)
+        if 0 in out:
+            continue
+        plain = tuple(receptive_field(spatial, layer, p) for p in itertools.product(*(range(n) for n in out)))
+        assert _all_fields(spatial, layer, out) == plain
+        checked += 1

@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -166,9 +167,37 @@ def conv_instance(input_shape: Sequence[int], layer: ConvLayer) -> Theorem1Insta
 def _conv_instance(input_shape: tuple[int, ...], layer: ConvLayer) -> Theorem1Instance:
     spatial = tuple(input_shape[:-1])
     out = output_shape(input_shape, layer)
-    fields = tuple(receptive_field(spatial, layer, pos)
-                   for pos in itertools.product(*(range(n) for n in out)))
-    return Theorem1Instance(spatial, input_shape[-1], layer.filters, out, fields, layer.type)
+    return Theorem1Instance(spatial, input_shape[-1], layer.filters, out, _all_fields(spatial, layer, out),
+                            layer.type)
+
+
+def _all_fields(spatial: tuple[int, ...], layer: ConvLayer, out: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """:func:`receptive_field` of every position at once (numpy; a million positions in seconds).
+
+    Taps in row-major order give increasing pixel ids (every axis's coordinate
+    grows with its tap), so each field comes out sorted, as receptive_field's.
+    """
+    import numpy as np   # lazily: `import ilpregions` imports no numpy
+
+    m = len(spatial)
+    ids = np.zeros((1,) * (2 * m), dtype=np.int64)
+    ok = np.ones((1,) * (2 * m), dtype=bool)
+    stride = 1
+    for a in reversed(range(m)):
+        x = (np.arange(out[a])[:, None] * layer.stride[a] - layer.padding[a]
+             + np.arange(layer.kernel[a])[None, :] * layer.dilation[a])
+        shape = [1] * (2 * m)
+        shape[a], shape[m + a] = out[a], layer.kernel[a]
+        ids = ids + (x * stride).reshape(shape)
+        ok = ok & ((x >= 0) & (x < spatial[a])).reshape(shape)
+        stride *= spatial[a]
+    positions = math.prod(out)
+    ids = np.broadcast_to(ids, tuple(out) + tuple(layer.kernel)).reshape(positions, -1)
+    ok = np.broadcast_to(ok, tuple(out) + tuple(layer.kernel)).reshape(positions, -1)
+    full = ok.all(axis=1).tolist()
+    rows, masks = ids.tolist(), ok.tolist()
+    return tuple(tuple(r) if f else tuple(v for v, keep in zip(r, g) if keep)
+                 for r, g, f in zip(rows, masks, full))
 
 
 def dense_instance(input_shape: Sequence[int], layer: DenseLayer) -> Theorem1Instance:
