@@ -134,3 +134,56 @@ def test_a_1000x1000x3_input_is_refused_in_one_line(tmp_path):
                            "--memory-cap", "1"], capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "pixels on the scan frontier" in proc.stderr
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_window_never_has_a_wider_frontier_than_its_block(seed):
+    # The window check refuses on a lower bound: for every candidate order,
+    # a subset of positions scanned in the induced order keeps no more pixels
+    # on its frontier than the whole block does.
+    import random
+
+    rng = random.Random(seed)
+    shape = (rng.randint(5, 12), rng.randint(5, 12), rng.randint(1, 2))
+    layer = ConvLayer(2, (rng.randint(2, 3), rng.randint(2, 3)), stride=rng.randint(1, 2),
+                      padding=rng.randint(0, 1), shared=False)
+    inst = layer_instance(Network(shape, (layer,)))
+    block = max(dp.components(inst), key=len)
+    full = {name: order.widest_frontier([inst.fields[block[j]] for j in idx])
+            for name, idx in order.candidate_orders([inst.position_coords(p) for p in block], unique=False)}
+    sub = sorted(rng.sample(block, max(2, len(block) // 2)))
+    part = {name: order.widest_frontier([inst.fields[sub[j]] for j in idx])
+            for name, idx in order.candidate_orders([inst.position_coords(p) for p in sub], unique=False)}
+    assert all(part[name] <= full[name] for name in full)
+    assert order.narrowest_frontier(inst.coords_array(sub), [inst.fields[p] for p in sub])[0] == min(part.values())
+
+
+def test_a_wide_layer_is_refused_from_a_window_before_it_is_split_into_blocks(monkeypatch):
+    from ilpregions.backends.dp import frontier
+
+    inst = _conv((80, 80, 1), 3, 2)     # 6,084 positions; their 39x39 corner keeps 85 pixels
+    monkeypatch.setattr(frontier, "WINDOW_POSITIONS", 2000)
+    monkeypatch.setattr(dp, "components", lambda _: pytest.fail("grouped before the window check"))
+    with pytest.raises(TooLargeError, match="at least 85 pixels on the scan frontier in every scan order "
+                                            r"\(found on 1521 of its positions"):
+        dp.count(inst)
+    # With the window as large as the layer, the block check decides, on the whole block.
+    monkeypatch.undo()
+    with pytest.raises(TooLargeError, match="a block of 6084 positions keeps at least 163 pixels"):
+        dp.count(inst)
+
+
+def test_the_flat_field_arrays_and_grouping_match_the_tuples():
+    from ilpregions.core.combinatorics import connected_groups
+    from ilpregions.core.flow_network import _all_components
+
+    inst = _conv((9, 7, 2), (3, 2), 2)
+    lengths, pixels = inst.field_arrays
+    assert [tuple(pixels[a:b].tolist()) for a, b in zip(
+        [0, *lengths.cumsum()[:-1].tolist()], lengths.cumsum().tolist())] == list(inst.fields)
+    assert [tuple(row) for row in inst.coords_array(range(inst.positions)).tolist()] == \
+        [inst.position_coords(p) for p in range(inst.positions)]
+    spread = layer_instance(Network((9, 9, 1), (ConvLayer(1, 2, stride=3, padding=1, shared=False),)))
+    for case in (inst, spread):
+        assert _all_components(case) == [sorted(g) for g in connected_groups(case.fields)
+                                         if case.fields[g[0]]]

@@ -203,17 +203,36 @@ def _groups_union_find(lists: list[list[int]]) -> list[list[int]]:
 
 def _groups_scipy(lists: list[list[int]]) -> list[list[int]]:
     import numpy as np
+
+    lengths = np.array([len(k) for k in lists], dtype=np.int64)
+    keys = np.fromiter((k for ks in lists for k in ks), dtype=np.int64, count=int(lengths.sum()))
+    return groups_of_flat(lengths, keys)
+
+
+def groups_of_flat(lengths, keys, key_count: int | None = None) -> list[list[int]]:
+    """:func:`connected_groups` of items given flat: item i holds the next
+    ``lengths[i]`` entries of ``keys`` (numpy arrays; no Python object per key).
+    ``key_count``: the keys are known to lie in ``range(key_count)`` (no
+    renumbering needed).
+
+    >>> import numpy as np
+    >>> groups_of_flat(np.array([1, 1, 2, 1, 0]), np.array([0, 1, 0, 1, 2]))
+    [[0, 1, 2], [3], [4]]
+    """
+    import numpy as np
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    n = len(lists)
+    n = len(lengths)
     if n == 0:
         return []
-    lengths = np.array([len(k) for k in lists], dtype=np.int64)
     items = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    keys = np.fromiter((k for ks in lists for k in ks), dtype=np.int64, count=int(lengths.sum()))
-    _, key_ids = np.unique(keys, return_inverse=True)
-    size = n + (int(key_ids.max()) + 1 if len(keys) else 0)
+    if key_count is None:
+        _, key_ids = np.unique(keys, return_inverse=True)
+        key_count = int(key_ids.max()) + 1 if len(keys) else 0
+    else:
+        key_ids = keys
+    size = n + key_count
     graph = coo_matrix((np.ones(len(items), dtype=np.int8), (items, n + key_ids)), shape=(size, size))
     _, labels = connected_components(graph, directed=False)
     order = np.argsort(labels[:n], kind="stable")

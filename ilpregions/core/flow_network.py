@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from ilpregions.core.combinatorics import connected_groups
+from ilpregions.core.combinatorics import connected_groups, groups_of_flat
 
 
 @dataclass(frozen=True)
@@ -114,10 +114,25 @@ def overlap_components(inst, positions: Sequence[int] | None = None) -> list[lis
     Positions in different components never share an element, so K_N is the
     product of the components' K's and R_N the product of their counts.
     """
+    if positions is None and inst.positions > BIG_LAYER:
+        return _all_components(inst)
     chosen = range(inst.positions) if positions is None else positions
     members = [p for p in chosen if inst.fields[p]]
     groups = connected_groups([inst.fields[p] for p in members])
     return [sorted(members[i] for i in group) for group in groups]
+
+
+#: Layers with more positions are grouped from flat arrays (a million positions in about a second).
+BIG_LAYER = 20_000
+
+
+def _all_components(inst) -> list[list[int]]:
+    import numpy as np
+
+    lengths, pixels = inst.field_arrays
+    members = np.flatnonzero(lengths)
+    groups = groups_of_flat(lengths[members], pixels, key_count=max(inst.pixels, 1))
+    return [members[group].tolist() for group in groups]
 
 
 __all__ = ["FlowNetwork", "Incidence", "incidence", "overlap_components"]

@@ -36,7 +36,7 @@ from __future__ import annotations
 import time
 
 from ilpregions.backends.dp import estimate as pilot
-from ilpregions.backends.dp import hashstep
+from ilpregions.backends.dp import frontier, hashstep
 from ilpregions.backends.dp import order as scan_order
 from ilpregions.backends.dp.plan import Plan, PlanningTimeout, make_plan
 from ilpregions.backends.dp.run import DEFAULT_MEMORY_CAP, GIB, Stopped, run_plan
@@ -99,10 +99,11 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
     runner = runner or run_plan
     stats: dict = {"peak_states": 1, "peak_memory_bytes": 0, "steps": 0, "blocks": 0,
                    "max_family": 1, "max_frontier_pixels": 0, "scan_axes": []}
+    frontier.check_window(inst)   # before splitting a big layer into blocks
     comps = components(inst)
     multi = [c for c in comps if len(c) > 1]
     for comp in multi:   # before any per-block work that grows with the block (its key, its bounds)
-        _check_frontier(inst, comp, memory_cap)
+        frontier.check_block(inst, comp, memory_cap)
     if progress is not None:
         progress.set_total(sum(len(c) for c in multi))
     results, cache = [], {}
@@ -142,31 +143,6 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
         results.append(totals)
         cache[key] = totals
     return results, True, stats
-
-
-#: Blocks with more positions get the array check of their frontier before planning.
-FRONTIER_CHECK_AT = 256
-
-
-def _check_frontier(inst, comp: list[int], memory_cap: int) -> None:
-    """Refuse a big block whose every scan order keeps more than
-    ``order.FRONTIER_LIMIT`` pixels on the frontier, by array arithmetic and
-    before any plan (the planner's bit masks would grow with the block)."""
-    if len(comp) <= FRONTIER_CHECK_AT:
-        return
-    fields = [inst.fields[p] for p in comp]
-    refs = sum(len(f) for f in fields)
-    need = 8 * (6 * refs + 8 * len(comp))   # the check's own int64 arrays
-    if need > memory_cap:
-        raise TooLargeError(f"dp: a block of {len(comp)} positions: checking its scan frontier alone would "
-                            f"need about {pilot.size_text(need)}, over the memory cap of "
-                            f"{pilot.size_text(memory_cap)}; use `ilpregions bounds` for this layer")
-    widest, name = scan_order.narrowest_frontier([inst.position_coords(p) for p in comp], fields)
-    if widest > scan_order.FRONTIER_LIMIT:
-        raise TooLargeError(f"dp: a block of {len(comp)} positions keeps at least {widest} pixels on the scan "
-                            f"frontier (best order: {name}), over the limit of {scan_order.FRONTIER_LIMIT}; "
-                            f"the DP's states grow about exponentially with the frontier (21 pixels, 9x9x1 "
-                            f"with 3x3 kernels, already need millions); use `ilpregions bounds` for this layer")
 
 
 def _check_estimate(inst, comp, caps, plan, cols, stats, *, deadline, memory_cap, mode, refuse) -> None:

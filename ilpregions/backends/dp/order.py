@@ -184,23 +184,35 @@ def narrowest_frontier(coords, fields) -> tuple[int, str]:
     import numpy as np
 
     n = len(fields)
-    sizes = np.fromiter((len(f) for f in fields), dtype=np.int64, count=n)
-    flat = np.fromiter((x for f in fields for x in f), dtype=np.int64, count=int(sizes.sum()))
-    owner = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    lengths = np.fromiter((len(f) for f in fields), dtype=np.int64, count=n)
+    flat = np.fromiter(itertools.chain.from_iterable(fields), dtype=np.int64, count=int(lengths.sum()))
     _, pixel = np.unique(flat, return_inverse=True)
-    table = np.asarray(coords, dtype=np.int64).reshape(n, -1)
+    return narrowest_frontier_of_arrays(np.asarray(coords, dtype=np.int64).reshape(n, -1), lengths, pixel)
+
+
+def narrowest_frontier_of_arrays(table, lengths, pixel) -> tuple[int, str]:
+    """:func:`narrowest_frontier` of fields given flat: position j (row j of
+    the coordinate ``table``) holds the next ``lengths[j]`` entries of
+    ``pixel``, small non-negative pixel ids (numpy int64 arrays)."""
+    import numpy as np
+
+    n = len(lengths)
+    owner = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    ids = int(pixel.max()) + 1 if len(pixel) else 0
     best = None
     for name, key in _order_keys(table):
         rank = np.empty(n, dtype=np.int64)
         rank[np.lexsort(key[::-1])] = np.arange(n)
         step = rank[owner]
-        first = np.full(pixel.max() + 1, n, dtype=np.int64)
-        last = np.full(pixel.max() + 1, -1, dtype=np.int64)
+        first = np.full(ids, n, dtype=np.int64)
+        last = np.full(ids, -1, dtype=np.int64)
         np.minimum.at(first, pixel, step)
         np.maximum.at(last, pixel, step)
+        seen = last >= 0
         # Pixel x is on the frontier at stages first..last.
-        change = np.bincount(first, minlength=n + 1) - np.bincount(last + 1, minlength=n + 2)[:n + 1]
-        widest = int(np.cumsum(change)[:n].max())
+        change = (np.bincount(first[seen], minlength=n + 1)
+                  - np.bincount(last[seen] + 1, minlength=n + 2)[:n + 1])
+        widest = int(np.cumsum(change)[:n].max()) if n else 0
         if best is None or widest < best[0]:
             best = (widest, name)
     return best
