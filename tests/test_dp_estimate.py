@@ -175,10 +175,10 @@ def test_a_wide_layer_is_refused_from_a_window_before_it_is_split_into_blocks(mo
 
 def test_the_flat_field_arrays_and_grouping_match_the_tuples():
     from ilpregions.core.combinatorics import connected_groups
-    from ilpregions.core.flow_network import _all_components
+    from ilpregions.core.flow_network import _all_components, incidence
 
     inst = _conv((9, 7, 2), (3, 2), 2)
-    lengths, pixels = inst.field_arrays
+    lengths, pixels = incidence(inst).lengths, incidence(inst).pixel
     assert [tuple(pixels[a:b].tolist()) for a, b in zip(
         [0, *lengths.cumsum()[:-1].tolist()], lengths.cumsum().tolist())] == list(inst.fields)
     assert [tuple(row) for row in inst.coords_array(range(inst.positions)).tolist()] == \

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -45,11 +46,13 @@ def incidence(inst) -> Incidence:
     if cached is None:
         import numpy as np   # here, not at import: `check` on a small layer needs no numpy
 
-        lengths = np.array([len(f) for f in inst.fields], dtype=np.int64)
+        lengths = np.fromiter(map(len, inst.fields), dtype=np.int64, count=inst.positions)
         total = int(lengths.sum())
         position = np.repeat(np.arange(inst.positions, dtype=np.int64), lengths)
-        pixel = np.fromiter((x for f in inst.fields for x in f), dtype=np.int64, count=total)
+        pixel = np.fromiter(itertools.chain.from_iterable(inst.fields), dtype=np.int64, count=total)
         pixels = max(inst.pixels, int(pixel.max()) + 1 if total else 0)
+        for array in (position, pixel, lengths):
+            array.setflags(write=False)   # shared by every caller of this instance
         cached = Incidence(position, pixel, lengths, pixels)
         inst.__dict__["_incidence"] = cached  # frozen dataclass: cache beside the fields
     return cached
@@ -129,9 +132,9 @@ BIG_LAYER = 20_000
 def _all_components(inst) -> list[list[int]]:
     import numpy as np
 
-    lengths, pixels = inst.field_arrays
-    members = np.flatnonzero(lengths)
-    groups = groups_of_flat(lengths[members], pixels, key_count=max(inst.pixels, 1))
+    arcs = incidence(inst)
+    members = np.flatnonzero(arcs.lengths)
+    groups = groups_of_flat(arcs.lengths[members], arcs.pixel, key_count=arcs.pixels)
     return [members[group].tolist() for group in groups]
 
 

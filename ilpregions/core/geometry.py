@@ -82,24 +82,6 @@ class Theorem1Instance:
     def field_sets(self) -> tuple[frozenset[int], ...]:
         return tuple(frozenset(f) for f in self.fields)
 
-    @cached_property
-    def field_arrays(self):
-        """``(lengths, pixels)`` numpy int64 arrays: field p is the next
-        ``lengths[p]`` entries of ``pixels``. For array arithmetic on big
-        layers (a million positions) without a Python object per entry.
-
-        >>> from ilpregions.core.spec import Network, ConvLayer
-        >>> lengths, pixels = layer_instance(Network((3, 1), (ConvLayer(1, 2),))).field_arrays
-        >>> lengths.tolist(), pixels.tolist()
-        ([2, 2], [0, 1, 1, 2])
-        """
-        import numpy as np   # lazily: `import ilpregions` imports no numpy
-
-        lengths = np.fromiter(map(len, self.fields), dtype=np.int64, count=len(self.fields))
-        pixels = np.fromiter(itertools.chain.from_iterable(self.fields), dtype=np.int64,
-                             count=int(lengths.sum()))
-        return lengths, pixels
-
     def coords_array(self, positions):
         """Output coordinates of ``positions`` as an int64 array, one row each
         (:meth:`position_coords`, vectorised)."""

@@ -32,15 +32,14 @@ from typing import Sequence
 import numpy as np
 
 from ilpregions.core.combinatorics import binomial_prefix_sums, power_product
+from ilpregions.core.flow_network import incidence
 from ilpregions.core.geometry import Theorem1Instance
 
 
 def _incidence(inst: Theorem1Instance) -> tuple[np.ndarray, np.ndarray]:
-    """(position, pixel) pairs of every field, as two flat arrays."""
-    lengths = np.fromiter((len(f) for f in inst.fields), dtype=np.int64, count=inst.positions)
-    pos = np.repeat(np.arange(inst.positions, dtype=np.int64), lengths)
-    pix = np.fromiter((x for f in inst.fields for x in f), dtype=np.int64, count=int(lengths.sum()))
-    return pos, pix
+    """(position, pixel) pairs of every field, as two flat arrays (cached per instance)."""
+    arcs = incidence(inst)
+    return arcs.position, arcs.pixel
 
 
 def fresh_counts(inst: Theorem1Instance, order: Sequence[int],

@@ -27,6 +27,7 @@ from ilpregions.backends.dp import estimate as pilot
 from ilpregions.backends.dp import order as scan_order
 from ilpregions.core.combinatorics import connected_groups
 from ilpregions.core.errors import TooLargeError
+from ilpregions.core.flow_network import incidence
 
 #: Blocks with more positions get the array check of their frontier before planning.
 FRONTIER_CHECK_AT = 256
@@ -87,7 +88,8 @@ def check_block(inst, comp: list[int], memory_cap: int) -> None:
 
     if len(comp) <= FRONTIER_CHECK_AT:
         return
-    lengths, pixels = inst.field_arrays
+    arcs = incidence(inst)
+    lengths, pixels = arcs.lengths, arcs.pixel
     index = np.asarray(comp, dtype=np.int64)
     sizes = lengths[index]
     refs = int(sizes.sum())
