@@ -177,6 +177,21 @@ def test_frames_beyond_the_key_are_refused_before_counting():
         tied_max(net, repeats=1)
 
 
+def test_a_big_layer_is_refused_from_a_window_before_its_supports_are_built(monkeypatch):
+    from ilpregions.backends.dp import frontier
+    from ilpregions.services import tied
+
+    net = Network((80, 80, 1), (ConvLayer(2, 3),))   # a 39x39 corner of its 6,084 positions keeps 85 pixels
+    monkeypatch.setattr(frontier, "WINDOW_POSITIONS", 2000)
+    monkeypatch.setattr(tied, "supports", lambda _: pytest.fail("supports built before the window check"))
+    with pytest.raises(TooLargeError, match="at least 85 active elements at once"):
+        tied_max(net, repeats=1)
+    # The whole layer's frames say the same, later: the window's bound is below the truth.
+    monkeypatch.undo()
+    with pytest.raises(TooLargeError, match="the dp scan needs (8[5-9]|9[0-9]|1[0-9][0-9]) active elements"):
+        tied_max(net, repeats=1)
+
+
 def test_the_frame_limit_is_the_engines():
     from ilpregions.backends.subspace import engine
     from ilpregions.services import tied

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ilpregions.core.bigint import big_int_repr
+from ilpregions.backends.dp.frontier import window_frontier
 from ilpregions.backends.subspace.plan import Supports, best_order, make_plan, supports
 from ilpregions.core.errors import ILPRegionsError, InputError, TooLargeError
 from ilpregions.core.geometry import components, layer_instance
@@ -235,8 +236,6 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
     inst = layer_instance(network)
     layer = network.layers[0]
     shared = isinstance(layer, ConvLayer) and layer.shared
-    sup = supports(network)
-    blocks = components(inst)
     if method == "auto" and not shared:
         # no ties: Theorem 1 is the exact maximum (a partial sum is a lower bound on it)
         got = count_regions(network, backend=backend, time_limit=time_limit)
@@ -246,6 +245,10 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
                            "status": "complete" if got.exact else "time_limit",
                            "note": "no weight sharing: Theorem 1 is the exact maximum"}, got.exact, "formula")
     chosen = "dp" if method == "auto" else method
+    if chosen == "dp":
+        _check_window(inst)
+    sup = supports(network)
+    blocks = components(inst)
     plans = None
     if chosen == "dp":
         # the frame sizes first: building a plan of a huge layer takes minutes, refusing it does not
@@ -269,6 +272,19 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
     details = _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, formula)
     gap = None if formula is None else formula - best
     return TiedResult(best, formula, gap, time.perf_counter() - start, details, partial is None, chosen)
+
+
+def _check_window(inst) -> None:
+    """Refuse a big layer from a window of its positions, before its supports
+    are built (seconds per million positions). The window's frontier in
+    pixels times d0 is a lower bound on the dp's widest frame in every axis
+    order (docs/tied.md#where-the-wall-is)."""
+    found = window_frontier(inst)
+    if found is not None and found.pixels * inst.channels > MAX_FRAME:
+        raise TooLargeError(f"method: the dp scan needs at least {found.pixels * inst.channels} active elements at "
+                            f"once (found on {found.positions} positions of the block holding output position "
+                            f"{found.first_position}), beyond the {MAX_FRAME} a state key holds; "
+                            f"`ilpregions count` gives the formula, an upper bound")
 
 
 def _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, formula) -> dict[str, Any]:

@@ -22,6 +22,7 @@ Two checks, cheapest first:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ilpregions.backends.dp import estimate as pilot
 from ilpregions.backends.dp import order as scan_order
@@ -52,31 +53,50 @@ def window_sides(extents, budget: int = WINDOW_POSITIONS) -> list[int]:
     return sides
 
 
-def check_window(inst) -> None:
-    """Refuse (:class:`TooLargeError`) when a corner window of the layer's
-    output already keeps more than ``order.FRONTIER_LIMIT`` pixels on the
-    frontier of every candidate scan (a lower bound for its block, module
-    docstring). Layers of at most ``WINDOW_POSITIONS`` positions pass: the
-    block check sees them whole."""
+@dataclass(frozen=True)
+class WindowFrontier:
+    """The narrowest frontier of a window of one block: a lower bound, for
+    every candidate scan order, on the block's widest frontier (in pixels)."""
+
+    pixels: int
+    order: str
+    positions: int            # of the window's block part
+    first_position: tuple[int, ...]
+
+
+def window_frontier(inst) -> WindowFrontier | None:
+    """The frontier of the largest block part of a corner window of at most
+    ``WINDOW_POSITIONS`` output positions (module docstring: a proven lower
+    bound for the block holding it). None for layers of at most that many
+    positions, 1-D layers and windows of at most ``FRONTIER_CHECK_AT``
+    connected positions: the block check sees those whole."""
     import numpy as np
 
     if inst.positions <= WINDOW_POSITIONS or len(inst.output_spatial) < 2:
-        return
+        return None
     sides = window_sides(inst.output_spatial, WINDOW_POSITIONS)
     box = np.indices(sides).reshape(len(sides), -1)
     chosen = np.ravel_multi_index(tuple(box), inst.output_spatial).tolist()
     members = [p for p in chosen if inst.fields[p]]
     if not members:
-        return
+        return None
     largest = max(connected_groups([inst.fields[p] for p in members]), key=len)
     block = [members[i] for i in largest]
     if len(block) <= FRONTIER_CHECK_AT:
-        return
+        return None
     widest, name = scan_order.narrowest_frontier(inst.coords_array(block), [inst.fields[p] for p in block])
-    if widest > scan_order.FRONTIER_LIMIT:
-        raise TooLargeError(f"dp: the block holding output position {inst.position_coords(block[0])} keeps at "
-                            f"least {widest} pixels on the scan frontier in every scan order (found on "
-                            f"{len(block)} of its positions; best order: {name}), over the limit of "
+    return WindowFrontier(widest, name, len(block), inst.position_coords(block[0]))
+
+
+def check_window(inst) -> None:
+    """Refuse (:class:`TooLargeError`) when a corner window of the layer's
+    output already keeps more than ``order.FRONTIER_LIMIT`` pixels on the
+    frontier of every candidate scan (:func:`window_frontier`)."""
+    found = window_frontier(inst)
+    if found is not None and found.pixels > scan_order.FRONTIER_LIMIT:
+        raise TooLargeError(f"dp: the block holding output position {found.first_position} keeps at least "
+                            f"{found.pixels} pixels on the scan frontier in every scan order (found on "
+                            f"{found.positions} of its positions; best order: {found.order}), over the limit of "
                             f"{scan_order.FRONTIER_LIMIT}; {_ADVICE}")
 
 
