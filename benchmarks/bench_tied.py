@@ -57,24 +57,28 @@ LINES = [
 def dp_only(net, time_limit: float, memory_cap: int) -> tuple[int, float, float]:
     """Planning + DP of one draw (seed 0, the full call's first draw): (count, wall s, CPU s).
 
-    No process start, no kernel loading (warm), no Theorem-1 count.
+    The same code path as ``tied_max``: instance, supports, blocks, the plans
+    of the blocks that need a scan, one draw. Cold: the geometry caches are
+    cleared first, so planning is timed in full. No process start, no kernel
+    loading (warm), no Theorem-1 count.
     """
     import numpy as np
 
-    from ilpregions.backends.subspace.engine import count_block
-    from ilpregions.backends.subspace.plan import best_plan, supports
-    from ilpregions.core.geometry import components, layer_instance
-    from ilpregions.services.tied import _Draw
+    from ilpregions.backends.subspace.plan import supports
+    from ilpregions.core.geometry import _conv_instance, _small_grid, components, layer_instance
+    from ilpregions.services.tied import MAX_SETS, _Runner
+    from ilpregions.services.tied_plans import ScanPlans
 
+    _conv_instance.cache_clear()
+    _small_grid.cache_clear()
     start, cpu = time.perf_counter(), time.process_time()
+    inst = layer_instance(net)
     sup = supports(net)
-    blocks = components(layer_instance(net))
-    plans = [best_plan(sup, b) for b in blocks]
-    draw = _Draw(sup, np.random.default_rng(0))
-    total = 1
-    for plan in plans:
-        total *= count_block(sup, plan, draw.filters, deadline=start + time_limit, memory_cap=memory_cap).count
-    return total, time.perf_counter() - start, time.process_time() - cpu
+    blocks = components(inst)
+    runner = _Runner(sup, blocks, ScanPlans(inst, sup, blocks), inst.pixels * inst.channels,
+                     start + time_limit, memory_cap, False)
+    draws, _ = runner.run(np.random.default_rng(0), 1, "dp", None, MAX_SETS)
+    return draws[0], time.perf_counter() - start, time.process_time() - cpu
 
 
 def _best_of(fn, budget: float = 0.5, most: int = 200):

@@ -171,10 +171,25 @@ def test_json_has_the_honest_fields(cli):
     assert data["peak_states"] >= 1 and data["peak_memory_bytes"] > 0 and data["seconds"] >= 0
 
 
-def test_frames_beyond_the_key_are_refused_before_counting():
-    net = Network((12, 12, 3), (ConvLayer(2, 3, padding=1),))   # 3 rows of 12 pixels x 3 channels active
+def test_frames_beyond_the_key_are_refused_before_counting(monkeypatch):
+    from ilpregions.services import tied
+
+    # 3 rows of 12 pixels x 3 channels active; 1,152 neurons over 432 elements need a scan
+    net = Network((12, 12, 3), (ConvLayer(8, 3, padding=1),))
+    monkeypatch.setattr(tied._Runner, "run", lambda *a: pytest.fail("counting started"))
     with pytest.raises(TooLargeError, match="active elements"):
         tied_max(net, repeats=1)
+
+
+def test_a_full_rank_layer_needs_no_scan_and_no_formula_count(monkeypatch):
+    # The same geometry with d1 = 2: 288 neurons over 432 elements have full rank, so every subset
+    # is independent: 2^288 for the draw, and Theorem 1, between it and 2^288, equals it.
+    from ilpregions.services import counting
+
+    monkeypatch.setattr(counting, "count_regions", lambda *a, **k: pytest.fail("formula counted"))
+    got = tied_max(Network((12, 12, 3), (ConvLayer(2, 3, padding=1),)), repeats=1)
+    assert got.regions == got.formula == 2 ** 288 and got.gap == 0 and got.complete
+    assert got.details["max_active"] is None and got.details["peak_states"] == 1
 
 
 def test_a_big_layer_is_refused_from_a_window_before_its_supports_are_built(monkeypatch):
@@ -282,3 +297,49 @@ def test_compiled_plan_algebra_matches_the_reference():
         R, piv = linalg.rref(A % PRIME)
         R0, piv0 = rref(A, PRIME)
         assert list(piv) == list(piv0) and np.array_equal(R[:len(piv)] % PRIME, np.asarray(R0)[:len(piv0)] % PRIME)
+
+
+def test_the_whole_block_search_counts_independent_subsets():
+    # The compiled search against the plain-Python count over GF(p), dependent rows included.
+    from ilpregions.backends.subspace.tail import independent_subsets
+    from ilpregions.theory.gfp import count_independent_mod_p
+
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        f, u = int(rng.integers(0, 9)), int(rng.integers(1, 7))
+        U = rng.integers(0, 4, size=(f, u)).astype(np.int64)
+        if f > 2 and rng.random() < 0.4:
+            U[-1] = (U[0] * 2 + U[1]) % (2 ** 31 - 1)
+        expected = count_independent_mod_p(U, 2 ** 31 - 1)
+        assert independent_subsets(U) == (expected[0] if isinstance(expected, tuple) else expected)
+
+
+def test_small_layers_are_counted_without_a_scan_plan(monkeypatch):
+    from ilpregions.services import tied_plans
+
+    monkeypatch.setattr(tied_plans, "best_order", lambda *a: pytest.fail("planned a scan"))
+    for shape, kernel, d1, tied in ((4, 3, 1), 2, 2, 4061), ((3, 3, 1), 2, 3, 3998), ((5, 5, 1), 3, 2, 262143):
+        got = tied_max(Network(shape, (ConvLayer(d1, kernel),)), repeats=2)
+        assert got.regions == tied and got.details["max_active"] is None
+
+
+def test_a_block_too_long_for_its_whole_matrix_counts_the_same(monkeypatch):
+    # The matrix of what the future sees is built only while small; a long block builds it step by
+    # step (the future's size known by arithmetic). Cutting less or not at all never changes a count.
+    from ilpregions.backends.subspace import engine, future
+
+    net = Network((9, 1), (ConvLayer(2, 3),))
+    expected = tied_max(net, repeats=1, seed=4).regions
+    monkeypatch.setattr(engine, "MAX_FUTURE_ENTRIES", 40)
+    monkeypatch.setattr(future, "MAX_FUTURE_ENTRIES", 40)
+    built, real = [], future.block_matrix
+
+    def recording(*args, **kwargs):
+        out = real(*args, **kwargs)
+        built.append(None if out is None else out[0].size)
+        return out
+
+    monkeypatch.setattr(future, "block_matrix", recording)
+    monkeypatch.setattr(engine, "block_matrix", recording)
+    assert tied_max(net, repeats=1, seed=4).regions == expected
+    assert None in built and all(size <= 40 for size in built if size is not None)

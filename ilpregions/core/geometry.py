@@ -179,12 +179,68 @@ def _conv_instance(input_shape: tuple[int, ...], layer: ConvLayer) -> Theorem1In
                             layer.type)
 
 
-def _all_fields(spatial: tuple[int, ...], layer: ConvLayer, out: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
-    """:func:`receptive_field` of every position at once (numpy; a million positions in seconds).
+#: Grids of at most this many (position, tap) pairs are kept (read-only): the instance and the
+#: tied supports of one layer both start from the grid.
+SMALL_GRID = 100_000
 
-    Taps in row-major order give increasing pixel ids (every axis's coordinate
-    grows with its tap), so each field comes out sorted, as receptive_field's.
+
+def field_grid(spatial: Sequence[int], layer: ConvLayer, out: Sequence[int]):
+    """Every tap of every position at once (numpy): ``(ids, inside)``, both of
+    shape (positions, kernel taps), read-only. ``ids[p, t]`` is the pixel id
+    tap t of position p would read, ``inside[p, t]`` whether it is a real
+    pixel (not padding). Taps in row-major order give increasing pixel ids
+    (every axis's coordinate grows with its tap), so each row's inside ids
+    are sorted.
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> layer = Network((3, 1), (ConvLayer(1, 2, padding=1),)).layers[0]
+    >>> ids, inside = field_grid((3,), layer, (4,))
+    >>> ids.tolist(), inside.tolist()
+    ([[-1, 0], [0, 1], [1, 2], [2, 3]], [[False, True], [True, True], [True, True], [True, False]])
     """
+    if math.prod(out) * math.prod(layer.kernel) <= SMALL_GRID:
+        return _small_grid(tuple(spatial), layer, tuple(out))
+    return _grid(spatial, layer, out)
+
+
+@lru_cache(maxsize=16)
+def _small_grid(spatial: tuple[int, ...], layer: ConvLayer, out: tuple[int, ...]):
+    if math.prod(out) * math.prod(layer.kernel) <= TINY_GRID:
+        return _grid_by_lists(spatial, layer, out)
+    return _grid(spatial, layer, out)
+
+
+#: Below this many (position, tap) pairs the grid is built in Python (a few dozen numpy calls cost more).
+TINY_GRID = 256
+
+
+def _grid_by_lists(spatial, layer, out):
+    """:func:`_grid` with Python lists: the same arrays, faster on tiny layers."""
+    import numpy as np
+
+    strides = [math.prod(spatial[a + 1:]) for a in range(len(spatial))]
+    axis_ids, axis_ok = [], []      # per axis, per output coordinate: the taps' offsets and validity
+    for n, o, k, s, pad, d, st in zip(spatial, out, layer.kernel, layer.stride, layer.padding,
+                                      layer.dilation, strides):
+        taps = [[q * s - pad + a * d for a in range(k)] for q in range(o)]
+        axis_ids.append([[x * st for x in row] for row in taps])
+        axis_ok.append([[0 <= x < n for x in row] for row in taps])
+    ids, ok = [], []
+    for position in itertools.product(*(range(o) for o in out)):
+        row_ids, row_ok = [0], [True]
+        for a, q in enumerate(position):   # taps row-major: the last axis fastest
+            row_ids = [v + w for v in row_ids for w in axis_ids[a][q]]
+            row_ok = [v and w for v in row_ok for w in axis_ok[a][q]]
+        ids.extend(row_ids)
+        ok.extend(row_ok)
+    shape = (math.prod(out), math.prod(layer.kernel))
+    ids_array, ok_array = np.array(ids, dtype=np.int64).reshape(shape), np.array(ok, dtype=bool).reshape(shape)
+    ids_array.setflags(write=False)
+    ok_array.setflags(write=False)
+    return ids_array, ok_array
+
+
+def _grid(spatial, layer, out):
     import numpy as np   # lazily: `import ilpregions` imports no numpy
 
     m = len(spatial)
@@ -202,6 +258,15 @@ def _all_fields(spatial: tuple[int, ...], layer: ConvLayer, out: tuple[int, ...]
     positions = math.prod(out)
     ids = np.broadcast_to(ids, tuple(out) + tuple(layer.kernel)).reshape(positions, -1)
     ok = np.broadcast_to(ok, tuple(out) + tuple(layer.kernel)).reshape(positions, -1)
+    ids, ok = np.ascontiguousarray(ids), np.ascontiguousarray(ok)   # a reshape may return a broadcast view
+    ids.setflags(write=False)
+    ok.setflags(write=False)
+    return ids, ok
+
+
+def _all_fields(spatial: tuple[int, ...], layer: ConvLayer, out: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """:func:`receptive_field` of every position at once (numpy; a million positions in seconds)."""
+    ids, ok = field_grid(spatial, layer, out)
     full = ok.all(axis=1).tolist()
     rows, masks = ids.tolist(), ok.tolist()
     return tuple(tuple(r) if f else tuple(v for v, keep in zip(r, g) if keep)

@@ -46,8 +46,9 @@ from typing import Any
 import numpy as np
 
 from ilpregions.core.bigint import big_int_repr
+from ilpregions.services.tied_plans import MAX_FRAME, ScanPlans
 from ilpregions.backends.dp.frontier import window_frontier
-from ilpregions.backends.subspace.plan import Supports, best_order, make_plan, supports
+from ilpregions.backends.subspace.plan import Supports, supports
 from ilpregions.core.errors import ILPRegionsError, InputError, TooLargeError
 from ilpregions.core.geometry import components, layer_instance
 from ilpregions.core.progress import Progress, null_progress
@@ -64,8 +65,6 @@ MAX_REPEATS = 10_000
 DEFAULT_MEMORY_CAP = 8 * 2 ** 30
 #: Largest r with r! < p: every k×k minor's coefficients are then non-zero mod p when non-zero over ℤ.
 EXACT_MINOR_RANK = 12
-#: The dp's state key holds the pivot set in one 64-bit word (backends.subspace.engine.MAX_FRAME).
-MAX_FRAME = 64
 
 
 @big_int_repr  # repr at any size (docs/safety.md)
@@ -153,12 +152,13 @@ class _Draw:
         return np.concatenate(rows)
 
 
-def _block_signature(sup: Supports, plan) -> tuple | None:
-    """Blocks with equal signatures have identical matrices for a shared draw (same count)."""
+def _block_signature(sup: Supports, block: list[int]) -> tuple | None:
+    """Blocks with equal signatures are translates: for a shared draw their
+    matrices are equal up to a shift of the columns (same count)."""
     if not sup.shared:
         return None
-    return tuple((len(f), c.tobytes(), sup.taps[p].tobytes(), k.tobytes())
-                 for f, c, p, k in zip(plan.frames, plan.columns, plan.positions, plan.keep))
+    base = min(int(sup.elements[p][0]) for p in block)
+    return tuple((sup.taps[p].tobytes(), (sup.elements[p] - base).tobytes()) for p in block)
 
 
 def failure_probability(formula: int | None, neurons: int, union: int, draws: int) -> dict[str, Any]:
@@ -249,27 +249,26 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
         _check_window(inst)
     sup = supports(network)
     blocks = components(inst)
-    plans = None
-    if chosen == "dp":
-        # the frame sizes first: building a plan of a huge layer takes minutes, refusing it does not
-        orders = [best_order(sup, b) for b in blocks]
-        widest = max((o[0] for o in orders), default=0)
-        if widest > MAX_FRAME:
-            raise TooLargeError(f"method: the dp scan needs {widest} active elements at once, beyond the "
-                                f"{MAX_FRAME} a state key holds (and far beyond what fits in memory); "
-                                f"`ilpregions count` gives the formula, an upper bound")
-        plans = [make_plan(sup, order, axes) for _, order, axes in orders]
+    # blocks that surely need a scan are planned (and refused if too wide) here, the others on first use
+    plans = ScanPlans(inst, sup, blocks) if chosen == "dp" else None
     if chosen == "enumerate":
         _check_enumerable(inst, blocks, max_sets, backend)
     runner = _Runner(sup, blocks, plans, inst.pixels * inst.channels, deadline, memory_cap, progress)
     # the draws first: a layer the dp cannot hold is refused in seconds, before the (possibly long)
     # Theorem-1 count; the upper bound then gets the time that is left
     draws, partial = runner.run(np.random.default_rng(seed), repeats, chosen, None, max_sets)
-    remaining = None if deadline is None else max(1e-3, deadline - time.perf_counter())
-    upper = count_regions(network, backend=backend, time_limit=remaining)
-    formula = upper.regions if upper.exact else None
     best = max(draws + ([partial] if partial is not None else []))
+    if partial is None and best == 2 ** (inst.filters * sum(len(b) for b in blocks)):
+        # every subset of the neurons is independent: Theorem 1 lies between this and 2^neurons
+        formula, formula_note = best, "every subset of the neurons is independent, so Theorem 1 is 2^neurons"
+    else:
+        formula_note = None
+        remaining = None if deadline is None else max(1e-3, deadline - time.perf_counter())
+        upper = count_regions(network, backend=backend, time_limit=remaining)
+        formula = upper.regions if upper.exact else None
     details = _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, formula)
+    if formula_note is not None:
+        details["formula_note"] = formula_note
     gap = None if formula is None else formula - best
     return TiedResult(best, formula, gap, time.perf_counter() - start, details, partial is None, chosen)
 
@@ -295,8 +294,8 @@ def _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, 
                "prime": PRIME, "blocks": len(blocks), "distinct_blocks": runner.distinct if chosen == "dp" else None,
                "peak_states": runner.peak_states if chosen == "dp" else None,
                "peak_memory_bytes": runner.peak_bytes if chosen == "dp" else None,
-               "max_active": max((pl.max_frame for pl in plans), default=0) if plans else None,
-               "scan_axes": list(plans[0].axes) if plans else None,
+               "max_active": plans.max_active() if plans else None,
+               "scan_axes": plans.scan_axes() if plans else None,
                "status": "complete" if partial is None else "time_limit",
                "untied_draws": not shared}
     details.update(failure_probability(formula, neurons, inst.union_size, len(draws)))
@@ -375,12 +374,20 @@ class _Runner:
             if not complete:
                 raise _Stopped(count, 0, 1)
             return count
-        from ilpregions.backends.subspace.engine import Stopped, count_block
-        plan = self.plans[bi]
-        key = _block_signature(self.sup, plan)
+        from ilpregions.backends.subspace.engine import Stopped, count_block, count_small
+        key = _block_signature(self.sup, block) if len(self.blocks) > 1 else None
         if key is not None and key in cache:
             bar.update(len(block))
             return cache[key]
+        small = None if self.plans.surely_scanned[bi] else count_small(self.sup, block, draw.filters)
+        if small is not None:   # no states: no plan, no steps
+            bar.update(len(block))
+            self.peak_states = max(self.peak_states, small.peak_states)
+            self.peak_bytes = max(self.peak_bytes, small.peak_bytes)
+            if key is not None:
+                cache[key] = small.count
+            return small.count
+        plan = self.plans.plan(bi)
 
         def on_step(i, states):
             bar.update(1)

@@ -50,7 +50,8 @@ import numpy as np
 
 from ilpregions.backends.subspace import kernel, linalg
 from ilpregions.backends.subspace import tail as tail_mod
-from ilpregions.backends.subspace.future import MAX_FUTURE_ENTRIES, block_matrix, visible_constraints  # noqa: F401
+from ilpregions.backends.subspace.future import (MAX_FUTURE_ENTRIES, block_matrix,  # noqa: F401
+                                                 future_elements, visible_constraints)
 from ilpregions.backends.subspace.keys import PRIME, key_words
 from ilpregions.backends.subspace.kernel import limbs_to_int
 from ilpregions.backends.subspace.plan import ScanPlan, Supports
@@ -179,18 +180,16 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
     st = _Store(key_words(a0, min(a0, d1)), limbs, memory_cap,
                 lambda: f"step {where['i'] + 1} of {steps}")
     peak_states = 1
-    st.matrix = block_matrix(sup, plan, filters_of)
+    # the whole block's matrix only when small: a long block's would not fit in memory
+    st.matrix = block_matrix(sup, plan.positions, filters_of, limit=MAX_FUTURE_ENTRIES)
+    st.future = None if st.matrix is not None else future_elements(sup, plan)
     rows = _RowWatch(sup, plan, memory_cap)
-    closed = _corank_at_most_one(st.matrix[0]) if tail else None
-    if closed is not None:
-        return BlockCount(closed, 1, st.peak)
-    if tail and steps and _tail_pays(st, sup, plan, -1):
-        # a small block: one search over all its neurons (no states, no planning per step)
-        count = _count_tail(st, sup, plan, filters_of, -1, deadline, 1)
+    small = count_small(sup, plan.positions, filters_of, st.matrix) if tail and st.matrix is not None else None
+    if small is not None:
         for j in range(steps):
             if on_step is not None:
                 on_step(j, 1)
-        return BlockCount(count, 1, st.peak)
+        return BlockCount(small.count, 1, max(st.peak, small.peak_bytes))
     for i, p in enumerate(plan.positions):
         where["i"] = i
         a = len(plan.frames[i])
@@ -213,24 +212,55 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
     return BlockCount(st.counted(), peak_states, st.peak)
 
 
-def _corank_at_most_one(G: np.ndarray) -> int | None:
-    """The count in closed form when the N rows of G have rank N or N − 1, else None.
+def count_small(sup: Supports, positions, filters_of, matrix=None) -> BlockCount | None:
+    """The count of a block that needs no scan (one state at most), or None.
+
+    Two cases: the block's rows have corank ≤ 1 (a closed form), or it has
+    at most ``MAX_TAIL`` neurons and at most ``TAIL_SMALL`` subsets can be
+    independent (one search over all of them). Neither keeps states, so no
+    scan plan is needed and the frame limit does not apply. ``matrix`` is
+    :func:`block_matrix` of ``positions`` (computed here when not given).
+    """
+    matrix = block_matrix(sup, positions, filters_of, limit=MAX_FUTURE_ENTRIES) if matrix is None else matrix
+    if matrix is None:
+        return None
+    G = matrix[0]
+    closed, pivots = _corank_at_most_one(G)
+    if closed is not None:
+        return BlockCount(closed, 1, 2 * G.nbytes)   # the matrix and its row reduction
+    if searched_whole(G.shape[0], G.shape[1]):
+        # the pivot columns of G's row space: projecting onto them is injective on it, so every
+        # subset keeps its rank, and the search runs in rank(G) dimensions instead of |elements|
+        X = np.ascontiguousarray(G[:, pivots]) if pivots is not None else np.ascontiguousarray(G)
+        return BlockCount(int(tail_mod.independent_subsets(X)), 1, 2 * G.nbytes)
+    return None
+
+
+def searched_whole(neurons: int, elements: int) -> bool:
+    """Whether :func:`count_small` searches a block of this size whole (geometry only)."""
+    return neurons <= tail_mod.MAX_TAIL and tail_mod.leaves_bound(neurons, elements) <= TAIL_SMALL
+
+
+def _corank_at_most_one(G: np.ndarray) -> tuple[int | None, np.ndarray | None]:
+    """The count in closed form when the N rows of G have rank N or N − 1
+    (else None), and the pivot columns of G's row reduction (None when not computed).
 
     Rank N: every subset is independent, 2^N. Rank N − 1: there is exactly
     one circuit, the support C of the one dependency y·G = 0, and the
     dependent subsets are those containing it: 2^N − 2^(N − |C|).
     """
     N, E = G.shape
-    if N == 0 or N > E + 1 or N * (E + N) > MAX_FUTURE_ENTRIES:
-        return None
+    if N == 0 or N * (E + N) > MAX_FUTURE_ENTRIES or (N > E + 1 and not searched_whole(N, E)):
+        return None, None    # no closed form, and no search to give the pivots to
     R, piv = linalg.rref(np.hstack([G, np.eye(N, dtype=np.int64)]))
-    rank = int(np.count_nonzero(piv < E))
+    pivots = piv[piv < E]
+    rank = len(pivots)
     if rank == N:
-        return 2 ** N
+        return 2 ** N, pivots
     if rank < N - 1:
-        return None
+        return None, pivots
     y = R[rank, E:]            # the row whose G part vanished: the dependency
-    return 2 ** N - 2 ** (N - int(np.count_nonzero(y)))
+    return 2 ** N - 2 ** (N - int(np.count_nonzero(y))), pivots
 
 
 #: Count the remaining neurons per state once the search visits at most this many subsets per state
@@ -343,7 +373,7 @@ def _next_frame(st: _Store, sup, plan, filters_of, i: int, deadline, peak: int) 
     steps = len(plan.positions)
     a = len(plan.frames[i])
     b = len(plan.frames[i + 1]) if i + 1 < steps else 0
-    Cm, visible = visible_constraints(sup, plan, filters_of, i, st.matrix)
+    Cm, visible = visible_constraints(sup, plan, filters_of, i, st.matrix, st.future)
     keepmask = sum(1 << j for j in np.flatnonzero(plan.keep[i] >= 0).tolist())
     kept = kernel.max_rank(st.K, st.n, st.W, np.uint64(keepmask)) if keepmask else 0
     Wb = key_words(b, min(b, min(kept, visible) + sup.filters))
@@ -364,5 +394,5 @@ def _next_frame(st: _Store, sup, plan, filters_of, i: int, deadline, peak: int) 
     st.K, st.W, st.n, st.extra = out, Wb, m, 0
 
 
-__all__ = ["count_block", "BlockCount", "Stopped", "MemoryCapExceeded", "MAX_FRAME", "PRIME", "visible_constraints",
+__all__ = ["count_block", "count_small", "searched_whole", "BlockCount", "Stopped", "MemoryCapExceeded", "MAX_FRAME", "PRIME", "visible_constraints",
            "block_matrix"]

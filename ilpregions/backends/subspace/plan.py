@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ilpregions.core.errors import InputError
+from ilpregions.core.geometry import field_grid
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 
 
@@ -65,30 +66,22 @@ def supports(network: Network) -> Supports:
     if not isinstance(layer, ConvLayer):
         raise InputError(f"layers[0]: tied-max needs a conv, local or dense layer, not {layer.type}")
     out = network.output_shapes()[0][:-1]
-    offsets = list(itertools.product(*(range(k) for k in layer.kernel)))
-    elements, taps, coords = [], [], []
-    strides = [int(np.prod(spatial[k + 1:], dtype=np.int64)) for k in range(len(spatial))]
-    geometry = list(zip(layer.stride, layer.padding, layer.dilation, spatial, strides))
-    for pos in itertools.product(*(range(n) for n in out)):
-        els, tps = [], []
-        for t, off in enumerate(offsets):
-            pix = 0
-            for q, a, (s, pad, d, n, stride) in zip(pos, off, geometry):
-                x = q * s - pad + a * d
-                if not 0 <= x < n:
-                    break  # a padded cell: a constant, not an element
-                pix += x * stride
-            else:
-                els.extend(range(pix * d0, pix * d0 + d0))
-                tps.extend(range(t * d0, t * d0 + d0))
-        e = np.array(els, dtype=np.int64)
-        tp = np.array(tps, dtype=np.int64)
-        order = np.argsort(e, kind="stable")
-        elements.append(e[order])
-        taps.append(tp[order])
-        coords.append(tuple(pos))
-    return Supports(tuple(elements), tuple(taps), tuple(coords), layer.filters,
-                    len(offsets) * d0, layer.shared)
+    ids, inside = field_grid(spatial, layer, out)      # (positions, kernel taps), each row sorted
+    taps_per_filter = ids.shape[1] * d0
+    # element = pixel·d0 + channel and tap = kernel tap·d0 + channel: channels innermost keeps rows sorted
+    if d0 == 1:     # one channel: the grid itself (read-only, shared)
+        every, mask = ids, inside
+    else:
+        every = (ids[:, :, None] * d0 + np.arange(d0)).reshape(len(ids), taps_per_filter)
+        mask = np.repeat(inside, d0, axis=1)
+    all_taps = np.arange(taps_per_filter, dtype=np.int64)
+    whole = inside.all(axis=1).tolist()
+    elements = tuple(row if w else row[m] for row, m, w in zip(every, mask, whole))
+    taps = tuple(all_taps if w else all_taps[m] for m, w in zip(mask, whole))
+    coords = tuple(itertools.product(*(range(n) for n in out)))
+    every.setflags(write=False)    # rows are shared views
+    all_taps.setflags(write=False)
+    return Supports(elements, taps, coords, layer.filters, taps_per_filter, layer.shared)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,99 @@ def _project(K, base, b, W, M, U, X):
     return d
 
 
-# long: one compiled loop; splitting it would add calls to the hot path
+# long: one compiled depth-first search; splitting it would add calls to the hot path
+@njit(cache=True)
+def _leaves(X, dim, f, Y, phase, rk):
+    """The subsets of the rows of X (f × dim) that are linearly independent.
+
+    Depth-first over the rows: row d is taken if it is independent of the
+    rows taken, and always also skipped; each leaf is one independent
+    subset. ``Y[r]`` holds every later row reduced modulo the r rows taken
+    on the current path (a non-zero multiple of the reduction, zero on the
+    taken rows' pivot columns), so row d is independent iff ``Y[r, d]`` is
+    non-zero, and only a take does arithmetic: it reduces the later rows by
+    one more pivot into ``Y[r + 1]``. Scratch: ``Y`` (f + 1, f, dim),
+    ``phase`` and ``rk`` (f + 1).
+    """
+    if f == 0:
+        return 1
+    for k in range(f):
+        for c in range(dim):
+            Y[0, k, c] = X[k, c]
+    leaves = 0
+    d = 0
+    rk[0] = 0
+    phase[0] = 0
+    while d >= 0:
+        r = rk[d]
+        if phase[d] == 0:
+            if d == f or r == dim:
+                leaves += 1          # every later row is skipped (or dependent): one subset
+                d -= 1
+                continue
+            q = -1
+            for c in range(dim):
+                if Y[r, d, c] != 0:
+                    q = c
+                    break
+            if d == f - 1:           # the last row: skipped always, taken if independent
+                leaves += 2 if q >= 0 else 1
+                d -= 1
+                continue
+            if d == f - 2:           # the last two rows a, b: {}, {a}, {b}, {a, b} as independent
+                qb = -1
+                for c in range(dim):
+                    if Y[r, d + 1, c] != 0:
+                        qb = c
+                        break
+                leaves += 1 + (q >= 0) + (qb >= 0)
+                if q >= 0 and qb >= 0:
+                    piv, t = Y[r, d, q], Y[r, d + 1, q]
+                    for c in range(dim):   # b reduced by a's pivot: non-zero iff {a, b} is independent
+                        if _sub(_mul(piv, Y[r, d + 1, c]), _mul(t, Y[r, d, c])) != 0:
+                            leaves += 1
+                            break
+                d -= 1
+                continue
+            if q >= 0:               # take row d: reduce the later rows by its pivot q
+                phase[d] = 1
+                piv = Y[r, d, q]
+                for k in range(d + 1, f):
+                    t = Y[r, k, q]
+                    if t == 0:
+                        for c in range(dim):
+                            Y[r + 1, k, c] = Y[r, k, c]
+                    else:
+                        for c in range(dim):
+                            Y[r + 1, k, c] = _sub(_mul(piv, Y[r, k, c]), _mul(t, Y[r, d, c]))
+                d += 1
+                rk[d] = r + 1
+                phase[d] = 0
+                continue
+            phase[d] = 1             # dependent: only the skip
+        if phase[d] == 1:            # skip row d
+            phase[d] = 2
+            d += 1
+            rk[d] = r
+            phase[d] = 0
+            continue
+        d -= 1
+    return leaves
+
+
+@njit(cache=True)
+def independent_subsets(U):
+    """The number of linearly independent subsets (the empty one included) of
+    the rows of U over GF(p), by :func:`_leaves`.
+
+    >>> independent_subsets(np.array([[1, 0], [0, 1], [1, 1]], dtype=np.int64))
+    7
+    """
+    f, u = U.shape
+    return _leaves(U, u, f, np.zeros((f + 1, f, u), dtype=np.int64), np.zeros(f + 1, dtype=np.int64),
+                   np.zeros(f + 1, dtype=np.int64))
+
+
 @njit(cache=True)
 def count_tail(K, C, start, stop, b, W, L, U, bins):
     """Tally, for the states [start, stop), count(V) into bins[leaves(V)] (limbs, L+1 per bin).
@@ -83,57 +175,12 @@ def count_tail(K, C, start, stop, b, W, L, U, bins):
     f, u = U.shape
     M = np.zeros((max(b, 1), max(b, 1)), dtype=np.int64)
     X = np.zeros((f, u), dtype=np.int64)
-    R = np.zeros((u, u), dtype=np.int64)       # echelon rows by pivot column
-    x = np.zeros(u, dtype=np.int64)
-    full = np.zeros(u, dtype=np.bool_)
-    added = np.full(f + 1, -1, dtype=np.int64)
+    Y = np.zeros((f + 1, f, u), dtype=np.int64)
     phase = np.zeros(f + 1, dtype=np.int64)
+    rk = np.zeros(f + 1, dtype=np.int64)
     for i in range(start, stop):
         dim = _project(K, i * W, b, W, M, U, X)
-        for c in range(dim):
-            full[c] = False
-        rank = 0
-        leaves = 0
-        d = 0
-        phase[0] = 0
-        while d >= 0:
-            if phase[d] == 0 and (d == f or rank == dim):
-                leaves += 1          # every later neuron is skipped (or dependent): one subset
-                d -= 1
-                continue
-            if phase[d] == 0:
-                phase[d] = 1
-                for c in range(dim):
-                    x[c] = X[d, c]
-                for c in range(dim):
-                    if full[c] and x[c] != 0:
-                        piv, t = R[c, c], x[c]
-                        for cc in range(dim):   # the whole vector scales by piv (rows are 0 left of c)
-                            x[cc] = _sub(_mul(piv, x[cc]), _mul(t, R[c, cc]))
-                q = -1
-                for c in range(dim):
-                    if x[c] != 0:
-                        q = c
-                        break
-                added[d] = q
-                if q >= 0:
-                    for c in range(dim):
-                        R[q, c] = x[c]
-                    full[q] = True
-                    rank += 1
-                    d += 1
-                    phase[d] = 0
-                    continue
-            if phase[d] == 1:
-                if added[d] >= 0:
-                    full[added[d]] = False
-                    rank -= 1
-                    added[d] = -1
-                phase[d] = 2
-                d += 1
-                phase[d] = 0
-                continue
-            d -= 1
+        leaves = _leaves(X, dim, f, Y, phase, rk)
         carry = np.uint64(0)
         for k in range(L + 1):
             t = bins[leaves, k] + (C[i * L + k] if k < L else np.uint64(0)) + carry
@@ -177,4 +224,4 @@ def bins_total(bins: np.ndarray) -> int:
     return total
 
 
-__all__ = ["count_tail", "tail_columns", "tail_vectors", "bins_total", "leaves_bound", "MAX_TAIL"]
+__all__ = ["count_tail", "independent_subsets", "tail_columns", "tail_vectors", "bins_total", "leaves_bound", "MAX_TAIL"]

@@ -91,6 +91,7 @@ def _print_text(args, network, result) -> None:
           f"P(all fail) <= {d['failure_probability']:.3g} (degree {d['degree_bound']})")
     line = f"method: {result.method}, {result.seconds:.3f} s"
     if d.get("peak_states") is not None:
-        line += (f", peak {d['peak_states']} states (about {_size(d['peak_memory_bytes'])}), "
-                 f"at most {d['max_active']} active elements")
+        line += f", peak {d['peak_states']} states (about {_size(d['peak_memory_bytes'])}), "
+        line += (f"at most {d['max_active']} active elements" if d.get("max_active") is not None else
+                 "no scan needed (closed form or one search per block)")
     print(line)

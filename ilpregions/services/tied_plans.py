@@ -1,0 +1,64 @@
+"""Scan plans of the blocks of a tied layer, built only for blocks that need a scan.
+
+A block whose rows have corank ≤ 1 (a closed form), or that is small enough
+to be searched whole, is counted without states
+(:func:`ilpregions.backends.subspace.engine.count_small`), so it needs no scan
+plan and the frame limit does not apply to it. Planning costs as much as
+counting on small layers, so plans are made on first use. A block that
+certainly needs a scan (too many neurons for the search, and corank ≥ 2 by
+its shape) is planned up front, so a scan wider than the state key is refused
+before anything is counted.
+"""
+
+from __future__ import annotations
+
+from ilpregions.backends.subspace.engine import MAX_FUTURE_ENTRIES, searched_whole
+from ilpregions.backends.subspace.plan import ScanPlan, Supports, best_order, make_plan
+from ilpregions.core.errors import TooLargeError
+
+#: The dp's state key holds the pivot set in one 64-bit word (backends.subspace.engine.MAX_FRAME).
+MAX_FRAME = 64
+
+
+def may_skip_scan(neurons: int, elements: int) -> bool:
+    """Whether a block of this size may be counted without a scan: searched
+    whole, or a closed-form candidate (rank ≥ neurons − 1 needs neurons ≤
+    elements + 1, and the rank test row-reduces at most MAX_FUTURE_ENTRIES entries).
+
+    >>> may_skip_scan(12, 12), may_skip_scan(18, 25), may_skip_scan(40, 20)
+    (True, True, False)
+    """
+    closed_form = neurons <= elements + 1 and neurons * (elements + neurons) <= MAX_FUTURE_ENTRIES
+    return closed_form or searched_whole(neurons, elements)
+
+
+class ScanPlans:
+    """The plan of each block, made on first use (:meth:`plan`); blocks that
+    surely need a scan are planned, and refused if too wide, at once."""
+
+    def __init__(self, inst, sup: Supports, blocks: list[list[int]]):
+        self.sup, self.blocks = sup, blocks
+        self.made: dict[int, ScanPlan] = {}
+        self.surely_scanned = [not may_skip_scan(len(block) * sup.filters, inst.coverage(block)) for block in blocks]
+        for index, scanned in enumerate(self.surely_scanned):
+            if scanned:
+                self.plan(index)
+
+    def plan(self, index: int) -> ScanPlan:
+        """The plan of block ``index`` along its best axis order; TooLargeError
+        when that order needs more than MAX_FRAME active elements at once."""
+        if index not in self.made:
+            widest, order, axes = best_order(self.sup, self.blocks[index])
+            if widest > MAX_FRAME:
+                raise TooLargeError(f"method: the dp scan needs {widest} active elements at once, beyond the "
+                                    f"{MAX_FRAME} a state key holds (and far beyond what fits in memory); "
+                                    f"`ilpregions count` gives the formula, an upper bound")
+            self.made[index] = make_plan(self.sup, order, axes)
+        return self.made[index]
+
+    def max_active(self) -> int | None:
+        """The widest frame of the plans made (None when no block needed a scan)."""
+        return max((p.max_frame for p in self.made.values()), default=None)
+
+    def scan_axes(self) -> list[int] | None:
+        return list(self.made[min(self.made)].axes) if self.made else None
