@@ -277,7 +277,7 @@ def _check_window(inst) -> None:
     """Refuse a big layer from a window of its positions, before its supports
     are built (seconds per million positions). The window's frontier in
     pixels times d0 is a lower bound on the dp's widest frame in every axis
-    order (docs/tied.md#where-the-wall-is)."""
+    order (docs/tied.md#4-where-the-wall-is)."""
     found = window_frontier(inst)
     if found is not None and found.pixels * inst.channels > MAX_FRAME:
         raise TooLargeError(f"method: the dp scan needs at least {found.pixels * inst.channels} active elements at "
