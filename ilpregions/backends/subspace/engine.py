@@ -252,14 +252,15 @@ def _corank_at_most_one(G: np.ndarray) -> tuple[int | None, np.ndarray | None]:
     N, E = G.shape
     if N == 0 or N * (E + N) > MAX_FUTURE_ENTRIES or (N > E + 1 and not searched_whole(N, E)):
         return None, None    # no closed form, and no search to give the pivots to
-    R, piv = linalg.rref(np.hstack([G, np.eye(N, dtype=np.int64)]))
-    pivots = piv[piv < E]
+    _, pivots = linalg.rref(G)
     rank = len(pivots)
     if rank == N:
         return 2 ** N, pivots
     if rank < N - 1:
         return None, pivots
-    y = R[rank, E:]            # the row whose G part vanished: the dependency
+    # rank N − 1: row-reduce [G | I]; the row whose G part vanished carries the dependency
+    R, piv = linalg.rref(np.hstack([G, np.eye(N, dtype=np.int64)]))
+    y = R[rank, E:]
     return 2 ** N - 2 ** (N - int(np.count_nonzero(y))), pivots
 
 
