@@ -197,8 +197,10 @@ def _write(rows, stamp, load_before, load_after, quick) -> None:
              "One draw per line; each line in a fresh process after a warm-up (seconds exclude loading the "
              "compiled kernel). Prototype: the plain-Python version of the same DP, timed on another machine.",
              "Columns: *full call* = `tied_max(..., repeats=1)` as the CLI runs it (planning, one draw, the "
-             "Theorem-1 upper bound), warm; *DP only* = planning + DP of that draw (no process start, no kernel "
+             "Theorem-1 upper bound), warm; *DP only* = instance, supports, blocks, planning and the DP of that draw, "
+             "cold (the geometry caches are cleared before each repetition; no process start, no kernel "
              "loading, no Theorem-1 count), the fastest of `runs` repetitions (lines under a minute only). "
+             "*max active* is empty where no block needed a scan (closed form or one search per block). "
              "Ratios: prototype time over ours (wall / CPU).",
              "", "| line | status | real maximum (one draw) | Theorem 1 | peak states | max active | full call wall s | "
              "CPU s | peak RSS | DP only wall ms | CPU ms | runs | prototype | ratio full wall / CPU | ratio DP only "
