@@ -183,6 +183,8 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
     # the whole block's matrix only when small: a long block's would not fit in memory
     st.matrix = block_matrix(sup, plan.positions, filters_of, limit=MAX_FUTURE_ENTRIES)
     st.future = None if st.matrix is not None else future_elements(sup, plan)
+    # per step, the bit mask of the frame columns that stay active
+    st.keep_masks = [sum(1 << j for j in np.flatnonzero(k >= 0).tolist()) for k in plan.keep]
     rows = _RowWatch(sup, plan, memory_cap)
     small = count_small(sup, plan.positions, filters_of, st.matrix) if tail and st.matrix is not None else None
     if small is not None:
@@ -375,7 +377,7 @@ def _next_frame(st: _Store, sup, plan, filters_of, i: int, deadline, peak: int) 
     a = len(plan.frames[i])
     b = len(plan.frames[i + 1]) if i + 1 < steps else 0
     Cm, visible = visible_constraints(sup, plan, filters_of, i, st.matrix, st.future)
-    keepmask = sum(1 << j for j in np.flatnonzero(plan.keep[i] >= 0).tolist())
+    keepmask = st.keep_masks[i]
     kept = kernel.max_rank(st.K, st.n, st.W, np.uint64(keepmask)) if keepmask else 0
     Wb = key_words(b, min(b, min(kept, visible) + sup.filters))
     n, Wa = st.n, st.W

@@ -101,16 +101,7 @@ def visible_constraints(sup: Supports, plan: ScanPlan, filters_of, i: int,
         rows, elements = block_matrix(sup, plan.positions[i + 1:], filters_of)
     if rows.size > MAX_FUTURE_ENTRIES:
         return none
-    act = np.searchsorted(elements, active)
-    is_active = np.zeros(len(elements), dtype=bool)
-    is_active[act] = True
-    rest = np.flatnonzero(~is_active)
-    C_active, dim = linalg.visible_rows(np.ascontiguousarray(rows[:, np.concatenate([rest, act])]), len(rest))
-    if dim == len(active):
-        return none     # W is all of GF(p)^A: nothing to cut
-    C = np.zeros((len(C_active), b), dtype=np.int64)
-    C[:, keep[keep >= 0]] = C_active
-    return C, dim
+    return linalg.cut_rows(np.ascontiguousarray(rows), elements, plan.frames[i], keep, b)
 
 
 __all__ = ["block_matrix", "future_elements", "visible_constraints", "MAX_FUTURE_ENTRIES"]

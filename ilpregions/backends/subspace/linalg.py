@@ -90,4 +90,50 @@ def visible_rows(F, others):
     return C, dim
 
 
-__all__ = ["rref", "visible_rows"]
+@njit(cache=True)
+def cut_rows(rows, elements, frame, keep, b):
+    """What the future can see from frame i, in frame i+1's columns: ``(C, dim W)``.
+
+    ``rows`` are the later neurons over ``elements`` (sorted); the active
+    elements are those of ``frame`` with ``keep >= 0``, which maps them to
+    frame i+1's ``b`` columns. C has no rows when W is everything (nothing
+    to cut). One compiled call per step: the same steps as
+    :func:`visible_rows` after gathering the columns (inactive ones first).
+    """
+    na = 0
+    for j in range(frame.size):
+        if keep[j] >= 0:
+            na += 1
+    act = np.empty(na, dtype=np.int64)
+    target = np.empty(na, dtype=np.int64)
+    k = 0
+    for j in range(frame.size):
+        if keep[j] >= 0:
+            act[k] = np.searchsorted(elements, frame[j])
+            target[k] = keep[j]
+            k += 1
+    is_active = np.zeros(elements.size, dtype=np.bool_)
+    for k in range(na):
+        is_active[act[k]] = True
+    others = elements.size - na
+    F = np.empty((rows.shape[0], elements.size), dtype=np.int64)
+    c = 0
+    for e in range(elements.size):
+        if not is_active[e]:
+            for r in range(rows.shape[0]):
+                F[r, c] = rows[r, e]
+            c += 1
+    for k in range(na):
+        for r in range(rows.shape[0]):
+            F[r, others + k] = rows[r, act[k]]
+    C_active, dim = visible_rows(F, others)
+    if dim == na:
+        return np.zeros((0, b), dtype=np.int64), dim
+    C = np.zeros((C_active.shape[0], b), dtype=np.int64)
+    for r in range(C_active.shape[0]):
+        for k in range(na):
+            C[r, target[k]] = C_active[r, k]
+    return C, dim
+
+
+__all__ = ["rref", "visible_rows", "cut_rows"]

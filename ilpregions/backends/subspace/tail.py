@@ -36,6 +36,7 @@ from math import comb
 import numpy as np
 from numba import njit
 
+from ilpregions.backends.subspace.future import block_matrix
 from ilpregions.backends.subspace.keys import _mul, _sub, decode
 
 #: At most this many remaining neurons are searched per state (the leaves are tallied in 2^f bins).
@@ -200,17 +201,12 @@ def tail_columns(sup, plan, i: int) -> tuple[np.ndarray, int]:
 
 
 def tail_vectors(sup, plan, filters_of, i: int, cols: np.ndarray, prime: int) -> np.ndarray:
-    """The remaining neurons (after step i) as rows over ``cols``."""
-    where = {e: j for j, e in enumerate(cols.tolist())}
-    rows = []
-    for q in plan.positions[i + 1:]:
-        F = np.asarray(filters_of(q), dtype=np.int64) % prime
-        idx = [where[e] for e in sup.elements[q].tolist()]
-        for k in range(F.shape[0]):
-            r = np.zeros(len(cols), dtype=np.int64)
-            r[idx] = F[k, sup.taps[q]]
-            rows.append(r)
-    return np.array(rows, dtype=np.int64).reshape(len(rows), len(cols))
+    """The remaining neurons (after step i) as rows over ``cols`` (their elements, in any order)."""
+    later = plan.positions[i + 1:]
+    if not later:
+        return np.zeros((0, len(cols)), dtype=np.int64)
+    G, elements = block_matrix(sup, later, filters_of)
+    return np.ascontiguousarray(G[:, np.searchsorted(elements, cols)]) % prime
 
 
 def bins_total(bins: np.ndarray) -> int:
