@@ -44,11 +44,14 @@ def _all_unions(inst, positions: list[int]) -> tuple[np.ndarray, np.ndarray]:
 def count(inst, *, time_limit: float | None = None, progress=None) -> EnumerationOutcome:
     positions = [p for p in range(inst.positions) if inst.fields[p]]
     m = len(positions)
+    if m > MAX_POSITIONS:   # first: the box of a million positions is a number of millions of digits
+        raise TooLargeError(f"bruteforce: {m} positions with a field, over the limit of {MAX_POSITIONS} "
+                            f"(2^{m} - 1 sets J); too large, use the dp or cpsat backend")
     caps = [inst.caps[p] for p in positions]
     box = 1
     for c in caps:
         box *= c + 1
-    if m > MAX_POSITIONS or box > MAX_BOX or box * ((1 << m) - 1) > MAX_WORK:
+    if box > MAX_BOX or box * ((1 << m) - 1) > MAX_WORK:
         raise TooLargeError(f"bruteforce: the t-box has {box} points and {m} positions "
                             f"({(1 << m) - 1} sets J); too large, use the dp or cpsat backend")
     start = time.perf_counter()

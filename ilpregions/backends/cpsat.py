@@ -30,7 +30,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ilpregions.backends._blocks import count_by_blocks
+from ilpregions.backends._blocks import count_by_blocks, refuse_row_model
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.combinatorics import binomial_row
 from ilpregions.core.errors import ParameterError
@@ -255,6 +255,7 @@ def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
     ``time_limit`` counts from the call: the import and the model building
     (the essential unions) use it up too, and the solve gets what is left.
     """
+    refuse_row_model(len(comp), "cpsat" if project else "cpsat-rows")   # before the overlap graph
     stop = _Stop(time_limit)
     from ortools.sat.python import cp_model
 
@@ -303,7 +304,9 @@ def count(inst, *, time_limit: float | None = None, progress=None, workers: int 
         return count_component(inst, comp, time_limit=remaining, progress=progress,
                                workers=workers, presolve=presolve, project=project)
 
-    regions, t_vectors, complete, outcomes = count_by_blocks(inst, block, time_limit)
+    where = "cpsat" if project else "cpsat-rows"
+    regions, t_vectors, complete, outcomes = count_by_blocks(
+        inst, block, time_limit, check_block=lambda size: refuse_row_model(size, where))
     return EnumerationOutcome(
         regions=regions, t_vectors=t_vectors, complete=complete,
         solutions=sum(o.solutions or 0 for o in outcomes),
@@ -393,7 +396,11 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None,
         complete = stop.left() != 0 and solve_enumeration(model, callback, stop)
         return EnumerationOutcome(regions=callback.n, t_vectors=None, solutions=callback.n, complete=complete)
 
-    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit)
+    def check_block(size):   # by arithmetic, before any block is built
+        check_binary_model(size, inst.filters, memory_cap, "cpsat-binary")
+        refuse_row_model(size, "cpsat-binary")
+
+    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit, check_block=check_block)
     counted = sum(o.solutions for o in outcomes)
     return EnumerationOutcome(regions=regions, t_vectors=None, complete=complete, solutions=counted,
                               details={"model": "binary neuron selection"})

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 
-from ilpregions.backends._blocks import count_by_blocks
+from ilpregions.backends._blocks import count_by_blocks, refuse_row_model
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.flow_network import FlowNetwork
 from ilpregions.core.geometry import RowsTimeUp, essential_unions
@@ -92,7 +92,11 @@ def count(inst, *, time_limit: float | None = None, progress=None,
             progress.update(value)
         return EnumerationOutcome(regions=value, t_vectors=None, complete=done, solutions=value)
 
-    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit)
+    def check_block(size):   # by arithmetic, before any block is built
+        check_binary_model(size, inst.filters, memory_cap, "scip")
+        refuse_row_model(size, "scip")
+
+    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit, check_block=check_block)
     counted = sum(o.solutions for o in outcomes)
     return EnumerationOutcome(regions=regions, t_vectors=None, complete=complete, solutions=counted,
                               details={"model": "binary neuron selection"})
