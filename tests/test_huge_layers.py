@@ -70,6 +70,20 @@ def test_a_block_is_refused_before_the_smaller_blocks_are_counted(monkeypatch):
     assert counted == []
 
 
+def test_a_large_layer_is_refused_from_a_window_before_it_is_grouped(monkeypatch, no_model_building):
+    from ilpregions.backends import _blocks
+
+    inst = _conv((60, 60, 1), 2, 2)          # 3,481 positions; the first 2,000 are one block
+    monkeypatch.setattr(_blocks, "components", lambda _: pytest.fail("grouped before the window check"))
+    for run in (cpsat.count, cpsat.count_binary, scip.count):
+        with pytest.raises(TooLargeError, match="a block of at least 2000 overlapping positions"):
+            run(inst)
+    # A window with no large block proves nothing: the whole layer is grouped, as before.
+    monkeypatch.setattr(_blocks, "WINDOW_POSITIONS", 100)
+    with pytest.raises(pytest.fail.Exception, match="grouped before the window check"):
+        cpsat.count(inst)
+
+
 def test_binary_backends_check_variables_first(no_model_building):
     inst = _conv((30, 30, 1), 2, 4000)      # 841 x 4000 binary variables
     with pytest.raises(TooLargeError, match="^scip: 3364000 binary variables"):
@@ -145,7 +159,7 @@ def test_compare_exits_2_with_one_line_when_every_backend_refuses(monkeypatch, c
     code, out, err = cli("compare", spec, "--quiet")
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "every counting backend refused" in err
-    assert "too_large (x: too large" in out
+    assert "too_large (x: too large" in out and "DISAGREEMENT" not in out
     code, out, _ = cli("compare", spec, "--quiet", "--json")
     assert code == 2 and '"status": "too_large"' in out
 

@@ -306,7 +306,7 @@ def count(inst, *, time_limit: float | None = None, progress=None, workers: int 
 
     where = "cpsat" if project else "cpsat-rows"
     regions, t_vectors, complete, outcomes = count_by_blocks(
-        inst, block, time_limit, check_block=lambda size: refuse_row_model(size, where))
+        inst, block, time_limit, check_block=lambda size, at_least: refuse_row_model(size, where, at_least))
     return EnumerationOutcome(
         regions=regions, t_vectors=t_vectors, complete=complete,
         solutions=sum(o.solutions or 0 for o in outcomes),
@@ -396,9 +396,9 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None,
         complete = stop.left() != 0 and solve_enumeration(model, callback, stop)
         return EnumerationOutcome(regions=callback.n, t_vectors=None, solutions=callback.n, complete=complete)
 
-    def check_block(size):   # by arithmetic, before any block is built
+    def check_block(size, at_least):   # by arithmetic, before any block is built
         check_binary_model(size, inst.filters, memory_cap, "cpsat-binary")
-        refuse_row_model(size, "cpsat-binary")
+        refuse_row_model(size, "cpsat-binary", at_least)
 
     regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit, check_block=check_block)
     counted = sum(o.solutions for o in outcomes)

@@ -92,9 +92,9 @@ def count(inst, *, time_limit: float | None = None, progress=None,
             progress.update(value)
         return EnumerationOutcome(regions=value, t_vectors=None, complete=done, solutions=value)
 
-    def check_block(size):   # by arithmetic, before any block is built
+    def check_block(size, at_least):   # by arithmetic, before any block is built
         check_binary_model(size, inst.filters, memory_cap, "scip")
-        refuse_row_model(size, "scip")
+        refuse_row_model(size, "scip", at_least)
 
     regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit, check_block=check_block)
     counted = sum(o.solutions for o in outcomes)

@@ -75,7 +75,9 @@ def run(args) -> int:
             print(line)
         if report.agree and report.regions is not None:
             print(f"agree: yes — {len(report.complete_paths)} complete paths give R_N = {report.regions}")
-        elif report.agree and not all_refused(report):
+        elif report.agree and all_refused(report):
+            print("agree: no path ran (every backend refused the model as too large); nothing to compare")
+        elif report.agree:
             print("agree: no complete path (time limits); nothing to compare")
         else:
             values = sorted({(r.regions, r.backend) for r in report.rows if r.status == "complete"})
