@@ -84,6 +84,25 @@ def test_a_large_layer_is_refused_from_a_window_before_it_is_grouped(monkeypatch
         cpsat.count(inst)
 
 
+def test_blocks_of_one_shape_are_counted_once_each_on_its_own(monkeypatch):
+    from ilpregions.backends.dp import engine as dp
+    from ilpregions.core import geometry
+
+    net = Network((4, 40, 1), (ConvLayer(2, (2, 1), stride=(1, 2), shared=False),))
+    inst = layer_instance(net)                  # 20 column blocks of 3 positions, all one shape
+    seen = []
+    real = cpsat.count_component
+    monkeypatch.setattr(cpsat, "count_component", lambda sub, comp, **k: seen.append(sub.positions)
+                        or real(sub, comp, **k))
+    graph = geometry.overlap_graph
+    sizes = []
+    monkeypatch.setattr(geometry, "overlap_graph", lambda i: sizes.append(i.positions) or graph(i))
+    out = cpsat.count(inst)
+    assert out.complete and out.regions == dp.count(inst).regions == dp.count(inst.restricted([0, 20, 40])).regions ** 20
+    assert seen == [3]                          # one block counted, on an instance of its 3 positions
+    assert sizes and max(sizes) == 3            # no overlap graph of the whole layer per block
+
+
 def test_binary_backends_check_variables_first(no_model_building):
     inst = _conv((30, 30, 1), 2, 4000)      # 841 x 4000 binary variables
     with pytest.raises(TooLargeError, match="^scip: 3364000 binary variables"):

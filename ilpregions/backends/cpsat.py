@@ -30,7 +30,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ilpregions.backends._blocks import count_by_blocks, refuse_row_model
+from ilpregions.backends._blocks import block_instance, count_by_blocks, refuse_row_model
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.combinatorics import binomial_row
 from ilpregions.core.errors import ParameterError
@@ -301,7 +301,8 @@ def count(inst, *, time_limit: float | None = None, progress=None, workers: int 
         raise ParameterError("workers", f"{workers}: cpsat's solution enumeration is only complete with "
                              f"one worker (several workers lose and repeat solutions)")
     def block(comp, remaining):
-        return count_component(inst, comp, time_limit=remaining, progress=progress,
+        sub, comp = block_instance(inst, comp)
+        return count_component(sub, comp, time_limit=remaining, progress=progress,
                                workers=workers, presolve=presolve, project=project)
 
     where = "cpsat" if project else "cpsat-rows"
@@ -366,9 +367,10 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None,
     def block(comp, remaining):
         check_binary_model(len(comp), inst.filters, memory_cap, "cpsat-binary")
         stop = _Stop(remaining)
+        sub, comp = block_instance(inst, comp)
         from ortools.sat.python import cp_model   # its import (seconds under load) counts against the limit
         try:
-            rows = essential_unions(inst, comp, deadline=stop.deadline)
+            rows = essential_unions(sub, comp, deadline=stop.deadline)
         except RowsTimeUp:   # the empty neuron set is all that is known
             return EnumerationOutcome(regions=1, t_vectors=None, solutions=0, complete=False)
         model = cp_model.CpModel()

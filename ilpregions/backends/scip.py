@@ -23,7 +23,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from ilpregions.backends._blocks import count_by_blocks, refuse_row_model
+from ilpregions.backends._blocks import block_instance, count_by_blocks, refuse_row_model
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.flow_network import FlowNetwork
 from ilpregions.core.geometry import RowsTimeUp, essential_unions
@@ -134,7 +134,7 @@ def count(inst, *, time_limit: float | None = None, progress=None,
     """
     def block(comp, remaining):
         check_binary_model(len(comp), inst.filters, memory_cap, "scip")
-        value, done = count_component(inst, comp, remaining)
+        value, done = count_component(*block_instance(inst, comp), remaining)
         if progress is not None:
             progress.update(value)
         return EnumerationOutcome(regions=value, t_vectors=None, complete=done, solutions=value)
