@@ -15,6 +15,7 @@ from ilpregions.core.errors import TooLargeError
 from ilpregions.core.flow_network import overlap_components
 from ilpregions.core.geometry import MAX_ROW_POSITIONS, components
 from ilpregions.core.results import EnumerationOutcome
+from ilpregions.core.sizes import check_binary_model
 
 
 #: A layer with more positions is first grouped on a window of its first positions: a block
@@ -40,6 +41,15 @@ def refuse_row_model(block: int, where: str, at_least: bool = False) -> None:
         raise TooLargeError(f"{where}: a block of {'at least ' if at_least else ''}{block} overlapping positions: far too many union rows "
                             f"for a row-based model, over the limit of {MAX_ROW_POSITIONS} (use the dp "
                             f"backend, or `ilpregions bounds`)")
+
+
+def binary_block_check(inst, memory_cap: int | None, where: str) -> Callable[[int, bool], None]:
+    """``check_block`` of the binary neuron-selection counters (scip, cpsat-binary): the model's
+    variables and estimated bytes, then the union rows, all by arithmetic."""
+    def check(size: int, at_least: bool) -> None:
+        check_binary_model(size, inst.filters, memory_cap, where)
+        refuse_row_model(size, where, at_least)
+    return check
 
 
 def checked_blocks(inst, check_block: Callable[[int, bool], None]) -> list[list[int]]:

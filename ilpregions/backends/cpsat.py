@@ -30,7 +30,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ilpregions.backends._blocks import block_instance, count_by_blocks, refuse_row_model
+from ilpregions.backends._blocks import binary_block_check, block_instance, count_by_blocks, refuse_row_model
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.combinatorics import binomial_row
 from ilpregions.core.errors import ParameterError
@@ -398,11 +398,8 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None,
         complete = stop.left() != 0 and solve_enumeration(model, callback, stop)
         return EnumerationOutcome(regions=callback.n, t_vectors=None, solutions=callback.n, complete=complete)
 
-    def check_block(size, at_least):   # by arithmetic, before any block is built
-        check_binary_model(size, inst.filters, memory_cap, "cpsat-binary")
-        refuse_row_model(size, "cpsat-binary", at_least)
-
-    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit, check_block=check_block)
+    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit,
+                                                     check_block=binary_block_check(inst, memory_cap, "cpsat-binary"))
     counted = sum(o.solutions for o in outcomes)
     return EnumerationOutcome(regions=regions, t_vectors=None, complete=complete, solutions=counted,
                               details={"model": "binary neuron selection"})

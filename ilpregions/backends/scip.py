@@ -23,7 +23,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from ilpregions.backends._blocks import block_instance, count_by_blocks, refuse_row_model
+from ilpregions.backends._blocks import binary_block_check, block_instance, count_by_blocks
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.flow_network import FlowNetwork
 from ilpregions.core.geometry import RowsTimeUp, essential_unions
@@ -139,11 +139,8 @@ def count(inst, *, time_limit: float | None = None, progress=None,
             progress.update(value)
         return EnumerationOutcome(regions=value, t_vectors=None, complete=done, solutions=value)
 
-    def check_block(size, at_least):   # by arithmetic, before any block is built
-        check_binary_model(size, inst.filters, memory_cap, "scip")
-        refuse_row_model(size, "scip", at_least)
-
-    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit, check_block=check_block)
+    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit,
+                                                     check_block=binary_block_check(inst, memory_cap, "scip"))
     counted = sum(o.solutions for o in outcomes)
     return EnumerationOutcome(regions=regions, t_vectors=None, complete=complete, solutions=counted,
                               details={"model": "binary neuron selection"})
