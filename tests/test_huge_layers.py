@@ -121,6 +121,20 @@ def test_bruteforce_refuses_by_positions_before_its_box_is_a_huge_number():
     assert time.perf_counter() - start < 5      # generous: it is one comparison
 
 
+def test_bruteforce_checks_its_memory_by_arithmetic_first(monkeypatch, cli, tmp_path):
+    monkeypatch.setattr(bruteforce, "_all_unions", lambda *a: pytest.fail("built before the memory check"))
+    inst = _conv((3, 3, 1), 2, 2)
+    with pytest.raises(TooLargeError, match=r"^bruteforce: about \d+ bytes for the 15 unions of 9 pixels, "
+                                            r"over the limit of 1048576 \(memory_cap\)"):
+        bruteforce.count(inst, memory_cap=2 ** 20)
+    spec = tmp_path / "m.toml"
+    spec.write_text('input = [3, 3, 1]\n[[layers]]\ntype = "conv"\nfilters = 2\nkernel = 2\n')
+    code, out, err = cli("count", spec, "--backend", "bruteforce", "--memory-cap", "0.001", "--quiet")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "(memory_cap)" in err
+    # Mask bits are the fields' pixels renumbered, not pixel ids (up to 5e7 bits each before).
+    assert bruteforce._pixel_labels(_conv((3, 3, 1), 2, 2), [3]) == {4: 0, 5: 1, 7: 2, 8: 3}
+
+
 # ----------------------------------------------------------------------------
 # compare: one shared time limit
 # ----------------------------------------------------------------------------
