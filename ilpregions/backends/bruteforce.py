@@ -23,14 +23,36 @@ MAX_WORK = 4_000_000_000  # box size times number of subsets
 CHUNK_WORK = 2 ** 24
 
 
-def _all_unions(inst, positions: list[int]) -> tuple[np.ndarray, np.ndarray]:
+#: Peak bytes when no ``memory_cap`` is given (see :func:`peak_bytes`).
+DEFAULT_MEMORY_CAP = 2 << 30
+
+
+def _pixel_labels(inst, positions: list[int]) -> dict[int, int]:
+    """The pixels of the fields, numbered 0.. (a mask's bits, not its pixel ids up to 5e7)."""
+    return {x: i for i, x in enumerate(sorted(set().union(*(inst.fields[p] for p in positions))))}
+
+
+def peak_bytes(m: int, pixels: int) -> int:
+    """Bytes the enumeration needs at most, by arithmetic: one Python int of ``pixels`` bits per
+    subset J (2^m of them, with the list slot), the float32 incidence and unions, and one chunk
+    (t as int64 and float32, the float32 products t·incidence of :data:`CHUNK_WORK` entries).
+
+    >>> peak_bytes(15, 24) // 2 ** 20      # measured: 79 MiB over the interpreter's baseline
+    83
+    """
+    subsets = 1 << m
+    chunk = max(1, CHUNK_WORK // max(1, subsets - 1))
+    return subsets * (8 + 32 + pixels // 8 + 4 * m + 4) + chunk * m * 20 + CHUNK_WORK * 5
+
+
+def _all_unions(inst, positions: list[int], labels: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Incidence rows of every non-empty J and g(J), by bitmask union."""
     m = len(positions)
     masks = [0] * (1 << m)
     for bit, p in enumerate(positions):
         field_mask = 0
         for x in inst.fields[p]:
-            field_mask |= 1 << x
+            field_mask |= 1 << labels[x]
         masks[1 << bit] = field_mask
     for subset in range(1, 1 << m):
         low = subset & -subset
@@ -41,18 +63,29 @@ def _all_unions(inst, positions: list[int]) -> tuple[np.ndarray, np.ndarray]:
     return incidence, union
 
 
-def count(inst, *, time_limit: float | None = None, progress=None) -> EnumerationOutcome:
+def count(inst, *, time_limit: float | None = None, progress=None,
+          memory_cap: int | None = None) -> EnumerationOutcome:
+    """Enumerate the t-box; sizes are checked by arithmetic first (``memory_cap``: bytes,
+    default :data:`DEFAULT_MEMORY_CAP`)."""
     positions = [p for p in range(inst.positions) if inst.fields[p]]
     m = len(positions)
+    if m > MAX_POSITIONS:   # first: the box of a million positions is a number of millions of digits
+        raise TooLargeError(f"bruteforce: {m} positions with a field, over the limit of {MAX_POSITIONS} "
+                            f"(2^{m} - 1 sets J); too large, use the dp or cpsat backend")
     caps = [inst.caps[p] for p in positions]
     box = 1
     for c in caps:
         box *= c + 1
-    if m > MAX_POSITIONS or box > MAX_BOX or box * ((1 << m) - 1) > MAX_WORK:
+    if box > MAX_BOX or box * ((1 << m) - 1) > MAX_WORK:
         raise TooLargeError(f"bruteforce: the t-box has {box} points and {m} positions "
                             f"({(1 << m) - 1} sets J); too large, use the dp or cpsat backend")
+    labels = _pixel_labels(inst, positions)
+    need, cap = peak_bytes(m, len(labels)), DEFAULT_MEMORY_CAP if memory_cap is None else memory_cap
+    if need > cap:
+        raise TooLargeError(f"bruteforce: about {need} bytes for the {(1 << m) - 1} unions of {len(labels)} "
+                            f"pixels, over the limit of {cap} (memory_cap)")
     start = time.perf_counter()
-    incidence, union = _all_unions(inst, positions)
+    incidence, union = _all_unions(inst, positions, labels)
     radices = np.array(caps, dtype=np.int64) + 1
     place = np.ones(m, dtype=np.int64)
     for i in range(m - 2, -1, -1):

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ilpregions.backends._blocks import count_by_blocks
+from ilpregions.backends._blocks import binary_block_check, block_instance, count_by_blocks, refuse_row_model
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.combinatorics import binomial_row
 from ilpregions.core.errors import ParameterError
@@ -255,6 +255,7 @@ def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
     ``time_limit`` counts from the call: the import and the model building
     (the essential unions) use it up too, and the solve gets what is left.
     """
+    refuse_row_model(len(comp), "cpsat" if project else "cpsat-rows")   # before the overlap graph
     stop = _Stop(time_limit)
     from ortools.sat.python import cp_model
 
@@ -300,10 +301,13 @@ def count(inst, *, time_limit: float | None = None, progress=None, workers: int 
         raise ParameterError("workers", f"{workers}: cpsat's solution enumeration is only complete with "
                              f"one worker (several workers lose and repeat solutions)")
     def block(comp, remaining):
-        return count_component(inst, comp, time_limit=remaining, progress=progress,
+        sub, comp = block_instance(inst, comp)
+        return count_component(sub, comp, time_limit=remaining, progress=progress,
                                workers=workers, presolve=presolve, project=project)
 
-    regions, t_vectors, complete, outcomes = count_by_blocks(inst, block, time_limit)
+    where = "cpsat" if project else "cpsat-rows"
+    regions, t_vectors, complete, outcomes = count_by_blocks(
+        inst, block, time_limit, check_block=lambda size, at_least: refuse_row_model(size, where, at_least))
     return EnumerationOutcome(
         regions=regions, t_vectors=t_vectors, complete=complete,
         solutions=sum(o.solutions or 0 for o in outcomes),
@@ -363,9 +367,10 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None,
     def block(comp, remaining):
         check_binary_model(len(comp), inst.filters, memory_cap, "cpsat-binary")
         stop = _Stop(remaining)
+        sub, comp = block_instance(inst, comp)
         from ortools.sat.python import cp_model   # its import (seconds under load) counts against the limit
         try:
-            rows = essential_unions(inst, comp, deadline=stop.deadline)
+            rows = essential_unions(sub, comp, deadline=stop.deadline)
         except RowsTimeUp:   # the empty neuron set is all that is known
             return EnumerationOutcome(regions=1, t_vectors=None, solutions=0, complete=False)
         model = cp_model.CpModel()
@@ -393,7 +398,8 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None,
         complete = stop.left() != 0 and solve_enumeration(model, callback, stop)
         return EnumerationOutcome(regions=callback.n, t_vectors=None, solutions=callback.n, complete=complete)
 
-    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit)
+    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit,
+                                                     check_block=binary_block_check(inst, memory_cap, "cpsat-binary"))
     counted = sum(o.solutions for o in outcomes)
     return EnumerationOutcome(regions=regions, t_vectors=None, complete=complete, solutions=counted,
                               details={"model": "binary neuron selection"})

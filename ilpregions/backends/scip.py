@@ -18,9 +18,12 @@ program.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from contextlib import contextmanager
 
-from ilpregions.backends._blocks import count_by_blocks
+from ilpregions.backends._blocks import binary_block_check, block_instance, count_by_blocks
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.flow_network import FlowNetwork
 from ilpregions.core.geometry import RowsTimeUp, essential_unions
@@ -54,6 +57,49 @@ def binary_model(inst, comp, deadline: float | None = None):
     return model, x
 
 
+@contextmanager
+def _ctrl_c_stops(model):
+    """Ctrl-C stops SCIP's search quietly; KeyboardInterrupt is raised once it returned.
+
+    SCIP's own SIGINT catching prints "pressed CTRL-C ..." on stdout from C,
+    past ``hideOutput``; so in the main thread it is turned off, our handler
+    calls ``interruptSolve``, and an event handler on every focused node gives
+    Python the moment to run that handler (no measurable cost: 11,540 against
+    11,500 solutions counted in 2 s).
+    """
+    interrupted = []
+    previous = None
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        model.setParam("misc/catchctrlc", False)
+    if main and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:   # nohup: Ctrl-C stays ignored
+        from pyscipopt import SCIP_EVENTTYPE, Eventhdlr
+
+        class Tick(Eventhdlr):
+            def eventinit(self):
+                self.model.catchEvent(SCIP_EVENTTYPE.NODEFOCUSED, self)
+
+            def eventexit(self):
+                self.model.dropEvent(SCIP_EVENTTYPE.NODEFOCUSED, self)
+
+            def eventexec(self, event):
+                return {}
+
+        def stop(signum=None, frame=None):
+            interrupted.append(signum)
+            model.interruptSolve()
+
+        model.includeEventhdlr(Tick(), "ilpregions_tick", "lets Python run its SIGINT handler")
+        previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
 def count_component(inst, comp, time_limit=None) -> tuple[int, bool]:
     import pyscipopt
 
@@ -69,7 +115,8 @@ def count_component(inst, comp, time_limit=None) -> tuple[int, bool]:
     model.setParam("presolving/maxrestarts", 0)
     if time_limit is not None:
         model.setParam("limits/time", max(0.01, float(time_limit)))
-    model.count()
+    with _ctrl_c_stops(model):
+        model.count()
     if model.getStatus() == "userinterrupt":   # SCIP catches Ctrl-C itself; pass it on
         raise KeyboardInterrupt
     count = int(model.getNCountedSols())
@@ -87,12 +134,13 @@ def count(inst, *, time_limit: float | None = None, progress=None,
     """
     def block(comp, remaining):
         check_binary_model(len(comp), inst.filters, memory_cap, "scip")
-        value, done = count_component(inst, comp, remaining)
+        value, done = count_component(*block_instance(inst, comp), remaining)
         if progress is not None:
             progress.update(value)
         return EnumerationOutcome(regions=value, t_vectors=None, complete=done, solutions=value)
 
-    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit)
+    regions, _, complete, outcomes = count_by_blocks(inst, block, time_limit,
+                                                     check_block=binary_block_check(inst, memory_cap, "scip"))
     counted = sum(o.solutions for o in outcomes)
     return EnumerationOutcome(regions=regions, t_vectors=None, complete=complete, solutions=counted,
                               details={"model": "binary neuron selection"})

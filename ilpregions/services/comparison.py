@@ -129,18 +129,36 @@ def _agreement(rows) -> tuple[bool, int | None]:
     return agree, (next(iter(exact_values)) if agree and exact_values else None)
 
 
+def _share(deadline: float | None, paths_left: int) -> float | None:
+    """This path's seconds: an equal share of what is left of the shared limit
+    (a path that finishes early leaves its time to the next ones)."""
+    if deadline is None:
+        return None
+    return (deadline - time.perf_counter()) / max(1, paths_left)
+
+
 def compare(model, time_limit: float | None = 10.0,
             progress: Callable[[str], None] | None = None) -> ComparisonReport:
-    """Run every installed counting path under ``time_limit`` seconds each.
+    """Run every installed counting path under one shared ``time_limit`` (seconds, all paths together).
 
+    Each path gets an equal share of the time still left when it starts. A
+    path whose turn comes after the limit passed is not started: its row says
+    so (status ``time_limit``, no value). Backends refuse an instance too
+    large for them by arithmetic, before building a model (status ``too_large``).
     ``progress(name)`` is called after each path. Ctrl-C (KeyboardInterrupt)
     is not a backend failure: it stops the comparison and propagates.
     """
     inst = as_instance(model)
     paths = {**counting_paths(), **EXTRA_PATHS}
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
     rows = []
-    for name, path in paths.items():
-        rows.append(_run_path(name, path, inst, time_limit))
+    for index, (name, path) in enumerate(paths.items()):
+        share = _share(deadline, len(paths) - index)
+        if share is not None and share <= 0:
+            rows.append(ComparisonRow(name, None, False, None, None, None, TIME_LIMIT,
+                                      f"not started: the shared time limit of {time_limit:g} s had passed"))
+        else:
+            rows.append(_run_path(name, path, inst, share))
         if progress is not None:
             progress(name)
     # Feasibility/LP-only backends are listed as such: they cannot enumerate.
@@ -154,4 +172,10 @@ def compare(model, time_limit: float | None = 10.0,
                             details={"positions": inst.positions, "union_size": inst.union_size})
 
 
-__all__ = ["compare", "ComparisonReport", "ComparisonRow", "counting_paths", "EXTRA_PATHS"]
+def all_refused(report: ComparisonReport) -> bool:
+    """True when every installed counting path refused the model as too large (nothing ran)."""
+    tried = [r for r in report.rows if r.status not in (UNAVAILABLE, UNSUPPORTED)]
+    return bool(tried) and all(r.status == TOO_LARGE for r in tried)
+
+
+__all__ = ["compare", "all_refused", "ComparisonReport", "ComparisonRow", "counting_paths", "EXTRA_PATHS"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 from ilpregions import backends
-from ilpregions.core.errors import EXIT_DISAGREE, EXIT_OK, EXIT_PARTIAL
+from ilpregions.core.errors import EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, EXIT_PARTIAL
 from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument, json_record,
                                              load_model, print_json, short_int)
 
@@ -14,9 +15,10 @@ def register(sub) -> None:
     paths = ", ".join(backends.backend_names(backends.COUNT))
     parser = sub.add_parser(
         "compare", help="run every installed counting backend and check that they agree",
-        description=f"Count R_N with every installed counting path ({paths}) under a per-backend "
-                    f"time limit (default 10 s). Exit code 1 when complete backends disagree, 3 when "
-                    f"none completed.")
+        description=f"Count R_N with every installed counting path ({paths}) under one time limit "
+                    f"shared by all of them (default 10 s; each path gets an equal share of what is "
+                    f"left). Exit code 1 when complete backends disagree, 2 when every backend refused "
+                    f"the model as too large, 3 when none completed.")
     add_model_argument(parser)
     add_time_limit_argument(parser)
     add_json_argument(parser)
@@ -45,7 +47,7 @@ def format_table(report) -> list[str]:
 
 
 def run(args) -> int:
-    from ilpregions.services.comparison import compare
+    from ilpregions.services.comparison import all_refused, compare
 
     start = time.perf_counter()
     network = load_model(args.model)
@@ -64,15 +66,17 @@ def run(args) -> int:
         report = compare(inst, time_limit=limit, progress=tick)
     if args.json:
         status = ("disagree" if not report.agree else "complete" if report.regions is not None
-                  else "time_limit")
+                  else "too_large" if all_refused(report) else "time_limit")
         print_json(json_record(args.model, status, time.perf_counter() - start, **report.to_json()))
     else:
         print(f"model: {args.model}" + (f" ({network.name})" if network.name else "") +
-              f", {inst.positions} positions, |∪S| = {inst.union_size}, time limit {limit:g} s per backend")
+              f", {inst.positions} positions, |∪S| = {inst.union_size}, time limit {limit:g} s shared by all backends")
         for line in format_table(report):
             print(line)
         if report.agree and report.regions is not None:
             print(f"agree: yes — {len(report.complete_paths)} complete paths give R_N = {report.regions}")
+        elif report.agree and all_refused(report):
+            print("agree: no path ran (every backend refused the model as too large); nothing to compare")
         elif report.agree:
             print("agree: no complete path (time limits); nothing to compare")
         else:
@@ -80,4 +84,8 @@ def run(args) -> int:
             print("DISAGREEMENT: " + "; ".join(f"{b} = {v}" for v, b in values))
     if not report.agree:
         return EXIT_DISAGREE
+    if all_refused(report):   # the table says why, per backend; stderr gets one line
+        print("ilpregions compare: error: every counting backend refused this model as too large "
+              "(reasons in the table)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return EXIT_OK if report.regions is not None else EXIT_PARTIAL

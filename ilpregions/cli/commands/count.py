@@ -26,7 +26,7 @@ def register(sub) -> None:
                              "its degree U and the leading constant c in R_N ~ c*d1^U (computed by the dp engine)")
     parser.add_argument("--memory-cap", type=positive_gib, metavar="GIB", default=None,
                         help="dp backend: refuse (before allocating) a step needing more than GIB GiB "
-                             "(default 8); with --workers/--scheduler, per Dask task; scip, cpsat-binary: "
+                             "(default 8); with --workers/--scheduler, per Dask task; scip, cpsat-binary, bruteforce: "
                              "refuse a model estimated above GIB GiB")
     parser.add_argument("--workers", type=positive_int, metavar="N", default=None,
                         help="dp backend: run the large DP stages on N local Dask worker processes, "
@@ -72,7 +72,7 @@ def run(args) -> int:
     options = {}
     memory_cap = getattr(args, "memory_cap", None)
     resolved = choose_backend(inst) if args.backend == backends.AUTO else args.backend
-    if memory_cap is not None and resolved in ("dp", "scip", "cpsat-binary"):
+    if memory_cap is not None and resolved in ("dp", "scip", "cpsat-binary", "bruteforce"):
         options["memory_cap"] = int(memory_cap * 2 ** 30)
     if resolved == "dp":
         from ilpregions.backends.dp.run import tune_malloc

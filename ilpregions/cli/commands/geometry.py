@@ -33,12 +33,32 @@ def _parse_positions(text: str, positions: int) -> list[int]:
     return values
 
 
-def layer_report(network, index: int) -> dict:
+#: JSON lists every receptive field pixel by pixel; above this many (positions x field pixels,
+#: by arithmetic) the output would be hundreds of MB and take minutes: refused, text output is not.
+MAX_JSON_FIELD_ENTRIES = 1_000_000
+
+
+def _check_json_size(network) -> None:
+    from ilpregions.core.errors import TooLargeError
+    from ilpregions.core.sizes import layer_sizes
+
+    for index, (layer, shape) in enumerate(zip(network.layers, network.input_shapes())):
+        if layer.type in ("conv", "local", "dense"):
+            entries = layer_sizes(shape, layer).field_entries
+            if entries > MAX_JSON_FIELD_ENTRIES:
+                raise TooLargeError(f"layers[{index}]: {entries} receptive-field entries (positions x field "
+                                    f"pixels) to list in --json, over the limit of {MAX_JSON_FIELD_ENTRIES}; "
+                                    f"the text output shows --fields N of them")
+
+
+def layer_report(network, index: int, shown: int | None = None) -> dict:
+    """One layer's geometry; only the first ``shown`` receptive fields are listed (None: all)."""
     from ilpregions.core.geometry import layer_instance
 
     inst = layer_instance(network, index)
     layer = network.layers[index]
-    fields = [[list(inst.element(x, 0)[:-1]) for x in field] for field in inst.fields]
+    listed = inst.fields if shown is None else inst.fields[:max(0, shown)]
+    fields = [[list(inst.element(x, 0)[:-1]) for x in field] for field in listed]
     return {
         "layer": index,
         "type": layer.type,
@@ -55,7 +75,10 @@ def layer_report(network, index: int) -> dict:
 def run(args) -> int:
     start = time.perf_counter()
     network = load_model(args.model)
-    reports = [layer_report(network, i) for i, layer in enumerate(network.layers)
+    if args.json:
+        _check_json_size(network)   # by arithmetic, before any layer is built
+    shown = None if args.json else args.fields
+    reports = [layer_report(network, i, shown) for i, layer in enumerate(network.layers)
                if layer.type in ("conv", "local", "dense")]
     if not reports:
         raise InputError("layers: no conv/local/dense layer to describe")
