@@ -7,6 +7,7 @@ by making that step fail the test; the real 1000x1000 runs are ``slow``.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -292,3 +293,37 @@ def test_ctrl_c_stops_a_scip_count_with_exit_130_and_one_line(tmp_path):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, (out, err)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and out == ""
+
+
+def test_cpsat_stops_at_the_memory_cap_with_an_honest_partial_sum(cli, tmp_path):
+    # The solutions cpsat remembers (to drop repeats) grow with the run: past --memory-cap it stops,
+    # keeps the partial sum (a lower bound), says why, and exits 3.
+    from ilpregions.backends import cpsat
+    from ilpregions.core.geometry import layer_instance
+    from ilpregions.core.spec import ConvLayer, Network
+
+    inst = layer_instance(Network((4, 4, 1), (ConvLayer(4, 2, shared=False),)))
+    full = cpsat.count(inst)
+    part = cpsat.count(inst, memory_cap=100 * 1000)   # about 100 solutions' worth
+    assert full.complete and not part.complete and part.details["stopped_by"] == "memory_cap"
+    assert 1 <= part.regions < full.regions and 0 < part.solutions < full.solutions
+    path = tmp_path / "m.toml"
+    path.write_text('input = [4, 4, 1]\n[[layers]]\ntype = "local"\nfilters = 4\nkernel = 2\n')
+    code, out, err = cli("count", str(path), "--backend", "cpsat", "--memory-cap", "0.0001", "--json")
+    data = json.loads(out)
+    assert code == 3 and data["status"] == "memory_cap" and int(data["regions"]) < full.regions
+    code, out, err = cli("count", str(path), "--backend", "cpsat-rows", "--memory-cap", "0.0001")
+    assert code == 3 and "memory cap reached" in out
+
+
+def test_check_sizes_the_flow_network_of_t_before_building_it(monkeypatch):
+    from ilpregions.core.errors import ParameterError
+    from ilpregions.core.spec import ConvLayer, Network
+    from ilpregions.services import feasibility
+
+    net = Network((4, 4, 1), (ConvLayer(2, 2),))          # 9 fields of 4 pixels
+    assert feasibility.check(net, [1] * 9).feasible
+    monkeypatch.setattr(feasibility, "MAX_FLOW_ARCS", 35)
+    monkeypatch.setattr(feasibility.backends, "load", lambda *a: pytest.fail("backend loaded"))
+    with pytest.raises(ParameterError, match="^t: 36 arcs in the flow network"):
+        feasibility.check(net, [1] * 9)

@@ -192,10 +192,12 @@ class Accumulator:
     in some versions), so solutions are deduplicated here, not trusted.
     """
 
-    def __init__(self, binom, inner, progress=None):
+    def __init__(self, binom, inner, progress=None, memory_cap: int | None = None, entry_bytes: int = 0):
         self.binom = binom
         self.inner = inner
         self.progress = progress
+        # the remembered solutions (and the projected sums' memo) are what grows with the run
+        self.memory_cap, self.entry_bytes = memory_cap, entry_bytes
         self.total = 0
         self.t_vectors = 0
         self.solutions = 0
@@ -218,6 +220,18 @@ class Accumulator:
         if self.progress is not None and self.solutions % 512 == 0:
             self.progress.update(512)
         return True
+
+    @property
+    def full(self) -> bool:
+        """Whether the remembered solutions reached the memory cap (estimated per entry)."""
+        return self.memory_cap is not None and self.solutions * self.entry_bytes >= self.memory_cap
+
+
+#: Bytes per remembered solution besides 8 per kept position and 8 per coupling row of the memo key:
+#: a set slot, tuple and bytes headers, the memo's value tuple and dict slot. Measured with tracemalloc
+#: on 5x4x1, 2x2, d1 = 3 (8 kept positions, 686 coupling rows): 4,470 bytes per solution, where this
+#: estimate gives 5,952.
+SOLUTION_BYTES = 400
 
 
 def _choose_projection(inst, comp, project: bool) -> list[int]:
@@ -249,11 +263,13 @@ def _rows_and_projection(inst, comp, project: bool, deadline):
 
 
 def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
-                    presolve=False, project=True) -> EnumerationOutcome:
+                    presolve=False, project=True, memory_cap: int | None = None) -> EnumerationOutcome:
     """Count one connected block of positions with CP-SAT.
 
     ``time_limit`` counts from the call: the import and the model building
     (the essential unions) use it up too, and the solve gets what is left.
+    ``memory_cap`` (bytes): the search stops, with the partial sum so far (a
+    lower bound), once the solutions it remembers would pass it.
     """
     refuse_row_model(len(comp), "cpsat" if project else "cpsat-rows")   # before the overlap graph
     stop = _Stop(time_limit)
@@ -268,13 +284,17 @@ def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
     ordered = [variables[p] for p in kept]
     binom = binomial_row(inst.filters, max(inst.caps[p] for p in kept))
 
-    accumulator = Accumulator(binom, inner, progress)
+    # per solution: its tuple (8 bytes a kept position) and, at worst, one memo key (8 a coupling row)
+    accumulator = Accumulator(binom, inner, progress, memory_cap, SOLUTION_BYTES + 8 * (len(kept) + len(inner.g)))
 
     class Aggregate(cp_model.CpSolverSolutionCallback):
         def on_solution_callback(self):
             stop.check(self)
             if not stop.stopped:
                 accumulator.add(tuple(self.value(v) for v in ordered))
+                if accumulator.full:
+                    stop.stopped = True
+                    self.stop_search()
 
     callback = Aggregate()
     callback.solver = cp_model.CpSolver()
@@ -286,12 +306,16 @@ def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
         t_vectors=accumulator.t_vectors, complete=complete,
         solutions=accumulator.solutions,
         details={"duplicates_skipped": accumulator.duplicates, "projected_positions": len(projected),
-                 "model_rows": sum(1 for s, u in rows_kept if len(s) >= 2)})
+                 "model_rows": sum(1 for s, u in rows_kept if len(s) >= 2),
+                 **({"stopped_by": "memory_cap"} if accumulator.full and not complete else {})})
 
 
 def count(inst, *, time_limit: float | None = None, progress=None, workers: int = 1,
-          presolve: bool = False, project: bool = True) -> EnumerationOutcome:
+          presolve: bool = False, project: bool = True, memory_cap: int | None = None) -> EnumerationOutcome:
     """Count R_N with CP-SAT, one model per connected block of positions.
+
+    ``memory_cap`` (bytes) bounds the solutions remembered to drop repeats:
+    past it the count stops with a partial sum (``details["stopped_by"]``).
 
     ``workers`` must stay 1: with 2 workers, OR-Tools 9.15 enumerated 680 of
     the 1,291 solutions of a 3×3×2 instance, repeated one, and still reported
@@ -303,7 +327,7 @@ def count(inst, *, time_limit: float | None = None, progress=None, workers: int 
     def block(comp, remaining):
         sub, comp = block_instance(inst, comp)
         return count_component(sub, comp, time_limit=remaining, progress=progress,
-                               workers=workers, presolve=presolve, project=project)
+                               workers=workers, presolve=presolve, project=project, memory_cap=memory_cap)
 
     where = "cpsat" if project else "cpsat-rows"
     regions, t_vectors, complete, outcomes = count_by_blocks(
@@ -312,7 +336,8 @@ def count(inst, *, time_limit: float | None = None, progress=None, workers: int 
         regions=regions, t_vectors=t_vectors, complete=complete,
         solutions=sum(o.solutions or 0 for o in outcomes),
         details={"duplicates_skipped": sum(o.details["duplicates_skipped"] for o in outcomes),
-                 "model_rows": sum(o.details["model_rows"] for o in outcomes)})
+                 "model_rows": sum(o.details["model_rows"] for o in outcomes),
+                 **({"stopped_by": "memory_cap"} if any(o.details.get("stopped_by") for o in outcomes) else {})})
 
 
 # ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ Element = tuple[int, ...]
 # Our status vocabulary; backends map their solver's codes onto these.
 COMPLETE = "complete"            # the whole space was enumerated / solved
 TIME_LIMIT = "time_limit"        # stopped by the time limit: a partial (lower) value
+MEMORY_CAP = "memory_cap"        # stopped at the memory cap while running: a partial (lower) value
 UNAVAILABLE = "unavailable"      # the backend's optional dependency is missing
 UNSUPPORTED = "unsupported"      # the backend cannot do this task (e.g. CBC cannot count)
 TOO_LARGE = "too_large"          # refused before starting (memory / size cap)

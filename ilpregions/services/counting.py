@@ -16,7 +16,7 @@ import time
 from ilpregions import backends
 from ilpregions.core.geometry import Theorem1Instance, as_instance, is_trivial
 from ilpregions.core.progress import Progress
-from ilpregions.core.results import COMPLETE, TIME_LIMIT, CountResult
+from ilpregions.core.results import COMPLETE, MEMORY_CAP, TIME_LIMIT, CountResult
 from ilpregions.core.spec import Network
 
 
@@ -114,8 +114,15 @@ def count_regions(model, backend: str = "auto", time_limit: float | None = None,
     return CountResult(
         regions=outcome.regions, exact=outcome.complete, backend=backend,
         t_vectors=outcome.t_vectors, union_size=inst.union_size, positions=inst.positions,
-        seconds=seconds, status=COMPLETE if outcome.complete else TIME_LIMIT,
+        seconds=seconds, status=_status(outcome),
         solutions=outcome.solutions, note=note, details=dict(outcome.details))
+
+
+def _status(outcome) -> str:
+    """Complete, or why a partial sum stopped: the time limit, or the memory cap while running."""
+    if outcome.complete:
+        return COMPLETE
+    return MEMORY_CAP if outcome.details.get("stopped_by") == MEMORY_CAP else TIME_LIMIT
 
 
 __all__ = ["count_regions", "choose_backend", "weight_sharing_note", "strict_gap_expected"]

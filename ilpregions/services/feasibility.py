@@ -122,8 +122,17 @@ def check(model, t: Iterable, backend: str = "flow") -> FeasibilityResult:
     """
     inst = as_instance(model)
     values = validate_t(inst, t)
+    # the flow network has an arc per (position with t_p > 0, pixel of its field): size it first
+    arcs = sum(len(inst.fields[p]) for p, v in enumerate(values) if v)
+    if arcs > MAX_FLOW_ARCS:
+        raise ParameterError("t", f"{arcs} arcs in the flow network of this t (one per pixel of each field "
+                                  f"with t_p > 0), over the limit of {MAX_FLOW_ARCS}")
     module = backends.load(backend, backends.CHECK)
     return module.check(inst, values)
+
+
+#: Arcs of one feasibility flow network (a few hundred bytes each in the solvers' Python models).
+MAX_FLOW_ARCS = 2_000_000
 
 
 __all__ = ["FeasibilityResult", "Violation", "check", "parse_t", "validate_t", "verify",

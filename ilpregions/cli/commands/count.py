@@ -5,7 +5,7 @@ from __future__ import annotations
 from ilpregions import backends
 from ilpregions.core.combinatorics import decimal_string
 from ilpregions.services.polynomial import fraction_string
-from ilpregions.core.results import TIME_LIMIT
+from ilpregions.core.results import MEMORY_CAP, TIME_LIMIT
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
 from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument,
                       load_model, json_record, print_json, short_int)
@@ -27,7 +27,8 @@ def register(sub) -> None:
     parser.add_argument("--memory-cap", type=positive_gib, metavar="GIB", default=None,
                         help="dp backend: refuse (before allocating) a step needing more than GIB GiB "
                              "(default 8); with --workers/--scheduler, per Dask task; scip, cpsat-binary, bruteforce: "
-                             "refuse a model estimated above GIB GiB")
+                             "refuse a model estimated above GIB GiB; cpsat, cpsat-rows: stop, with the partial sum "
+                             "(exit 3, status memory_cap), once the solutions remembered would pass GIB GiB")
     parser.add_argument("--workers", type=positive_int, metavar="N", default=None,
                         help="dp backend: run the large DP stages on N local Dask worker processes, "
                              "states partitioned by key")
@@ -72,7 +73,7 @@ def run(args) -> int:
     options = {}
     memory_cap = getattr(args, "memory_cap", None)
     resolved = choose_backend(inst) if args.backend == backends.AUTO else args.backend
-    if memory_cap is not None and resolved in ("dp", "scip", "cpsat-binary", "bruteforce"):
+    if memory_cap is not None:   # every count backend takes it
         options["memory_cap"] = int(memory_cap * 2 ** 30)
     if resolved == "dp":
         from ilpregions.backends.dp.run import tune_malloc
@@ -111,7 +112,8 @@ def run(args) -> int:
         if result.exact:
             print(f"regions: {value}")
         else:
-            print(f"regions: at least {value} (time limit reached; partial sum, a lower bound)")
+            why = "memory cap reached" if result.status == MEMORY_CAP else "time limit reached"
+            print(f"regions: at least {value} ({why}; partial sum, a lower bound)")
         if len(value) > 15:
             print(f"         ≈ {short_int(result.regions)}")
         t_info = f"{result.t_vectors} feasible t-vectors" if result.t_vectors is not None else "t-vectors: not all visited"
