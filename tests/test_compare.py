@@ -65,3 +65,26 @@ def test_json_output(capsys):
     assert backends["cbc"]["regions"] is None
     assert "feasibility/LP only" in backends["highs"]["note"]
     assert {"cpsat", "cpsat-binary", "bruteforce"} <= set(out["complete_paths"])
+
+
+def test_compare_passes_the_memory_cap_to_every_backend(cli, tmp_path, monkeypatch):
+    from ilpregions import backends
+
+    seen = {}
+    real = backends.load
+
+    def load(name, task):
+        module = real(name, task)
+
+        class Recorder:
+            def count(self, inst, time_limit=None, **options):
+                seen[name] = options.get("memory_cap")
+                return module.count(inst, time_limit=time_limit, **options)
+        return Recorder() if task == backends.COUNT else module
+
+    monkeypatch.setattr(backends, "load", load)
+    path = tmp_path / "m.toml"
+    path.write_text('input = [3, 3, 1]\n[[layers]]\ntype = "conv"\nfilters = 2\nkernel = 2\n')
+    code, out, err = cli("compare", str(path), "--memory-cap", "0.5", "--quiet")
+    installed = [n for n in backends.backend_names(backends.COUNT) if backends.BACKENDS[n].is_available()]
+    assert code == 0 and set(seen) == set(installed) and set(seen.values()) == {2 ** 29}

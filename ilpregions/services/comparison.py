@@ -32,7 +32,7 @@ from ilpregions import backends
 from ilpregions.core.combinatorics import decimal_string
 from ilpregions.core.errors import BackendUnavailableError, TooLargeError
 from ilpregions.core.geometry import as_instance
-from ilpregions.core.results import COMPLETE, ERROR, TIME_LIMIT, TOO_LARGE, UNAVAILABLE, UNSUPPORTED, EnumerationOutcome
+from ilpregions.core.results import COMPLETE, ERROR, MEMORY_CAP, TIME_LIMIT, TOO_LARGE, UNAVAILABLE, UNSUPPORTED, EnumerationOutcome
 
 
 @big_int_repr  # repr at any size (docs/safety.md)
@@ -75,16 +75,17 @@ class ComparisonReport:
                 "rows": [r.to_json() for r in self.rows]}
 
 
-def _backend_path(name: str) -> Callable[..., EnumerationOutcome]:
+def _backend_path(name: str, memory_cap: int | None = None) -> Callable[..., EnumerationOutcome]:
     def run(inst, time_limit):
-        return backends.load(name, backends.COUNT).count(inst, time_limit=time_limit)
+        options = {} if memory_cap is None else {"memory_cap": memory_cap}
+        return backends.load(name, backends.COUNT).count(inst, time_limit=time_limit, **options)
     return run
 
 
-def counting_paths() -> dict[str, Callable[..., EnumerationOutcome]]:
+def counting_paths(memory_cap: int | None = None) -> dict[str, Callable[..., EnumerationOutcome]]:
     """Every counting path by name (installed or not): the registered
-    counting backends, variants included."""
-    return {name: _backend_path(name) for name in backends.backend_names(backends.COUNT)}
+    counting backends, variants included; each gets ``memory_cap`` (bytes) if given."""
+    return {name: _backend_path(name, memory_cap) for name in backends.backend_names(backends.COUNT)}
 
 
 #: Extra paths (name -> callable(inst, time_limit) -> EnumerationOutcome);
@@ -113,8 +114,9 @@ def _run_path(name: str, path, inst, time_limit) -> ComparisonRow:
         return ComparisonRow(name, None, False, time.perf_counter() - start, None, None,
                              ERROR, f"{type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
+    partial = MEMORY_CAP if outcome.details.get("stopped_by") == MEMORY_CAP else TIME_LIMIT
     return ComparisonRow(name, outcome.regions, outcome.complete, seconds, outcome.t_vectors,
-                         outcome.solutions, COMPLETE if outcome.complete else TIME_LIMIT,
+                         outcome.solutions, COMPLETE if outcome.complete else partial,
                          NOTES.get(name, "" if outcome.complete else "partial sum: a lower bound"))
 
 
@@ -125,7 +127,8 @@ def _agreement(rows) -> tuple[bool, int | None]:
     # A partial (time-limited) count is a lower bound: it must not exceed an exact one.
     if agree and exact_values:
         value = next(iter(exact_values))
-        agree = all(r.regions <= value for r in rows if r.status == TIME_LIMIT and r.regions is not None)
+        agree = all(r.regions <= value for r in rows
+                    if r.status in (TIME_LIMIT, MEMORY_CAP) and r.regions is not None)
     return agree, (next(iter(exact_values)) if agree and exact_values else None)
 
 
@@ -138,7 +141,7 @@ def _share(deadline: float | None, paths_left: int) -> float | None:
 
 
 def compare(model, time_limit: float | None = 10.0,
-            progress: Callable[[str], None] | None = None) -> ComparisonReport:
+            progress: Callable[[str], None] | None = None, memory_cap: int | None = None) -> ComparisonReport:
     """Run every installed counting path under one shared ``time_limit`` (seconds, all paths together).
 
     Each path gets an equal share of the time still left when it starts. A
@@ -147,9 +150,10 @@ def compare(model, time_limit: float | None = 10.0,
     large for them by arithmetic, before building a model (status ``too_large``).
     ``progress(name)`` is called after each path. Ctrl-C (KeyboardInterrupt)
     is not a backend failure: it stops the comparison and propagates.
+    ``memory_cap`` (bytes) goes to every backend, as ``count --memory-cap`` does.
     """
     inst = as_instance(model)
-    paths = {**counting_paths(), **EXTRA_PATHS}
+    paths = {**counting_paths(memory_cap), **EXTRA_PATHS}
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     rows = []
     for index, (name, path) in enumerate(paths.items()):

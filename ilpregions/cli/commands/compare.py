@@ -23,6 +23,9 @@ def register(sub) -> None:
     add_time_limit_argument(parser)
     add_json_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    from ilpregions.cli.commands.count import positive_gib
+    parser.add_argument("--memory-cap", type=positive_gib, metavar="GIB", default=None,
+                        help="passed to every backend, as `count --memory-cap` does")
     parser.set_defaults(func=run)
 
 
@@ -63,7 +66,8 @@ def run(args) -> int:
             bar.set_postfix(done=name)
             bar.update()
 
-        report = compare(inst, time_limit=limit, progress=tick)
+        cap = None if args.memory_cap is None else int(args.memory_cap * 2 ** 30)
+        report = compare(inst, time_limit=limit, progress=tick, memory_cap=cap)
     if args.json:
         status = ("disagree" if not report.agree else "complete" if report.regions is not None
                   else "too_large" if all_refused(report) else "time_limit")
