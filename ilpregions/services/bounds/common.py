@@ -101,17 +101,25 @@ def decimal_text(value: int) -> str:
     return decimal_string(value)
 
 
+#: log10_int is good to ~1e-9 for values of up to ~10^7 digits; leading digits or a digit count read
+#: off it are exact unless they sit this close to a boundary (then an exact comparison decides).
+_MARGIN = 1e-6
+
+
 def digits(value: int) -> int:
     """Decimal digits of ``abs(value)`` (1 for 0), exactly, without its decimal text.
 
-    >>> [digits(v) for v in (0, 9, 10, -999, 10 ** 5000)]
-    [1, 1, 2, 3, 5001]
+    >>> [digits(v) for v in (0, 9, 10, -999, 10 ** 5000, 10 ** 5000 - 1)]
+    [1, 1, 2, 3, 5001, 5000]
     """
     value = abs(value)
     if value.bit_length() <= 4096:
         return len(str(value))
-    d = int(log10_int(value))   # within one of the truth; settled by an exact comparison
-    return d + 1 if value >= _pow10(d) else d
+    log = log10_int(value)
+    d = int(log)
+    if _MARGIN < log - d < 1 - _MARGIN:
+        return d + 1
+    return d + 2 if value >= _pow10(d + 1) else (d + 1 if value >= _pow10(d) else d)
 
 
 def _pow10(n: int) -> int:
@@ -126,8 +134,8 @@ def short_text(value: int, places: int = 3) -> str:
     """An exact integer for a table: itself when short, else ``1.23e4567`` (leading digits, truncated).
 
     Huge values (over ``SHORT_EXACT_BITS``) never get their full decimal text:
-    the leading digits come from an exact division by a power of ten with
-    python-flint, else from log10 (then marked ``≈``).
+    the leading digits are read off log10, which is exact away from a digit
+    boundary; near one, an exact division by a power of ten decides.
 
     >>> short_text(123456), short_text(10 ** 5000 * 123), short_text(7 ** 300000)
     ('123456', '1.23e5002', '2.58e253529')
@@ -136,16 +144,22 @@ def short_text(value: int, places: int = 3) -> str:
         return short_int(value, places)
     sign = "-" if value < 0 else ""
     value = abs(value)
+    exponent = digits(value) - 1
+    scaled = 10 ** (log10_int(value) - exponent + places - 1)     # in [10^(places-1), 10^places)
+    lead = int(scaled)
+    if not (_MARGIN * scaled < scaled - lead < 1 - _MARGIN * scaled):
+        lead = _leading(value, exponent - places + 1)
+    text = str(lead)
+    return f"{sign}{text[0]}.{text[1:]}e{exponent}"
+
+
+def _leading(value: int, shift: int) -> int:
+    """value // 10^shift exactly (GMP when installed; CPython's division is quadratic)."""
     try:
         import flint
+        return int(flint.fmpz(value) // flint.fmpz(10) ** shift)
     except ImportError:
-        log = log10_int(value)
-        exponent = int(log)
-        mantissa = f"{10 ** (log - exponent):.{places + 2}f}"[:places + 1]
-        return f"≈{sign}{mantissa}e{exponent}"
-    exponent = digits(value) - 1
-    lead = str(int(flint.fmpz(value) // flint.fmpz(10) ** (exponent - places + 1)))
-    return f"{sign}{lead[0]}.{lead[1:]}e{exponent}"
+        return value // 10 ** shift
 
 
 def value_json(value: int | None) -> dict[str, Any]:
