@@ -78,8 +78,10 @@ def test_tiny_limit_gives_exit_3_and_honest_rows(cli):
     assert data["status"] == "time_limit" and data["cut_by_time_limit"]
     values = {b["name"]: b["value"] for b in full["bounds"] if b["applicable"]}
     for b in data["bounds"]:
-        if b["applicable"]:      # whatever finished is the same proven value as without a limit
+        if b["applicable"] and b["name"] in values:   # whatever finished is the value found without a limit
             assert b["value"] == values[b["name"]], b["name"]
+    # bounds that only run when Theorem 1 is cut (the strip partition) are still consistent
+    assert int(data["lower"] or 0) <= int(full["upper"]) and int(data["upper"] or full["upper"]) >= int(full["lower"])
     assert any((b["reason"] or "").startswith(CUT_TEXT) for b in data["bounds"])
     code, text, _ = cli("bounds", PAPER, "--time-limit", "0.001")
     assert code == 3 and "status: time limit" in text and CUT_TEXT in text

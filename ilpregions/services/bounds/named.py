@@ -105,10 +105,9 @@ def _n_prime_lower(n_prime: Network, inst, value, time_limit: float | None, budg
 
     key = (n_prime, value, time_limit)
     if key not in _N_PRIME:
-        before = None if budget is None else budget.cut
         found = real_lower(n_prime, inst, value, time_limit, budget=budget)
-        if budget is not None and budget.cut != before:
-            return found      # cut by an overall deadline: not memoised
+        if budget is not None and budget.deadline is not None:
+            return found      # found under an overall deadline: not memoised
         if len(_N_PRIME) >= _N_PRIME_MAX:
             _N_PRIME.clear()
         _N_PRIME[key] = found

@@ -170,7 +170,7 @@ def real_lower(network: Network, inst: Theorem1Instance, exact_value: int | None
     ``search=False`` skips the runs of ``tied_max`` (whole layer and strips),
     keeping the closed forms: for callers that need the value fast.
     ``budget`` (:class:`~ilpregions.services.bounds.budget.Budget`) carries an
-    overall deadline; a result cut by it is not memoised.
+    overall deadline; a result found under one is not memoised.
     """
     budget = Budget(time_limit) if budget is None else budget
     # the time limit is not in the key: a value found under another limit is just as proven, and the
@@ -178,9 +178,8 @@ def real_lower(network: Network, inst: Theorem1Instance, exact_value: int | None
     key = (network, exact_value, search)
     if key in _REAL_CACHE:
         return _REAL_CACHE[key]
-    before = budget.cut
     found = _real_lower(network, inst, exact_value, budget, search)
-    if budget.cut == before:
+    if budget.deadline is None:     # under a deadline the searches may have had less time: not kept
         if len(_REAL_CACHE) > 16:
             _REAL_CACHE.clear()
         _REAL_CACHE[key] = found
