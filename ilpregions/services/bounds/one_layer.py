@@ -254,6 +254,8 @@ def _searches(network: Network, inst: Theorem1Instance, budget: Budget) -> list:
         out.append(block_bound(network, seconds, hard))
         if not out[-1].applicable and hard is not None and time.perf_counter() >= hard:
             budget.mark(BLOCKS)   # the deadline, not the size, stopped it
+            out[-1] = na(BLOCKS, "lower", f"not run to the end: time limit (no block scheme finished in its "
+                                          f"{seconds:.1f} s)")
     else:
         out.append(na(BLOCKS, "lower", budget.why(cost)))
     left = seconds - (time.perf_counter() - started)   # one budget for both searches
