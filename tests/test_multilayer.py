@@ -265,8 +265,9 @@ def test_cli_bounds_json_and_text():
     names = [b["name"] for b in data["bounds"]]
     assert names[:4] == [PREFIX, M.THEOREM2_LOWER, M.THEOREM2_UPPER, M.CNN_UPPER]
     assert data["lower"] == "320" and data["params"] == 21 and data["neurons"] == 12
-    keys = {"name", "kind", "value", "applicable", "reason", "proven_for", "regions"}
+    keys = {"name", "kind", "value", "applicable", "reason", "proven_for", "regions", "digits", "log10"}
     assert all(set(b) == keys for b in data["bounds"])
+    assert all(b["digits"] == len(b["value"]) for b in data["bounds"] if b["applicable"])
     assert all(b["proven_for"] in ("network", "locally-connected") for b in data["bounds"])
     assert all(isinstance(b["value"], str) for b in data["bounds"] if b["applicable"])
     text = _run_cli("bounds", "models/paper_3x3.toml")
@@ -299,12 +300,19 @@ def test_single_tap():
 
 
 def test_decimal_text_matches_str():
-    sys.set_int_max_str_digits(0)
-    rng = random.Random(9)
-    for bits in (1, 100, 4096, 4097, 20_000, 123_457):
-        for _ in range(3):
-            value = rng.getrandbits(bits) * rng.choice([1, -1])
-            assert M.decimal_text(value) == str(value)
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)   # str() as the reference; restored: other tests check the guard
+    try:
+        rng = random.Random(9)
+        for bits in (1, 100, 4096, 4097, 20_000, 123_457):
+            for _ in range(3):
+                value = rng.getrandbits(bits) * rng.choice([1, -1])
+                assert M.decimal_text(value) == str(value)
+                assert M.short_text(value) == (str(value) if len(str(abs(value))) <= 15 else
+                                               f"{'-' if value < 0 else ''}{str(abs(value))[0]}."
+                                               f"{str(abs(value))[1:3]}e{len(str(abs(value))) - 1}")
+    finally:
+        sys.set_int_max_str_digits(before)
     assert M.short_text(10 ** 20000 * 987) == "9.87e20002"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from ilpregions.core.errors import EXIT_OK
+from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
 from ilpregions.services.bounds.common import short_text
 from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, json_record, load_model,
                                              positive_seconds, print_json)
@@ -27,16 +27,17 @@ def register(sub) -> None:
                             description="Every applicable named bound as an exact integer; inapplicable "
                                         "bounds are listed with the reason.")
     add_model_argument(parser)
-    parser.add_argument("--time-limit", type=positive_seconds, metavar="S", default=DEFAULT_EXACT_SECONDS,
-                        help=f"seconds per exact count, tied_max run and strip search inside a bound (default "
-                             f"{DEFAULT_EXACT_SECONDS:g}); a run cut short makes that bound inapplicable")
+    parser.add_argument("--time-limit", type=positive_seconds, metavar="S", default=None,
+                        help=f"stop after about S seconds in all: bounds that cannot finish in the time left are "
+                             f"listed as 'not run: time limit' and the exit code is 3 (default: no overall limit, "
+                             f"{DEFAULT_EXACT_SECONDS:g} s per exact count, tied_max run and strip search)")
     add_json_argument(parser)
     parser.set_defaults(func=run)
 
 
 def report_json(report, model: str, seconds: float = 0.0) -> dict:
     """The ``--json`` object: model, status, seconds (as every command), then the report."""
-    out = json_record(model, "complete", seconds)
+    out = json_record(model, report.status, seconds)
     out.update(report.to_json())
     return out
 
@@ -60,6 +61,8 @@ def format_report(report, header: str) -> str:
     lines.append("")
     low = "none applies" if report.lower is None else f"{short_text(report.lower)}  ({report.lower_name})"
     up = "none applies" if report.upper is None else f"{short_text(report.upper)}  ({report.upper_name})"
+    if report.cut:
+        lines.append(f"status: time limit: not run or cut short: {', '.join(report.cut)} (exit code 3)")
     lines.append(f"best lower: {low}   [proven for the network as specified]")
     lines.append(f"best upper: {up}   [proven for the network as specified]")
     if report.real_max is not None:
@@ -78,16 +81,21 @@ def format_report(report, header: str) -> str:
 def run(args) -> int:
     from ilpregions.services.bounds import compute_bounds
 
+    started = time.perf_counter()
     network = load_model(args.model)
     start = time.perf_counter()
-    report = compute_bounds(network, time_limit=args.time_limit, progress=True)
+    if args.time_limit is None:
+        report = compute_bounds(network, time_limit=DEFAULT_EXACT_SECONDS, progress=True)
+    else:   # one deadline for the whole call, from the start of the command
+        report = compute_bounds(network, time_limit=args.time_limit, progress=True,
+                                total_seconds=max(args.time_limit - (time.perf_counter() - started), 0.01))
     seconds = time.perf_counter() - start
     if args.json:
         print_json(report_json(report, args.model, seconds))
     else:
         label = f" ({network.name})" if network.name else ""
         print(format_report(report, f"model: {args.model}{label}"))
-    return EXIT_OK
+    return EXIT_PARTIAL if report.cut else EXIT_OK
 
 
 __all__ = ["register", "run", "format_report", "report_json"]

@@ -24,10 +24,14 @@ from ilpregions.core.progress import Progress
 from ilpregions.core.spec import ConvLayer, Network
 from ilpregions.services.bounds import common as C
 from ilpregions.services.bounds.exact import Exact, ExactCounter, first_layer_instance, first_layer_upper, overlapping
-from ilpregions.services.bounds.named import fc_bounds_for, theorem2_lower, theorem2_upper
-from ilpregions.services.bounds.one_layer import real_lower, strip_partition_upper
-from ilpregions.services.bounds.sizes import is_relu, layer_neurons, neurons, params
+from ilpregions.services.bounds.budget import Budget
+from ilpregions.services.bounds.named import (fc_bounds_for, stack_seconds, theorem2_lower, theorem2_upper,
+                                              theorem2_upper_seconds)
+from ilpregions.services.bounds.one_layer import (SEARCH_SECONDS_PER_POSITION, closed_forms, grid_conv, real_lower,
+                                                  strip_partition_upper)
+from ilpregions.services.bounds.sizes import input_dim, is_relu, layer_neurons, neurons, params
 from ilpregions.services.bounds.stack import cnn_upper, composite_instances
+from ilpregions.theory.tied_bounds import caps, union_size
 
 
 @big_int_repr  # repr at any size (docs/safety.md)
@@ -53,6 +57,12 @@ class BoundsReport:
     lower_name: str | None = None
     upper_name: str | None = None
     real_max: int | None = None
+    cut: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """``"time_limit"`` when the overall deadline stopped any bound (the answer is partial), else ``"complete"``."""
+        return "time_limit" if self.cut else "complete"
 
     def bound(self, name: str):
         for b in self.bounds:
@@ -61,10 +71,12 @@ class BoundsReport:
         raise KeyError(name)
 
     def to_json(self) -> dict[str, Any]:
-        text = lambda v: None if v is None else C.decimal_text(v)  # noqa: E731
+        # values over C.JSON_MAX_DIGITS digits are null, with their digits and log10 beside them
+        low, up, real = C.value_json(self.lower), C.value_json(self.upper), C.value_json(self.real_max)
         out: dict[str, Any] = {
-            "bounds": [C.bound_json(b) for b in self.bounds], "lower": text(self.lower), "upper": text(self.upper),
-            "lower_name": self.lower_name, "upper_name": self.upper_name, "real_max": text(self.real_max),
+            "bounds": [C.bound_json(b) for b in self.bounds], "lower": low["value"], "upper": up["value"],
+            "lower_log10": low["log10"], "upper_log10": up["log10"],
+            "lower_name": self.lower_name, "upper_name": self.upper_name, "real_max": real["value"],
             "params": self.params, "neurons": self.neurons, "regions": C.ACTIVATION,
         }
         if self.exponent is not None:
@@ -72,6 +84,7 @@ class BoundsReport:
             out["position_maxima"] = list(self.position_maxima or ())
         if self.notes:
             out["notes"] = list(self.notes)
+        out["cut_by_time_limit"] = list(self.cut)
         return out
 
 
@@ -84,6 +97,11 @@ def best_bounds(bounds) -> tuple:
     low = max(lows, key=lambda b: (b.value, not b.name.startswith("ilpregions.")), default=None)
     up = min(ups, key=lambda b: (b.value, b.name.startswith("ilpregions.")), default=None)
     return low, up
+
+
+#: The LP bounds' cost is at least this many seconds (cifar_conv's 1,024 positions: 1.7 s measured);
+#: above that, SEARCH_SECONDS_PER_POSITION per position (the ImageNet stem: about 3 s).
+LP_MIN_SECONDS = 1.5
 
 
 def _lp_one_layer(inst):
@@ -121,7 +139,7 @@ def _theorem1_row(value, why, tied: bool):
                                                 "shared filters (tied weights are untied weights)")
 
 
-def _first_layer(network: Network, exact: Exact, time_limit, lp: bool, search: bool) -> dict[str, Any]:
+def _first_layer(network: Network, exact: Exact, budget: Budget, lp: bool, search: bool) -> dict[str, Any]:
     """Everything about layer 1 alone: Theorem 1, proven lower bounds, upper bounds, LP extras."""
     if not is_relu(network.layers[0]):
         return {"inst": None, "rows": [], "real": None, "upper": (None, ""), "lp": None, "tied": False}
@@ -129,16 +147,37 @@ def _first_layer(network: Network, exact: Exact, time_limit, lp: bool, search: b
     layer = network.layers[0]
     tied = overlapping(layer, inst)
     value, why = exact(inst)
+    neurons_1 = layer_neurons(network)[0]
+    # cheap bounds first, so that under a deadline they never wait for the expensive ones: the box
+    # upper bound, the closed-form lower bounds, then Σ_{i≤U} C(N_1, i), then the searches and the LP
+    upper = first_layer_upper(inst, neurons_1, value, None, budget, binomial=False)
+    if budget.deadline is not None and grid_conv(layer, inst):
+        closed_forms(inst, budget)
+    upper = min(upper, first_layer_upper(inst, neurons_1, value, None, budget, box=False),
+                key=lambda c: (c[0] is None, c[0] if c[0] is not None else 0))
     single = Network(network.input_shape, (layer,))
-    real = real_lower(single, inst, value, time_limit, search)
-    lp_result = _lp_one_layer(inst) if lp and (len(network.layers) == 1 or value is None) else None
-    upper = first_layer_upper(inst, layer_neurons(network)[0], value, lp_result)
+    want_lp = lp and (len(network.layers) == 1 or value is None)
+    lp_cost = max(LP_MIN_SECONDS, SEARCH_SECONDS_PER_POSITION * inst.positions)
+    budget.reserve = lp_cost if want_lp else 0.0    # the searches leave the LP bounds their time
+    real = real_lower(single, inst, value, budget.step, search, budget=budget)
+    budget.reserve = 0.0
+    lp_result = None
+    if want_lp and budget.allows("lp bounds", lp_cost):
+        lp_result = _lp_one_layer(inst)
+    if lp_result is not None:
+        upper = min([upper] + [(b.value, b.name) for b in lp_result.bounds
+                               if b.applicable and b.kind in ("upper", "exact")],
+                    key=lambda c: (c[0] is None, c[0] if c[0] is not None else 0))
     rows = [_theorem1_row(value, why, tied)] if len(network.layers) == 1 else []
     if value is None and isinstance(layer, ConvLayer) and len(network.layers) == 1 and search:
-        strip_value, how = strip_partition_upper(inst, time_limit)
+        if budget.expired():
+            budget.mark(C.STRIP_PARTITION)
+            strip_value, how = None, budget.why()
+        else:
+            strip_value, how = strip_partition_upper(inst, budget.step, budget)
         rows.append(C.named(C.STRIP_PARTITION, "upper", strip_value, how) if strip_value is not None
                     else C.na(C.STRIP_PARTITION, "upper", how))
-        if strip_value is not None and strip_value < upper[0]:
+        if strip_value is not None and (upper[0] is None or strip_value < upper[0]):
             upper = (strip_value, "the strip partition K_N ⊆ Π K_strip")
     return {"inst": inst, "rows": rows, "real": real, "upper": upper, "lp": lp_result, "tied": tied}
 
@@ -155,7 +194,7 @@ def _prefix_row(network: Network, real) -> Any:
 
 def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
                    time_limit: float | None = None, lp: bool = True, search: bool = True,
-                   progress: bool = False) -> BoundsReport:
+                   progress: bool = False, total_seconds: float | None = None) -> BoundsReport:
     """Every named bound on ``network`` (docs/bounds.md lists them with their arguments).
 
     Parameters
@@ -175,15 +214,23 @@ def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
         Theorem 2's N' is still counted).
     progress : bool
         A bar on stderr over the four stages (shown only after a second).
+    total_seconds : float, optional
+        One deadline for the whole call (``bounds --time-limit``): no bound
+        starts after it, and a bound whose estimated cost does not fit in the
+        time left is listed as "not run: time limit". The report's ``cut``
+        then names them and its ``status`` is ``"time_limit"``. Every value
+        returned is finished, hence proven.
     """
+    budget = Budget.total(total_seconds, time_limit)
     with Progress("bounds", total=4, enabled=progress, unit="stage") as bar:
-        return _compute(network, Exact(exact_counter, time_limit), time_limit, lp, search, bar)
+        return _compute(network, Exact(exact_counter, time_limit, budget if total_seconds else None), budget,
+                        lp, search, bar)
 
 
-def _compute(network, exact, time_limit, lp, search, bar) -> BoundsReport:
+def _compute(network, exact, budget, lp, search, bar) -> BoundsReport:
     """:func:`compute_bounds` with a progress bar (one tick per stage)."""
     bar.set_postfix(stage="layer 1")
-    first = _first_layer(network, exact, time_limit, lp, search)
+    first = _first_layer(network, exact, budget, lp, search)
     bar.update(1)
     bar.set_postfix(stage="theorem 2")
     one_layer = len(network.layers) == 1
@@ -192,38 +239,57 @@ def _compute(network, exact, time_limit, lp, search, bar) -> BoundsReport:
         bounds.extend(first["real"].bounds)
     elif not one_layer:
         bounds.append(_prefix_row(network, first["real"]))
-    bounds.append(theorem2_lower(network, exact, time_limit))
+    bounds.append(theorem2_lower(network, exact, budget.step, budget))
     bar.update(1)
     bar.set_postfix(stage="upper bounds")
-    r1, r1_from = first["upper"]
-    bounds.append(theorem2_upper(network, r1, r1_from))
-    composite = [None if inst is None else exact(inst)[0] for inst in composite_instances(network)]
-    union = first["inst"].union_size if first["inst"] is not None else 0
-    note = None if r1_from in ("Theorem 1", "") else f"first layer bounded by {r1_from}"
-    bounds.append(C.named(C.CNN_UPPER, "upper", cnn_upper(network, r1, union, composite), note))
-    bounds.extend(fc_bounds_for(network))
+    bounds.extend(_upper_rows(network, first, exact, budget))
     bar.update(1)
     exponent = maxima = None
     if one_layer and first["lp"] is not None:
         bounds.extend(_lp_rows(first["lp"], first["tied"]))
         exponent, maxima = first["lp"].exponent, tuple(first["lp"].position_maxima)
     elif one_layer and first["inst"] is not None:
-        exponent, maxima = first["inst"].union_size, first["inst"].caps
-    notes = _notes(network, first)
+        exponent, maxima = union_size(first["inst"]), caps(first["inst"])
+    notes = _notes(network, first, budget)
     low, up = best_bounds(bounds)
     real_max = first["real"].real_max if one_layer and first["real"] is not None else None
     bar.update(1)
     return BoundsReport(tuple(bounds), None if low is None else low.value, None if up is None else up.value,
                         params(network), neurons(network), exponent, maxima, notes,
-                        None if low is None else low.name, None if up is None else up.name, real_max)
+                        None if low is None else low.name, None if up is None else up.name, real_max, budget.cut)
 
 
-def _notes(network: Network, first) -> tuple[str, ...]:
+def _upper_rows(network: Network, first, exact: Exact, budget: Budget) -> list:
+    """Theorem 2 (ii), our stack bound and the fully-connected bounds, each only if its cost fits."""
+    r1, r1_from = first["upper"]
+    rows = []
+    cost = theorem2_upper_seconds(network, budget.known)
+    if budget.allows(C.THEOREM2_UPPER, cost):
+        rows.append(theorem2_upper(network, r1, r1_from))
+        budget.known.update((n, input_dim(network)) for n in layer_neurons(network)[1:])
+    else:
+        rows.append(C.na(C.THEOREM2_UPPER, "upper", budget.why(cost)))
+    cost = stack_seconds(network, r1 is None, budget.known)
+    if budget.allows(C.CNN_UPPER, cost):
+        composite = [None if inst is None else exact(inst)[0] for inst in composite_instances(network)]
+        union = union_size(first["inst"]) if first["inst"] is not None else 0
+        note = None if r1_from in ("Theorem 1", "") else f"first layer bounded by {r1_from}"
+        rows.append(C.named(C.CNN_UPPER, "upper", cnn_upper(network, r1, union, composite), note))
+    else:
+        rows.append(C.na(C.CNN_UPPER, "upper", budget.why(cost)))
+    rows.extend(fc_bounds_for(network, budget))
+    return rows
+
+
+def _notes(network: Network, first, budget: Budget) -> tuple[str, ...]:
     notes = ["regions are activation regions (constant ReLU signs and max-pooling choices); upper bounds "
              "also bound the linear pieces of the function"]
     if first["tied"]:
         notes.append("shared filters with overlapping fields: Theorem 1 counts the locally connected layer, an "
                       "upper bound here; values marked locally-connected are not bounds for this network")
+    if budget.cut:
+        notes.append(f"partial answer: the time limit cut {', '.join(budget.cut)}; every value shown is finished "
+                     f"and proven")
     return tuple(notes)
 
 

@@ -164,8 +164,12 @@ def _split(sub: Supports, theta: np.ndarray) -> int:
     return value
 
 
-def _scheme(sup, theta, axes, reverse, g, cache) -> tuple[int, int, int, bool]:
-    """Π_j c_j for one scheme: (value, distinct types, types that fell back, the commonest type exact?)."""
+def _scheme(sup, theta, axes, reverse, g, cache, hard_deadline=None) -> tuple[int, int, int, bool] | None:
+    """Π_j c_j for one scheme: (value, distinct types, types that fell back, the commonest type exact?).
+
+    None when ``hard_deadline`` (a perf_counter time) passes before every block type is counted:
+    the scheme is dropped whole, so a value never depends on where the clock stopped.
+    """
     seen = np.zeros(1 + max((int(e.max()) for e in sup.elements if len(e)), default=0), dtype=bool)
     multiplicity: dict[tuple, int] = {}
     subs: dict[tuple, Supports] = {}
@@ -178,6 +182,8 @@ def _scheme(sup, theta, axes, reverse, g, cache) -> tuple[int, int, int, bool]:
     ranked = sorted(multiplicity.items(), key=lambda item: -item[1])
     for sig, k in ranked:
         if sig not in cache:
+            if hard_deadline is not None and time.perf_counter() >= hard_deadline:
+                return None
             cache[sig] = _count(subs[sig], theta)
         count, exact = cache[sig]
         fallbacks += not exact
@@ -195,7 +201,7 @@ def _feasible(inst, axes, reverse, g) -> bool:
     """
     if g == 1:
         return True
-    coords = np.array(list(itertools.product(*(range(n) for n in inst.output_spatial))), dtype=np.int64)
+    coords = np.indices(inst.output_spatial, dtype=np.int64).reshape(len(inst.output_spatial), -1).T
     order = np.lexsort(tuple(coords[:, a] for a in reversed(axes)))
     if reverse:
         order = order[::-1]
@@ -212,7 +218,7 @@ def _feasible(inst, axes, reverse, g) -> bool:
 
 
 def block_lower(network: Network, seconds: float = 4.0, seed: int = 0,
-                max_block: int | None = None) -> BlockBound | None:
+                max_block: int | None = None, hard_deadline: float | None = None) -> BlockBound | None:
     """The best block-triangular lower bound on a one-layer conv net's real maximum within ``seconds``.
 
     Tries every axis order, both directions, and block lengths g = 1, 2, ...
@@ -232,6 +238,9 @@ def block_lower(network: Network, seconds: float = 4.0, seed: int = 0,
         Seed of the random integer filters in [1, p).
     max_block : int, optional
         Largest block length tried.
+    hard_deadline : float, optional
+        A ``time.perf_counter()`` time (an overall limit, e.g. ``bounds --time-limit``): a scheme
+        not finished by then is dropped whole (without it a started scheme always finishes).
     """
     from ilpregions.backends.subspace.engine import PRIME
 
@@ -254,7 +263,10 @@ def block_lower(network: Network, seconds: float = 4.0, seed: int = 0,
                     sup = supports(network)
                     theta = np.random.default_rng(seed).integers(1, PRIME, size=(sup.filters, sup.taps_per_filter),
                                                                   dtype=np.int64)
-                value, types, fallbacks, common_exact = _scheme(sup, theta, axes, reverse, g, cache)
+                found = _scheme(sup, theta, axes, reverse, g, cache, hard_deadline)
+                if found is None:
+                    return best
+                value, types, fallbacks, common_exact = found
                 if best is None or value > best.value:
                     best = BlockBound(value, g, tuple(axes), reverse, types, fallbacks)
                 if not common_exact:

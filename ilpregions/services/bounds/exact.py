@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from ilpregions.core.errors import ILPRegionsError, TooLargeError
 from ilpregions.core.geometry import Theorem1Instance, components, conv_instance, dense_instance
 from ilpregions.core.spec import ConvLayer, Network
-from ilpregions.services.bounds.common import short_text
+from ilpregions.services.bounds.common import THEOREM1, short_text
 from ilpregions.theory import fc_bounds
 
 #: The exact engine is not even started when one overlapping block of fields
@@ -46,17 +46,38 @@ def largest_block(inst: Theorem1Instance) -> int:
     return max((len(c) for c in components(inst)), default=0)
 
 
+def fields_meet(inst: Theorem1Instance) -> bool:
+    """Whether two fields share a pixel (the largest block has > 1 position), from the incidence
+    arrays in one pass: a million positions in a fraction of a second, without the components.
+
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> fields_meet(layer_instance(Network((4, 1), (ConvLayer(2, 2),)))), fields_meet(
+    ...     layer_instance(Network((4, 1), (ConvLayer(2, 2, stride=2),))))
+    (True, False)
+    """
+    import numpy as np
+
+    from ilpregions.core.flow_network import incidence
+
+    pixel = incidence(inst).pixel
+    return len(pixel) > 0 and int(np.bincount(pixel).max()) > 1
+
+
 def overlapping(layer, inst: Theorem1Instance) -> bool:
     """True for shared filters whose fields overlap: Theorem 1 is then only an upper bound."""
-    return isinstance(layer, ConvLayer) and layer.shared and largest_block(inst) > 1
+    return isinstance(layer, ConvLayer) and layer.shared and fields_meet(inst)
 
 
 def size_guard(inst: Theorem1Instance) -> str | None:
     """Why the exact engine should not be started on ``inst``, or None."""
-    block = largest_block(inst)
-    if block <= 1:
+    if not fields_meet(inst):
         return None  # a product of closed forms in every backend
-    if block > EXACT_MAX_BLOCK_POSITIONS or inst.positions > EXACT_MAX_POSITIONS:
+    if inst.positions > EXACT_MAX_POSITIONS:
+        return (f"exact count skipped: {inst.positions} positions with overlapping fields (limit "
+                f"{EXACT_MAX_POSITIONS}); no exact method finishes there")
+    block = largest_block(inst)
+    if block > EXACT_MAX_BLOCK_POSITIONS:
         return (f"exact count skipped: {block} positions overlap in one block "
                 f"(limit {EXACT_MAX_BLOCK_POSITIONS}); no exact method finishes there")
     return None
@@ -79,23 +100,42 @@ def bruteforce_counter(inst: Theorem1Instance, time_limit: float | None = None):
 class Exact:
     """Memoised one-layer Theorem-1 counts with size guard and time limit."""
 
-    def __init__(self, counter: ExactCounter | None, time_limit: float | None):
+    def __init__(self, counter: ExactCounter | None, time_limit: float | None, budget=None):
         self.counter = counter or engine_counter
         self.time_limit = time_limit
+        self.budget = budget     # a Budget with an overall deadline, or None
         self.cache: dict[tuple, ExactAnswer] = {}
+        self.keep: list = []
 
     def __call__(self, inst: Theorem1Instance) -> ExactAnswer:
-        key = (inst.fields, inst.channels, inst.filters)
-        if key not in self.cache:
-            self.cache[key] = self._count(inst)
-        return self.cache[key]
+        # hashing a million fields takes a third of a second: big instances are keyed by identity
+        fields = inst.fields if inst.positions <= 20_000 else id(inst)
+        key = (fields, inst.channels, inst.filters)
+        if not isinstance(fields, tuple):
+            self.keep.append(inst)   # keeps the id valid while cached
+        if key in self.cache:
+            return self.cache[key]
+        guard = size_guard(inst)
+        if guard:
+            self.cache[key] = (None, guard)
+            return self.cache[key]
+        if self.budget is not None and self.budget.expired():
+            self.budget.mark(THEOREM1)
+            return None, "not run: time limit"
+        answer = self._count(inst)
+        if answer[0] is not None or self.budget is None or not self.budget.expired():
+            self.cache[key] = answer
+        elif "time limit" in (answer[1] or ""):
+            self.budget.mark(THEOREM1)   # stopped by the overall deadline
+        return answer
 
     def _count(self, inst: Theorem1Instance) -> ExactAnswer:
         guard = size_guard(inst)
         if guard:
             return None, guard
         try:
-            result = self.counter(inst, self.time_limit)
+            seconds = self.time_limit if self.budget is None else self.budget.seconds(share=0.5)
+            result = self.counter(inst, seconds)
         except TooLargeError as exc:
             return None, f"exact count refused: {exc}"
         except ILPRegionsError as exc:
@@ -120,20 +160,42 @@ def box_upper(inst: Theorem1Instance) -> int:
     """
     from ilpregions.theory.tied_bounds import box_product
 
-    return box_product(inst.filters, inst.field_sizes)
+    from ilpregions.theory.tied_bounds import field_sizes
+
+    return box_product(inst.filters, field_sizes(inst))
 
 
 def first_layer_upper(inst: Theorem1Instance, neurons: int, exact_value: int | None,
-                      lp_result=None) -> tuple[int, str]:
-    """The best proven upper bound on the first layer's maximum, and where it comes from."""
+                      lp_result=None, budget=None, binomial: bool = True,
+                      box: bool = True) -> tuple[int | None, str]:
+    """The best proven upper bound on the first layer's maximum, and where it comes from.
+
+    With a ``budget`` (an overall deadline), a candidate whose estimated cost
+    does not fit in the time left is not built; ``(None, why)`` when none fits.
+    ``binomial=False`` leaves out Σ_{i≤U} C(N_1, i) (slow on big layers: asked for later),
+    ``box=False`` the box bound.
+    """
+    from ilpregions.services.bounds.budget import bigint_seconds, binomial_sum_seconds
+    from ilpregions.theory.tied_bounds import box_log10, field_sizes, union_size
+
     if exact_value is not None:
         return exact_value, "Theorem 1"
-    candidates = [(box_upper(inst), "the box bound Π_p Σ_{i≤|S_p|} C(d1, i)"),
-                  (fc_bounds.binomial_sum(neurons, inst.union_size),
-                   "Σ_{i≤U} C(N_1, i) (N_1 hyperplanes in a U-dimensional input)")]
+    union = union_size(inst)
+    candidates = []
+    if box and (budget is None or budget.allows("first layer: box bound",
+                                                bigint_seconds(box_log10(inst.filters, field_sizes(inst))), grace=True)):
+        candidates.append((box_upper(inst), "the box bound Π_p Σ_{i≤|S_p|} C(d1, i)"))
+    if binomial and (budget is None or budget.allows("first layer: Σ_{i≤U} C(N_1, i)",
+                                                     binomial_sum_seconds(neurons, union, budget.known))):
+        candidates.append((fc_bounds.binomial_sum(neurons, union),
+                           "Σ_{i≤U} C(N_1, i) (N_1 hyperplanes in a U-dimensional input)"))
+        if budget is not None:
+            budget.known.add((neurons, union))
     if lp_result is not None:
         candidates += [(b.value, b.name) for b in lp_result.bounds
                        if b.applicable and b.kind in ("upper", "exact")]
+    if not candidates:
+        return None, "not run: time limit"
     return min(candidates, key=lambda c: c[0])
 
 

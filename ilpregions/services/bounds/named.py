@@ -11,6 +11,7 @@ from ilpregions.core.geometry import conv_instance
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 from ilpregions.services.bounds.common import (BOTH, MONTUFAR2014, MONTUFAR2017, PASCANU, SERRA2018, THEOREM2_LOWER,
                                                THEOREM2_UPPER, na, named)
+from ilpregions.services.bounds.budget import binomial_sum_seconds
 from ilpregions.services.bounds.exact import Exact, overlapping
 from ilpregions.services.bounds.sizes import input_dim, is_relu, layer_neurons, layer_positions
 from ilpregions.theory import fc_bounds
@@ -64,7 +65,7 @@ def _theorem2_conditions(network: Network, k: int) -> str | None:
     return None
 
 
-def theorem2_lower(network: Network, exact: Exact, time_limit: float | None):
+def theorem2_lower(network: Network, exact: Exact, time_limit: float | None, budget=None):
     """Xiong et al. 2020, Theorem 2 (i): R_N ≥ R_{N'} · Π_{l<L} ⌊d_l/d0⌋^{positions_l·d0}.
 
     R_{N'} is replaced by a *proven lower bound on N''s real maximum*
@@ -85,7 +86,10 @@ def theorem2_lower(network: Network, exact: Exact, time_limit: float | None):
     for length in range(k, 1, -1):
         why = why or _theorem2_conditions(network, length)
         if _theorem2_conditions(network, length) is None:
-            return _theorem2_on_prefix(network, length, exact, time_limit)
+            if budget is not None and budget.expired():
+                budget.mark(name)
+                return na(name, kind, budget.why())
+            return _theorem2_on_prefix(network, length, exact, time_limit, budget)
     return na(name, kind, why)
 
 
@@ -96,18 +100,21 @@ _N_PRIME: dict = {}
 _N_PRIME_MAX = 256
 
 
-def _n_prime_lower(n_prime: Network, inst, value, time_limit: float | None):
+def _n_prime_lower(n_prime: Network, inst, value, time_limit: float | None, budget=None):
     from ilpregions.services.bounds.one_layer import real_lower
 
     key = (n_prime, value, time_limit)
     if key not in _N_PRIME:
+        found = real_lower(n_prime, inst, value, time_limit, budget=budget)
+        if budget is not None and budget.deadline is not None:
+            return found      # found under an overall deadline: not memoised
         if len(_N_PRIME) >= _N_PRIME_MAX:
             _N_PRIME.clear()
-        _N_PRIME[key] = real_lower(n_prime, inst, value, time_limit)
+        _N_PRIME[key] = found
     return _N_PRIME[key]
 
 
-def _theorem2_on_prefix(network: Network, k: int, exact: Exact, time_limit: float | None):
+def _theorem2_on_prefix(network: Network, k: int, exact: Exact, time_limit: float | None, budget=None):
     d0 = network.input_shape[-1]
     layers, shapes = network.layers[:k], network.input_shapes()
     last = layers[-1]
@@ -115,7 +122,7 @@ def _theorem2_on_prefix(network: Network, k: int, exact: Exact, time_limit: floa
     n_prime = Network(n_prime_shape, (last,))
     inst = conv_instance(n_prime_shape, last)
     value = exact(inst)[0] if not overlapping(last, inst) else None
-    lower = _n_prime_lower(n_prime, inst, value, time_limit)
+    lower = _n_prime_lower(n_prime, inst, value, time_limit, budget)
     if lower.value is None:
         return na(THEOREM2_LOWER, "lower", "no proven lower bound on N''s maximum is available")
     positions = layer_positions(network)
@@ -153,7 +160,35 @@ def _dense_prefix(network: Network) -> int:
     return k
 
 
-def fc_bounds_for(network: Network) -> list:
+def _fc_dims(network: Network) -> list[tuple[int, int]]:
+    """(N_l, m_l) of Montúfar 2017's factors Σ_{i≤m_l} C(N_l, i)."""
+    out, dim = [], input_dim(network)
+    for width in layer_neurons(network):
+        out.append((width, dim))
+        dim = min(dim, width)
+    return out
+
+
+def fc_seconds(network: Network, known=()) -> float:
+    """Estimated seconds for Montúfar 2017's factors (Serra 2018's last factor is as big); sums in
+    ``known`` are cached already."""
+    return sum(binomial_sum_seconds(n, m, known) for n, m in _fc_dims(network))
+
+
+def stack_seconds(network: Network, first_unknown: bool, known=()) -> float:
+    """Estimated seconds for ``cnn_upper``: the binomial sums of layers 2.. (and of layer 1 when its
+    bound is unknown)."""
+    dims = _fc_dims(network)
+    return sum(binomial_sum_seconds(n, m, known) for n, m in (dims if first_unknown else dims[1:]))
+
+
+def theorem2_upper_seconds(network: Network, known=()) -> float:
+    """Estimated seconds for Theorem 2 (ii)'s factors Σ_{i≤n0} C(N_l, i), l ≥ 2."""
+    n0 = input_dim(network)
+    return sum(binomial_sum_seconds(n, n0, known) for n in layer_neurons(network)[1:])
+
+
+def fc_bounds_for(network: Network, budget=None) -> list:
     """The four fully-connected bounds, each applicable or with its reason.
 
     Montúfar 2017 and Serra 2018 hold for any stack of ReLU layers joined by
@@ -173,13 +208,21 @@ def fc_bounds_for(network: Network) -> list:
     if any(isinstance(layer, MaxPoolLayer) for layer in layers):
         reason = "max-pooling is not an affine map between ReLU layers (see ilpregions.cnn.upper)"
         return out + [na(MONTUFAR2017, "upper", reason), na(SERRA2018, "upper", reason)]
+    cost = fc_seconds(network, () if budget is None else budget.known)
+    if budget is not None and not budget.allows(MONTUFAR2017, cost):
+        budget.mark(SERRA2018)
+        return out + [na(MONTUFAR2017, "upper", budget.why(cost)), na(SERRA2018, "upper", budget.why(cost))]
     out.append(named(MONTUFAR2017, "upper", fc_bounds.montufar2017_upper(n0, widths)))
     work = fc_bounds.serra2018_work(n0, widths)
-    if work > fc_bounds.SERRA_MAX_WORK:
+    if budget is not None and not budget.allows(SERRA2018, 0.0):
+        out.append(na(SERRA2018, "upper", budget.why(cost)))
+    elif work > fc_bounds.SERRA_MAX_WORK:
         out.append(na(SERRA2018, "upper", f"its layer DP needs ~{work} big-integer products "
                                            f"(limit {fc_bounds.SERRA_MAX_WORK}); Montúfar 2017 still applies"))
     else:
         out.append(named(SERRA2018, "upper", fc_bounds.serra2018_upper(n0, widths)))
+    if budget is not None:
+        budget.known.update(_fc_dims(network))
     return out
 
 
@@ -196,4 +239,5 @@ def _montufar2014(network: Network, n0: int, kinds: str):
     return named(MONTUFAR2014, "lower", fc_bounds.montufar2014_lower(n0, widths), note)
 
 
-__all__ = ["single_tap", "conv_prefix", "theorem2_lower", "theorem2_upper", "fc_bounds_for"]
+__all__ = ["single_tap", "conv_prefix", "theorem2_lower", "theorem2_upper", "fc_bounds_for", "fc_seconds",
+           "stack_seconds", "theorem2_upper_seconds"]

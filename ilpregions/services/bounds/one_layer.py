@@ -24,11 +24,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+from ilpregions.backends.subspace.engine import MAX_FRAME
 from ilpregions.core.errors import ILPRegionsError
 from ilpregions.core.geometry import Theorem1Instance, conv_instance
 from ilpregions.core.spec import ConvLayer, Network
 from ilpregions.services.bounds.common import (BLOCKS, BOTH, FRESH_BOX, STRIP_PARTITION, STRIPS, SUBLATTICE, TIED_MAX, na, named,
                                                short_text)
+from ilpregions.services.bounds.budget import SAFETY, Budget, bigint_seconds
 from ilpregions.theory import tied_bounds as T
 
 #: Seconds for the strip searches when the caller gives no time limit.
@@ -52,6 +54,9 @@ def _tied(network: Network, seconds: float):
     """``tied_max`` under a time limit: (count, None) or (None, why)."""
     from ilpregions.services.tied import tied_max
 
+    refused = _too_wide(network)
+    if refused:
+        return None, refused
     if seconds <= 0:
         return None, "no time left"
     try:
@@ -65,6 +70,25 @@ def _tied(network: Network, seconds: float):
         return None, (f"tied_max did not finish within {seconds:.1f} s (partial count "
                       f"{short_text(result.regions)})")
     return result.regions, None
+
+
+def _too_wide(network: Network) -> str | None:
+    """Why tied_max's dp cannot run, found by arithmetic: every scan order holds a whole field at
+    once, so a field of more than ``MAX_FRAME`` input elements (pixels x channels) is refused
+    before its (slow) scan plan is built; None if that does not rule it out."""
+    from ilpregions.core.geometry import layer_instance
+
+    inst = layer_instance(network)
+    widest = int(T.field_sizes(inst).max(initial=0))   # in elements (pixels x channels)
+    if widest <= MAX_FRAME:
+        return None
+    return (f"tied_max refused: one position reads {widest} input elements, beyond the {MAX_FRAME} its dp "
+            f"holds at once (in any scan order)")
+
+
+def grid_conv(layer, inst: Theorem1Instance) -> bool:
+    """Whether the closed forms apply: a conv layer whose positions fill its output grid."""
+    return isinstance(layer, ConvLayer) and _grid(inst)
 
 
 def _grid(inst: Theorem1Instance) -> bool:
@@ -119,87 +143,185 @@ def _leftover_box(inst, layer, shape, axis, height, starts) -> int:
     """Fresh box of the positions outside the strips, with the strips' pixels already used."""
     import numpy as np
 
-    coords = np.array([inst.position_coords(p) for p in range(inst.positions)], dtype=np.int64)
-    line = coords[:, axis]
+    from ilpregions.core.flow_network import incidence
+
+    line = np.unravel_index(np.arange(inst.positions), inst.output_spatial)[axis]
     inside = np.zeros(inst.positions, dtype=bool)
     for r in starts:
         inside |= (line >= r) & (line < r + height)
-    strip_positions = np.flatnonzero(inside)
-    covered = sorted({x for p in strip_positions for x in inst.fields[p]})
+    arcs = incidence(inst)
+    covered = np.unique(arcs.pixel[inside[arcs.position]])
     rest = np.flatnonzero(~inside)
     return T.box_product(inst.filters, T.fresh_counts(inst, rest, covered))
 
 
 _REAL_CACHE: dict = {}
 
+#: Seconds per output position to build a layer's supports and scan one block scheme (measured:
+#: the ImageNet stem's 12,544 positions, 1.5 s for the supports, ~3 s for tied_max's refusal;
+#: a million positions of a 3x3 layer, about a minute): the cost model of the searches below.
+SEARCH_SECONDS_PER_POSITION = 2.5e-4
+
 
 def real_lower(network: Network, inst: Theorem1Instance, exact_value: int | None,
-               time_limit: float | None, search: bool = True) -> RealLower:
+               time_limit: float | None, search: bool = True, budget: Budget | None = None) -> RealLower:
     """Memoised :func:`_real_lower` (the same layer is asked for by several bounds).
 
     ``search=False`` skips the runs of ``tied_max`` (whole layer and strips),
     keeping the closed forms: for callers that need the value fast.
+    ``budget`` (:class:`~ilpregions.services.bounds.budget.Budget`) carries an
+    overall deadline; a result found under one is not memoised.
     """
+    budget = Budget(time_limit) if budget is None else budget
     # the time limit is not in the key: a value found under another limit is just as proven, and the
     # first layer is asked for again as Theorem 2's N' within the same `bounds` call
     key = (network, exact_value, search)
-    if key not in _REAL_CACHE:
+    if key in _REAL_CACHE:
+        return _REAL_CACHE[key]
+    found = _real_lower(network, inst, exact_value, budget, search)
+    if budget.deadline is None:     # under a deadline the searches may have had less time: not kept
         if len(_REAL_CACHE) > 16:
             _REAL_CACHE.clear()
-        _REAL_CACHE[key] = _real_lower(network, inst, exact_value, time_limit, search)
-    return _REAL_CACHE[key]
+        _REAL_CACHE[key] = found
+    return found
+
+
+def closed_forms(inst: Theorem1Instance, budget: Budget) -> list:
+    """The fresh box and the sub-lattice bound, each only if its cost fits in the time left.
+
+    Kept in ``budget.closed`` (per instance): the caller may ask for them first, before the
+    expensive upper bounds, and :func:`real_lower` then reuses them.
+    """
+    done = budget.closed.get(id(inst))
+    if done is not None and done[0] is inst:
+        return done[1]
+    rows = _closed_forms(inst, budget)
+    budget.closed[id(inst)] = (inst, rows)
+    return rows
+
+
+def _closed_forms(inst: Theorem1Instance, budget: Budget) -> list:
+    per_order, product = box_seconds(inst)
+    orders = T.candidate_orders(inst)
+    # as many scan orders as fit (raster first); each order's box is proven on its own
+    fit = len(orders) if budget.deadline is None else int((budget.room(grace=True) / SAFETY - product) // per_order)
+    out = []
+    if fit >= 1 or budget.allows(FRESH_BOX, per_order + product, grace=True):
+        names = list(orders)[:max(fit, 1)]
+        value, order = T.fresh_box(inst, {name: orders[name] for name in names})
+        note = "" if len(names) == len(orders) else (f" (the best of {len(names)} of {len(orders)} scan orders: "
+                                                      f"time limit)")
+        if note:
+            budget.mark(FRESH_BOX)
+        out.append(named(FRESH_BOX, "lower", value, f"block-triangular box, {order} order{note}", regions=BOTH))
+    else:
+        out.append(na(FRESH_BOX, "lower", budget.why(per_order + product)))
+    cost = 2 * per_order + product
+    if budget.allows(SUBLATTICE, cost, grace=True):
+        out.append(named(SUBLATTICE, "lower", T.sublattice(inst), "positions with pairwise disjoint fields",
+                         regions=BOTH))
+    else:
+        out.append(na(SUBLATTICE, "lower", budget.why(cost)))
+    return out
+
+
+#: Seconds per (position, pixel) pair of one numpy pass of the fresh counts (measured: 9M pairs of a
+#: million 3x3 fields, 0.4 s per scan order).
+SECONDS_PER_ARC = 5e-8
+
+
+def box_seconds(inst: Theorem1Instance) -> tuple[float, float]:
+    """Estimated seconds of the fresh box: (one scan order's numpy passes over the fields, the exact
+    product, of at most the digits of the per-position box Π_p Σ_{t≤|S_p|} C(d1, t))."""
+    sizes = T.field_sizes(inst)
+    arcs = int(sizes.sum()) // max(inst.channels, 1)
+    return SECONDS_PER_ARC * arcs, bigint_seconds(T.box_log10(inst.filters, sizes))
+
+
+#: Under an overall deadline, the block and strip searches together take at most this share of the time
+#: left, so that the upper bounds and the LP bounds after them still fit.
+SEARCH_SHARE = 0.6
+
+
+def _searches(network: Network, inst: Theorem1Instance, budget: Budget) -> list:
+    """The block-triangular search and the strips, one budget for both (each skipped if it cannot fit)."""
+    out = []
+    cost = SEARCH_SECONDS_PER_POSITION * inst.positions
+    started = time.perf_counter()
+    seconds = budget.seconds(DEFAULT_SECONDS, SEARCH_SHARE)
+    hard = None if budget.deadline is None else started + seconds
+    if budget.allows(BLOCKS, cost):
+        out.append(block_bound(network, seconds, hard))
+        if not out[-1].applicable and hard is not None and time.perf_counter() >= hard:
+            budget.mark(BLOCKS)   # the deadline, not the size, stopped it
+            out[-1] = na(BLOCKS, "lower", f"not run to the end: time limit (no block scheme finished in its "
+                                          f"{seconds:.1f} s)")
+    else:
+        out.append(na(BLOCKS, "lower", budget.why(cost)))
+    left = seconds - (time.perf_counter() - started)   # one budget for both searches
+    if left >= 0.5 and budget.allows(STRIPS, cost):
+        value, how = strip_lower(network, inst, left)
+    elif budget.deadline is not None:
+        budget.mark(STRIPS)
+        value, how = None, budget.why()
+    else:
+        value, how = None, "not run: the time limit went to the block-triangular search"
+    out.append(named(STRIPS, "lower", value, how, regions=BOTH) if value is not None else na(STRIPS, "lower", how))
+    return out
 
 
 def _real_lower(network: Network, inst: Theorem1Instance, exact_value: int | None,
-                time_limit: float | None, search: bool) -> RealLower:
+                budget: Budget, search: bool) -> RealLower:
     """Proven lower bounds on the maximum of a one-layer network (conv, local or dense).
 
     ``exact_value`` is Theorem 1's count if known: the real maximum itself for
-    local and dense layers and for fields that do not overlap.
+    local and dense layers and for fields that do not overlap. The closed
+    forms run first (cheap, by arithmetic), then the searches in the time left.
     """
     from ilpregions.services.bounds.exact import overlapping
 
     layer = network.layers[0]
-    seconds = DEFAULT_SECONDS if time_limit is None else time_limit
     bounds = []
     tied_value = None
-    if overlapping(layer, inst):
-        tied_value, why = _tied(network, seconds) if search else (None, "not run (search off)")
+    tied = overlapping(layer, inst)
+    grid = grid_conv(layer, inst)
+    closed = closed_forms(inst, budget) if grid else []
+    if tied:
+        cost = SEARCH_SECONDS_PER_POSITION * inst.positions
+        if not search:
+            tied_value, why = None, "not run (search off)"
+        elif _too_wide(network):
+            tied_value, why = None, _too_wide(network)
+        elif budget.allows(TIED_MAX, cost):
+            tied_value, why = _tied(network, budget.seconds(DEFAULT_SECONDS))
+            if tied_value is None and budget.expired():
+                budget.mark(TIED_MAX)
+        else:
+            tied_value, why = None, budget.why(cost)
         bounds.append(named(TIED_MAX, "lower", tied_value,
                             "count of independent sets of shifted random filters mod p (2 draws): proven "
                             "lower bound, the maximum with high probability", regions=BOTH) if tied_value is not None
                       else na(TIED_MAX, "lower", why))
     elif exact_value is not None:
         tied_value = exact_value   # no weight sharing across overlapping fields: Theorem 1 is the maximum
-    if isinstance(layer, ConvLayer) and _grid(inst):
-        value, order = T.fresh_box(inst)
-        bounds.append(named(FRESH_BOX, "lower", value, f"block-triangular box, {order} order", regions=BOTH))
-        bounds.append(named(SUBLATTICE, "lower", T.sublattice(inst), "positions with pairwise disjoint fields",
-                            regions=BOTH))
-        if overlapping(layer, inst) and tied_value is None and search:
-            started = time.perf_counter()
-            bounds.append(block_bound(network, seconds))
-            left = seconds - (time.perf_counter() - started)   # one budget for both searches
-            if left >= 0.5:
-                value, how = strip_lower(network, inst, left)
-            else:
-                value, how = None, "not run: the time limit went to the block-triangular search"
-            bounds.append(named(STRIPS, "lower", value, how, regions=BOTH) if value is not None else na(STRIPS, "lower", how))
+    bounds.extend(closed)
+    if grid and tied and tied_value is None and search:
+        bounds.extend(_searches(network, inst, budget))
     candidates = [(b.value, b.name) for b in bounds if b.applicable]
-    if tied_value is not None and not overlapping(layer, inst):
+    if tied_value is not None and not tied:
         candidates.append((tied_value, "xiong2020.theorem1"))
     value, name = max(candidates, default=(None, None), key=lambda c: c[0] if c[0] is not None else -1)
     return RealLower(tuple(bounds), value, name, tied_value)
 
 
-def block_bound(network: Network, seconds: float):
+def block_bound(network: Network, seconds: float, hard_deadline: float | None = None):
     """``ilpregions.tied.blocks``: the block-triangular bound (blocks of a few positions, or slabs)."""
     from ilpregions.services.bounds.blocks import block_lower
 
     if not layer_is_shared_conv(network):
         return na(BLOCKS, "lower", "needs one conv layer with shared filters")
     try:
-        found = block_lower(network, seconds=max(seconds, 0.5))
+        found = block_lower(network, seconds=max(seconds, 0.5), hard_deadline=hard_deadline)
     except (ILPRegionsError, MemoryError) as exc:
         return na(BLOCKS, "lower", f"block search failed: {exc}")
     if found is None:
@@ -213,7 +335,8 @@ def layer_is_shared_conv(network: Network) -> bool:
     return isinstance(layer, ConvLayer) and layer.shared
 
 
-def strip_partition_upper(inst: Theorem1Instance, time_limit: float | None) -> tuple[int | None, str]:
+def strip_partition_upper(inst: Theorem1Instance, time_limit: float | None,
+                          budget: Budget | None = None) -> tuple[int | None, str]:
     """min over strip heights h of Π_strips R(strip), strips of h output lines partitioning the positions.
 
     K_N ⊆ Π K_strip (dropping the rows that cross strips), so the product of
@@ -225,7 +348,8 @@ def strip_partition_upper(inst: Theorem1Instance, time_limit: float | None) -> t
 
     if len(inst.output_spatial) < 2 or not _grid(inst):
         return None, "needs a grid of at least two spatial axes"
-    deadline = time.perf_counter() + (DEFAULT_SECONDS if time_limit is None else time_limit)
+    budget = Budget(time_limit) if budget is None else budget
+    deadline = time.perf_counter() + budget.seconds(DEFAULT_SECONDS)
     rows, width = inst.output_spatial[0], inst.positions // inst.output_spatial[0]
     best, why = None, "no strip height finished"
     for height in range(1, rows):
@@ -250,12 +374,16 @@ def strip_partition_upper(inst: Theorem1Instance, time_limit: float | None) -> t
                 total *= memo[key]
         except TimeoutError:
             why = f"strips of {height} lines did not finish in time"
+            if budget.expired():
+                budget.mark(STRIP_PARTITION)
             break
         except (ILPRegionsError, MemoryError) as exc:
             why = f"strips of {height} lines: {exc}"
             break
         if best is None or total < best[0]:
             best = (total, f"strips of {height} output line(s), counted by the dp backend")
+    if best is None and budget.deadline is not None and time.perf_counter() > deadline:
+        budget.mark(STRIP_PARTITION)
     return (best[0], best[1]) if best else (None, why)
 
 
@@ -264,5 +392,5 @@ def strip_partition_bound(inst: Theorem1Instance, time_limit: float | None):
     return named(STRIP_PARTITION, "upper", value, how) if value is not None else na(STRIP_PARTITION, "upper", how)
 
 
-__all__ = ["RealLower", "real_lower", "block_bound", "strip_lower", "strip_partition_upper", "strip_partition_bound",
+__all__ = ["RealLower", "real_lower", "closed_forms", "grid_conv", "block_bound", "strip_lower", "strip_partition_upper", "strip_partition_bound",
            "conv_instance"]
