@@ -81,14 +81,30 @@ def dp_only(net, time_limit: float, memory_cap: int) -> tuple[int, float, float]
     return draws[0], time.perf_counter() - start, time.process_time() - cpu
 
 
-def _best_of(fn, budget: float = 0.5, most: int = 200):
-    """Run fn until ``budget`` seconds pass (at least once); the fastest run (timer resolution)."""
+def _best_of(fn, budget: float = 2.0, most: int = 2000):
+    """Run fn until ``budget`` seconds pass (at least once); the fastest run (timer resolution).
+
+    Python's cyclic garbage collector is paused during the runs, as ``timeit``
+    does: a collection of the objects left by the full call would land in
+    a random repetition of a sub-millisecond run.
+    """
+    import gc
+
     runs, spent = [], 0.0
-    while not runs or (spent < budget and len(runs) < most):
-        out = fn()
-        runs.append(out)
-        spent += out[1]
+    gc.collect()
+    gc.disable()
+    try:
+        while not runs or (spent < budget and len(runs) < most):
+            out = fn()
+            runs.append(out)
+            spent += out[1]
+    finally:
+        gc.enable()
     return min(runs, key=lambda r: r[1]), len(runs)
+
+
+#: Fresh processes per sub-second line (the fastest DP-only time is kept).
+PROCESSES = 3
 
 
 def worker(geometry, time_limit: float, memory_cap: int) -> dict:
@@ -162,7 +178,15 @@ def main() -> int:
         if args.quick and not isinstance(proto, float):
             continue
         rec = run_line(geometry, cap_s, cap_gib * GIB)
-        rec.update(name=name, prototype=proto, time_cap=cap_s, memory_cap_gib=cap_gib)
+        processes = 1
+        # sub-second lines: the same timings vary by about a quarter from one process to the next
+        # (2 shared vCPUs), so they get the fastest of three fresh processes, like the runs within one
+        while rec.get("dp_seconds") is not None and rec["seconds"] < 1 and processes < PROCESSES:
+            again = run_line(geometry, cap_s, cap_gib * GIB)
+            processes += 1
+            if again.get("dp_seconds") is not None and again["dp_seconds"] < rec["dp_seconds"]:
+                rec = again
+        rec.update(name=name, prototype=proto, time_cap=cap_s, memory_cap_gib=cap_gib, processes=processes)
         if rec.get("status") == "counted" and isinstance(proto, float):
             rec["ratio"] = proto / max(rec["seconds"], 1e-9)
             rec["cpu_ratio"] = proto / max(rec["cpu"], 1e-9)
@@ -199,7 +223,8 @@ def _write(rows, stamp, load_before, load_after, quick) -> None:
              "Columns: *full call* = `tied_max(..., repeats=1)` as the CLI runs it (planning, one draw, the "
              "Theorem-1 upper bound), warm; *DP only* = instance, supports, blocks, planning and the DP of that draw, "
              "cold (the geometry caches are cleared before each repetition; no process start, no kernel "
-             "loading, no Theorem-1 count), the fastest of `runs` repetitions (lines under a minute only). "
+             "loading, no Theorem-1 count), the fastest of `runs` repetitions with the garbage collector paused, as "
+             "`timeit` does (lines under a minute only), and for lines under a second the fastest of three fresh processes. "
              "*max active* is empty where no block needed a scan (closed form or one search per block). "
              "Ratios: prototype time over ours (wall / CPU).",
              "", "| line | status | real maximum (one draw) | Theorem 1 | peak states | max active | full call wall s | "

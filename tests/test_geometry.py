@@ -143,25 +143,13 @@ def test_all_fields_at_once_equal_one_field_at_a_time():
         checked += 1
 
 
-def test_the_grid_by_lists_equals_the_grid_by_numpy():
-    # Tiny layers build their tap grid in Python, larger ones with numpy: the same arrays.
-    from ilpregions.core.geometry import _grid, _grid_by_lists, output_shape
+def test_the_tap_grid_is_read_only_and_kept_only_while_small():
+    from ilpregions.core import geometry
 
-    rng = random.Random(5)
-    checked = 0
-    while checked < 200:
-        dims = rng.randint(1, 3)
-        spatial = tuple(rng.randint(1, 9) for _ in range(dims))
-        options = [tuple(rng.randint(lo, hi) for _ in range(dims)) for lo, hi in ((1, 4), (1, 3), (0, 3), (1, 3))]
-        try:
-            layer = Network(spatial + (1,), (ConvLayer(1, options[0], stride=options[1], padding=options[2],
-                                                       dilation=options[3]),)).layers[0]
-        except Exception:
-            continue
-        out = output_shape(spatial + (1,), layer)
-        if 0 in out:
-            continue
-        (ids, inside), (list_ids, list_inside) = _grid(spatial, layer, out), _grid_by_lists(spatial, layer, out)
-        assert np.array_equal(ids, list_ids) and np.array_equal(inside, list_inside)
-        assert not ids.flags.writeable and not list_ids.flags.writeable
-        checked += 1
+    layer = Network((9, 9, 1), (ConvLayer(1, 3, padding=1),)).layers[0]
+    ids, inside = geometry.field_grid((9, 9), layer, (9, 9))
+    assert not ids.flags.writeable and not inside.flags.writeable
+    assert geometry.field_grid((9, 9), layer, (9, 9))[0] is ids          # cached
+    big = Network((400, 300, 1), (ConvLayer(1, 3),)).layers[0]          # 118,404 x 9 pairs
+    assert geometry.field_grid((400, 300), big, (398, 298))[0] is not geometry.field_grid(
+        (400, 300), big, (398, 298))[0]

@@ -343,3 +343,25 @@ def test_a_block_too_long_for_its_whole_matrix_counts_the_same(monkeypatch):
     monkeypatch.setattr(engine, "block_matrix", recording)
     assert tied_max(net, repeats=1, seed=4).regions == expected
     assert None in built and all(size <= 40 for size in built if size is not None)
+
+
+def test_the_closed_forms_up_to_corank_two_count_independent_subsets():
+    # Rows of corank 0, 1 and 2 (dependent rows, parallel dual classes, loops) against the plain count.
+    from ilpregions.backends.subspace.engine import _corank_closed_form
+    from ilpregions.theory.gfp import count_independent_mod_p
+
+    rng = np.random.default_rng(7)
+    seen = set()
+    for _ in range(400):
+        rank, extra = int(rng.integers(1, 7)), int(rng.integers(0, 3))
+        B = rng.integers(1, 2 ** 31 - 1, size=(rank, rank + int(rng.integers(0, 3)))).astype(np.int64)
+        mix = rng.integers(0, 3, size=(extra, rank)) * (rng.random((extra, rank)) < 0.5)
+        G = np.vstack([B, (mix @ B) % (2 ** 31 - 1)]) if extra else B
+        G = G[rng.permutation(len(G))]
+        got = _corank_closed_form(G)
+        expected = count_independent_mod_p(G, 2 ** 31 - 1)
+        expected = expected[0] if isinstance(expected, tuple) else expected
+        if got is not None:
+            seen.add(len(G) - rank)
+            assert got == expected, G
+    assert seen == {0, 1, 2}

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping, Union
 
@@ -150,15 +151,21 @@ class Network:
 
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:
         """The input shape of every layer (spatial sizes then channels)."""
-        shapes, shape = [], self.input_shape
-        for layer in self.layers:
-            shapes.append(shape)
-            shape = _layer_output_shape(layer, shape)
-        return tuple(shapes)
+        return self._shapes[0]
 
     def output_shapes(self) -> tuple[tuple[int, ...], ...]:
         """The output shape of every layer (spatial sizes then channels)."""
-        return tuple(_layer_output_shape(l, s) for l, s in zip(self.layers, self.input_shapes()))
+        return self._shapes[1]
+
+    @cached_property
+    def _shapes(self) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
+        # once per network: a frozen spec's shapes never change, and every command asks for them
+        inputs, outputs, shape = [], [], self.input_shape
+        for layer in self.layers:
+            inputs.append(shape)
+            shape = _layer_output_shape(layer, shape)
+            outputs.append(shape)
+        return tuple(inputs), tuple(outputs)
 
     def to_dict(self) -> dict:
         """The spec as plain data, in the TOML format's keys."""

@@ -1,11 +1,11 @@
 """Scan plans of the blocks of a tied layer, built only for blocks that need a scan.
 
-A block whose rows have corank ≤ 1 (a closed form), or that is small enough
+A block whose rows have corank ≤ 2 (a closed form), or that is small enough
 to be searched whole, is counted without states
 (:func:`ilpregions.backends.subspace.engine.count_small`), so it needs no scan
 plan and the frame limit does not apply to it. Planning costs as much as
 counting on small layers, so plans are made on first use. A block that
-certainly needs a scan (too many neurons for the search, and corank ≥ 2 by
+certainly needs a scan (too many neurons for the search, and corank ≥ 3 by
 its shape) is planned up front, so a scan wider than the state key is refused
 before anything is counted.
 """
@@ -22,13 +22,13 @@ MAX_FRAME = 64
 
 def may_skip_scan(neurons: int, elements: int) -> bool:
     """Whether a block of this size may be counted without a scan: searched
-    whole, or a closed-form candidate (rank ≥ neurons − 1 needs neurons ≤
-    elements + 1, and the rank test row-reduces at most MAX_FUTURE_ENTRIES entries).
+    whole, or a closed-form candidate (rank ≥ neurons − 2 needs neurons ≤
+    elements + 2, and the rank test row-reduces at most MAX_FUTURE_ENTRIES entries).
 
     >>> may_skip_scan(12, 12), may_skip_scan(18, 25), may_skip_scan(40, 20)
     (True, True, False)
     """
-    closed_form = neurons <= elements + 1 and neurons * (elements + neurons) <= MAX_FUTURE_ENTRIES
+    closed_form = neurons <= elements + 2 and neurons * (elements + neurons) <= MAX_FUTURE_ENTRIES
     return closed_form or searched_whole(neurons, elements)
 
 

@@ -165,7 +165,7 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
     ``on_step(i, states)`` is called after each position (for progress bars).
     ``bound`` (optional) is an upper bound on the count (Theorem 1): it sizes
     the count limbs; without it, 2^neurons is used. ``tail`` allows the
-    shortcuts: a closed form when the rows have corank ≤ 1, and counting the
+    shortcuts: a closed form when the rows have corank ≤ 2, and counting the
     last neurons per state (:mod:`ilpregions.backends.subspace.tail`) once
     that is cheap; False expands every neuron (the same count, the reference).
     """
@@ -217,7 +217,7 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
 def count_small(sup: Supports, positions, filters_of, matrix=None) -> BlockCount | None:
     """The count of a block that needs no scan (one state at most), or None.
 
-    Two cases: the block's rows have corank ≤ 1 (a closed form), or it has
+    Two cases: the block's rows have corank ≤ 2 (a closed form), or it has
     at most ``MAX_TAIL`` neurons and at most ``TAIL_SMALL`` subsets can be
     independent (one search over all of them). Neither keeps states, so no
     scan plan is needed and the frame limit does not apply. ``matrix`` is
@@ -227,14 +227,11 @@ def count_small(sup: Supports, positions, filters_of, matrix=None) -> BlockCount
     if matrix is None:
         return None
     G = matrix[0]
-    closed, pivots = _corank_at_most_one(G)
+    closed = _corank_closed_form(G)
     if closed is not None:
         return BlockCount(closed, 1, 2 * G.nbytes)   # the matrix and its row reduction
     if searched_whole(G.shape[0], G.shape[1]):
-        # the pivot columns of G's row space: projecting onto them is injective on it, so every
-        # subset keeps its rank, and the search runs in rank(G) dimensions instead of |elements|
-        X = np.ascontiguousarray(G[:, pivots]) if pivots is not None else np.ascontiguousarray(G)
-        return BlockCount(int(tail_mod.independent_subsets(X)), 1, 2 * G.nbytes)
+        return BlockCount(int(tail_mod.independent_subsets(np.ascontiguousarray(G))), 1, 2 * G.nbytes)
     return None
 
 
@@ -243,27 +240,54 @@ def searched_whole(neurons: int, elements: int) -> bool:
     return neurons <= tail_mod.MAX_TAIL and tail_mod.leaves_bound(neurons, elements) <= TAIL_SMALL
 
 
-def _corank_at_most_one(G: np.ndarray) -> tuple[int | None, np.ndarray | None]:
-    """The count in closed form when the N rows of G have rank N or N − 1
-    (else None), and the pivot columns of G's row reduction (None when not computed).
+def _corank_closed_form(G: np.ndarray) -> int | None:
+    """The number of independent subsets of the N rows of G in closed form
+    when their corank N − rank is at most 2, else None.
 
-    Rank N: every subset is independent, 2^N. Rank N − 1: there is exactly
-    one circuit, the support C of the one dependency y·G = 0, and the
-    dependent subsets are those containing it: 2^N − 2^(N − |C|).
+    A set of rows is independent iff the other rows span the dual matroid,
+    which has rank c = N − rank and is represented by a basis y_1..y_c of
+    {y : y·G = 0}; row e becomes the dual vector w_e = (y_1[e], .., y_c[e]).
+    c = 0: every subset, 2^N. c = 1: the non-spanning sets are those inside
+    the loops (w_e = 0), 2^N − 2^loops. c = 2: a non-spanning set holds
+    loops and rows of at most one parallel class of the w_e, so
+    2^N − 2^loops · (1 + Σ_classes (2^|class| − 1)). One row reduction of Gᵀ
+    gives the rank and the y's (docs/tied.md, "Closed forms").
     """
     N, E = G.shape
-    if N == 0 or N * (E + N) > MAX_FUTURE_ENTRIES or (N > E + 1 and not searched_whole(N, E)):
-        return None, None    # no closed form, and no search to give the pivots to
-    _, pivots = linalg.rref(G)
-    rank = len(pivots)
-    if rank == N:
-        return 2 ** N, pivots
-    if rank < N - 1:
-        return None, pivots
-    # rank N − 1: row-reduce [G | I]; the row whose G part vanished carries the dependency
-    R, piv = linalg.rref(np.hstack([G, np.eye(N, dtype=np.int64)]))
-    y = R[rank, E:]
-    return 2 ** N - 2 ** (N - int(np.count_nonzero(y))), pivots
+    if N == 0 or N > E + 2 or N * (E + N) > MAX_FUTURE_ENTRIES:
+        return None
+    R, piv = linalg.rref(np.ascontiguousarray(G.T))
+    corank = N - len(piv)
+    if corank == 0:
+        return 2 ** N
+    if corank > 2:
+        return None
+    pivots = piv.tolist()
+    taken = set(pivots)
+    free = [c for c in range(N) if c not in taken]
+    rows = R[:len(pivots)].tolist()
+    # y_i: 1 at its free column f, −R[row, f] at each pivot column (only zero/non-zero and ratios matter)
+    Y = []
+    for f in free:
+        y = [0] * N
+        y[f] = 1
+        for row, c in zip(rows, pivots):
+            y[c] = -row[f] % PRIME
+        Y.append(y)
+    if corank == 1:
+        return 2 ** N - 2 ** Y[0].count(0)
+    loops, classes = 0, []          # classes: [a, b, size], (a, b) a representative direction
+    for a, b in zip(Y[0], Y[1]):
+        if not (a or b):
+            loops += 1
+            continue
+        for found in classes:        # parallel iff the 2×2 determinant vanishes (no inverses needed)
+            if (a * found[1] - b * found[0]) % PRIME == 0:
+                found[2] += 1
+                break
+        else:
+            classes.append([a, b, 1])
+    return 2 ** N - 2 ** loops * (1 + sum(2 ** size - 1 for _, _, size in classes))
 
 
 #: Count the remaining neurons per state once the search visits at most this many subsets per state
