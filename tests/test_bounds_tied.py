@@ -201,3 +201,18 @@ def test_untied_lower_bounds_never_become_the_headline():
     data = report.to_json()
     assert data["lower"] == str(report.lower)
     assert all(b["proven_for"] in ("network", "locally-connected") for b in data["bounds"])
+
+
+def test_wide_fields_still_get_the_real_maximum_when_no_scan_is_needed(monkeypatch):
+    # 7x7x3 fields (147 elements) are wider than a scan can hold, but two overlapping positions
+    # with d1 = 2 have 4 independent neurons: tied_max counts 2^4 in closed form, without a scan.
+    from ilpregions.services.bounds import one_layer
+    from ilpregions.services.bounds.common import TIED_MAX
+
+    report = compute_bounds(Network((8, 7, 3), (ConvLayer(2, 7),)), time_limit=5)
+    assert report.bound(TIED_MAX).value == 16
+    # A big layer is skipped by arithmetic before any plan (here: made "big" by a lower threshold).
+    wide = Network((12, 12, 3), (ConvLayer(2, 7),))
+    assert one_layer._too_wide(wide) is None
+    monkeypatch.setattr(one_layer, "SCAN_CHECKED_BY_TIED", 10)
+    assert "tied_max skipped: one position reads 147 input elements" in one_layer._too_wide(wide)

@@ -114,7 +114,8 @@ def _run_path(name: str, path, inst, time_limit) -> ComparisonRow:
         return ComparisonRow(name, None, False, time.perf_counter() - start, None, None,
                              ERROR, f"{type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
-    partial = MEMORY_CAP if outcome.details.get("stopped_by") == MEMORY_CAP else TIME_LIMIT
+    details = getattr(outcome, "details", None) or {}   # extra paths may return a bare outcome
+    partial = MEMORY_CAP if details.get("stopped_by") == MEMORY_CAP else TIME_LIMIT
     return ComparisonRow(name, outcome.regions, outcome.complete, seconds, outcome.t_vectors,
                          outcome.solutions, COMPLETE if outcome.complete else partial,
                          NOTES.get(name, "" if outcome.complete else "partial sum: a lower bound"))
@@ -153,7 +154,7 @@ def compare(model, time_limit: float | None = 10.0,
     ``memory_cap`` (bytes) goes to every backend, as ``count --memory-cap`` does.
     """
     inst = as_instance(model)
-    paths = {**counting_paths(memory_cap), **EXTRA_PATHS}
+    paths = {**(counting_paths() if memory_cap is None else counting_paths(memory_cap)), **EXTRA_PATHS}
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     rows = []
     for index, (name, path) in enumerate(paths.items()):

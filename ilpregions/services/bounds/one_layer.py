@@ -31,6 +31,7 @@ from ilpregions.core.spec import ConvLayer, Network
 from ilpregions.services.bounds.common import (BLOCKS, BOTH, FRESH_BOX, STRIP_PARTITION, STRIPS, SUBLATTICE, TIED_MAX, na, named,
                                                short_text)
 from ilpregions.services.bounds.budget import SAFETY, Budget, bigint_seconds
+from ilpregions.services.bounds.exact import fields_meet
 from ilpregions.theory import tied_bounds as T
 
 #: Seconds for the strip searches when the caller gives no time limit.
@@ -72,18 +73,27 @@ def _tied(network: Network, seconds: float):
     return result.regions, None
 
 
+#: Layers up to this many positions are left to tied_max's own (quick) refusal.
+SCAN_CHECKED_BY_TIED = 5_000
+
+
 def _too_wide(network: Network) -> str | None:
-    """Why tied_max's dp cannot run, found by arithmetic: every scan order holds a whole field at
-    once, so a field of more than ``MAX_FRAME`` input elements (pixels x channels) is refused
-    before its (slow) scan plan is built; None if that does not rule it out."""
+    """Why tied_max is skipped on a big layer, found by arithmetic: every scan order holds a
+    whole field at once, so a block with a field of more than ``MAX_FRAME`` input elements
+    (pixels x channels) cannot be scanned; it is skipped before its (slow) scan plan is built.
+    A layer of at most ``SCAN_CHECKED_BY_TIED`` positions goes to tied_max, which counts small
+    blocks without a scan (closed forms) and refuses the others quickly itself; fields that
+    share no pixel are one-position blocks of that kind. None if nothing rules tied_max out."""
     from ilpregions.core.geometry import layer_instance
 
     inst = layer_instance(network)
-    widest = int(T.field_sizes(inst).max(initial=0))   # in elements (pixels x channels)
-    if widest <= MAX_FRAME:
+    if inst.positions <= SCAN_CHECKED_BY_TIED:
         return None
-    return (f"tied_max refused: one position reads {widest} input elements, beyond the {MAX_FRAME} its dp "
-            f"holds at once (in any scan order)")
+    widest = int(T.field_sizes(inst).max(initial=0))   # in elements (pixels x channels)
+    if widest <= MAX_FRAME or not fields_meet(inst):
+        return None
+    return (f"tied_max skipped: one position reads {widest} input elements, and a dp scan of its block "
+            f"would hold more than the {MAX_FRAME} it can at once (in any scan order)")
 
 
 def grid_conv(layer, inst: Theorem1Instance) -> bool:
