@@ -32,15 +32,31 @@ HTML_ANCHOR = re.compile(r"<a\s+(?:name|id)=\"([^\"]+)\"")
 
 
 def text_files() -> list[Path]:
-    """The repository's text files (generated caches and .git excluded)."""
+    """The repository's text files: generated caches, .git, and any virtual environment made
+    inside the checkout (a directory with a ``pyvenv.cfg``, e.g. ``.venv``) excluded."""
     out = []
+    environments = {p.parent for p in ROOT.glob("*/pyvenv.cfg")}
     for path in ROOT.rglob("*"):
         parts = set(path.relative_to(ROOT).parts)
         if parts & SKIP_DIRS or any(p.endswith(".egg-info") for p in parts):
             continue
+        if any(env in path.parents for env in environments):
+            continue
         if path.is_file() and path.suffix in TEXT_SUFFIXES:
             out.append(path)
     return sorted(out)
+
+
+def test_a_virtual_environment_in_the_checkout_is_not_scanned(tmp_path, monkeypatch):
+    # `python -m venv .venv` inside the project is common; its packages cite their own docs.
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("see docs/guide.md\n")
+    env = tmp_path / ".venv"
+    (env / "lib").mkdir(parents=True)
+    (env / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (env / "lib" / "x.py").write_text("# docs/" + "missing.md\n")   # split: this file is scanned too
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)   # text_files() reads the module's ROOT
+    assert [p.name for p in text_files()] == ["README.md"]
 
 
 def slug(heading: str) -> str:
