@@ -206,3 +206,14 @@ def test_check_refuses_t_entries_beyond_64_bits(cli, tmp_path, backend, entry):
     code, out, err = cli("check", spec, "--t", f"{entry},1,1", "--backend", backend)
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "--t: entry 1 " in err and "over the limit of 9223372036854775807" in err and len(err) < 300
+
+
+def test_a_position_reading_only_padding_is_its_own_violated_set():
+    # Found by the fuzz suite: t_p > 0 on an all-padding field crashed the certificate (exit 70).
+    from ilpregions.core.spec import ConvLayer, Network
+    from ilpregions.services.feasibility import check
+
+    net = Network((1, 1), (ConvLayer(1, 2, stride=2, padding=2),))   # fields: {} and {0}
+    for backend in ("flow", "cpsat"):
+        got = check(net, [1, 0], backend=backend)
+        assert not got.feasible and got.violated.positions == (0,) and got.violated.union == 0

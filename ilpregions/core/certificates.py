@@ -108,7 +108,8 @@ def shrink_violation(inst: Theorem1Instance, t: Sequence[int], positions: Iterab
         before = list(current)
         # 1. the smallest violated connected piece (pieces have disjoint unions,
         #    so the slacks add up and at least one piece is violated).
-        pieces = overlap_components(inst, current)
+        # (a position whose field is all padding is a piece of its own: union 0)
+        pieces = overlap_components(inst, current) + [[p] for p in current if not inst.fields[p]]
         violated = [piece for piece in pieces if slack(piece) > 0]
         current = min(violated, key=lambda piece: (len(piece), -slack(piece), piece))
         # 2. drop positions while still violated (pixel multiplicities make

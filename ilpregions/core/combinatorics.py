@@ -217,11 +217,12 @@ def _groups_scipy(lists: list[list[int]]) -> list[list[int]]:
     return groups_of_flat(lengths, keys)
 
 
-def groups_of_flat(lengths, keys, key_count: int | None = None) -> list[list[int]]:
+def groups_of_flat(lengths, keys, key_count: int | None = None, names=None) -> list[list[int]]:
     """:func:`connected_groups` of items given flat: item i holds the next
     ``lengths[i]`` entries of ``keys`` (numpy arrays; no Python object per key).
     ``key_count``: the keys are known to lie in ``range(key_count)`` (no
-    renumbering needed).
+    renumbering needed). ``names`` (an array): the groups list ``names[i]``
+    instead of the item numbers i.
 
     >>> import numpy as np
     >>> groups_of_flat(np.array([1, 1, 2, 1, 0]), np.array([0, 1, 0, 1, 2]))
@@ -244,5 +245,7 @@ def groups_of_flat(lengths, keys, key_count: int | None = None) -> list[list[int
     graph = coo_matrix((np.ones(len(items), dtype=np.int8), (items, n + key_ids)), shape=(size, size))
     _, labels = connected_components(graph, directed=False)
     order = np.argsort(labels[:n], kind="stable")
-    cuts = np.flatnonzero(np.diff(labels[:n][order])) + 1
-    return [part.tolist() for part in np.split(order, cuts)]
+    cuts = [0, *(np.flatnonzero(np.diff(labels[:n][order])) + 1).tolist(), n]
+    # one conversion, then list slices: a million one-item groups in a fraction of a second
+    flat = (order if names is None else np.asarray(names)[order]).tolist()
+    return [flat[a:b] for a, b in zip(cuts, cuts[1:])]

@@ -134,8 +134,7 @@ def _all_components(inst) -> list[list[int]]:
 
     arcs = incidence(inst)
     members = np.flatnonzero(arcs.lengths)
-    groups = groups_of_flat(arcs.lengths[members], arcs.pixel, key_count=arcs.pixels)
-    return [members[group].tolist() for group in groups]
+    return groups_of_flat(arcs.lengths[members], arcs.pixel, key_count=arcs.pixels, names=members)
 
 
 __all__ = ["FlowNetwork", "Incidence", "incidence", "overlap_components"]

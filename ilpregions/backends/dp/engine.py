@@ -41,7 +41,7 @@ from ilpregions.backends.dp import order as scan_order
 from ilpregions.backends.dp.plan import Plan, PlanningTimeout, make_plan
 from ilpregions.backends.dp.run import DEFAULT_MEMORY_CAP, GIB, Stopped, run_plan
 from ilpregions.backends.dp.weights import Columns, block_bounds
-from ilpregions.core.combinatorics import binomial_prefix_sums, product
+from ilpregions.core.combinatorics import binomial_prefix_sums, power_product
 from ilpregions.core.errors import TooLargeError
 from ilpregions.core.geometry import components
 from ilpregions.core.results import EnumerationOutcome
@@ -106,19 +106,24 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
         frontier.check_block(inst, comp, memory_cap)
     if progress is not None:
         progress.set_total(sum(len(c) for c in multi))
-    results, cache = [], {}
+    results, cache, singles = [], {}, {}
     for comp in comps:
+        if len(comp) == 1:
+            # a lone position's totals depend only on its cap and field size: a million of them
+            # (disjoint fields) cost one computation per distinct pair, not one each
+            cap = caps[comp[0]]
+            single = (cap, len(inst.fields[comp[0]]))
+            if single not in singles:
+                singles[single] = [binomial_prefix_sums(x, cap)[cap] if kind == "binom" else cap + 1
+                                   for kind, x, _ in groups_for_block(comp)]
+            results.append(singles[single])
+            continue
         groups = groups_for_block(comp)
-        key = _block_key(inst, comp, caps) if len(comp) > 1 else None
-        if key is not None and key in cache:
+        key = _block_key(inst, comp, caps)
+        if key in cache:
             results.append(cache[key])
             if progress is not None:
                 progress.update(len(comp))
-            continue
-        if len(comp) == 1:
-            cap = caps[comp[0]]
-            results.append([binomial_prefix_sums(x, cap)[cap] if kind == "binom" else cap + 1
-                            for kind, x, _ in groups])
             continue
         try:
             plan = plan_block(inst, comp, caps, order, deadline=deadline)
@@ -206,6 +211,13 @@ def estimate(inst, *, order="auto", memory_cap: int = DEFAULT_MEMORY_CAP) -> dic
     return stats
 
 
+def _product_of_repeats(values) -> int:
+    """Π values, each distinct value raised to its multiplicity (many blocks share a count)."""
+    from collections import Counter
+
+    return power_product(Counter(values).items())
+
+
 def count(inst, *, time_limit: float | None = None, progress=None,
           memory_cap: int = DEFAULT_MEMORY_CAP, order="auto", workers: int | None = None,
           scheduler: str | None = None, estimate: str = "auto") -> EnumerationOutcome:
@@ -256,8 +268,8 @@ def count(inst, *, time_limit: float | None = None, progress=None,
     finally:
         if cluster is not None:
             cluster.close()
-    regions = product(v[0] for v in per_block)
-    t_vectors = product(v[1] for v in per_block) if complete else None
+    regions = _product_of_repeats(v[0] for v in per_block)
+    t_vectors = _product_of_repeats(v[1] for v in per_block) if complete else None
     details = {"peak_states": stats["peak_states"], "peak_memory_bytes": stats["peak_memory_bytes"],
                "dp_steps": stats["steps"], "dp_blocks": stats["blocks"],
                "max_family": stats["max_family"], "max_frontier_pixels": stats["max_frontier_pixels"],

@@ -6,6 +6,7 @@ import sys
 import time
 
 from ilpregions import backends
+from ilpregions.core.combinatorics import decimal_string
 from ilpregions.core.errors import EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, EXIT_PARTIAL
 from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument, json_record,
                                              load_model, print_json, short_int)
@@ -34,7 +35,7 @@ def format_table(report) -> list[str]:
     lines = []
     for r in report.rows:
         if r.t_vectors is not None:
-            work = f"{r.t_vectors} t-vectors"
+            work = f"{decimal_string(r.t_vectors)} t-vectors"
         elif r.solutions is not None:
             work = f"{r.solutions} solutions"
         else:

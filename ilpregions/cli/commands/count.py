@@ -116,7 +116,8 @@ def run(args) -> int:
             print(f"regions: at least {value} ({why}; partial sum, a lower bound)")
         if len(value) > 15:
             print(f"         ≈ {short_int(result.regions)}")
-        t_info = f"{result.t_vectors} feasible t-vectors" if result.t_vectors is not None else "t-vectors: not all visited"
+        t_info = (f"{decimal_string(result.t_vectors)} feasible t-vectors" if result.t_vectors is not None
+                  else "t-vectors: not all visited")
         print(f"backend: {result.backend}, {result.positions} positions, |∪S| = {result.union_size}, "
               f"{t_info}, {result.seconds:.3f} s")
         if "peak_states" in result.details:
