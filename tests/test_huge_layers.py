@@ -327,3 +327,27 @@ def test_check_sizes_the_flow_network_of_t_before_building_it(monkeypatch):
     monkeypatch.setattr(feasibility.backends, "load", lambda *a: pytest.fail("backend loaded"))
     with pytest.raises(ParameterError, match="^t: 36 arcs in the flow network"):
         feasibility.check(net, [1] * 9)
+
+
+def test_a_count_of_more_than_4300_digits_of_t_vectors_prints_exactly(cli, tmp_path):
+    # Found by the fuzz suite: Python's int-to-text guard made `count` exit 70 on the t-vector line.
+    path = tmp_path / "wide.toml"
+    path.write_text('input = [20000, 1]\n[[layers]]\ntype = "conv"\nfilters = 1\nkernel = 1\n')
+    code, out, err = cli("count", str(path))
+    line = next(x for x in out.splitlines() if "feasible t-vectors" in x)
+    assert code == 0 and err == "" and line.startswith("backend: dp, 20000 positions")
+    assert str(2 ** 20000 // 10 ** 6000) in line      # the exact value's leading digits
+
+
+@pytest.mark.slow
+def test_a_million_lone_positions_sweep_well_within_the_case_limit(cli, tmp_path):
+    # Found by the fuzz suite: a sweep point of a million disjoint positions took over 10 s.
+    grid = tmp_path / "g.toml"
+    grid.write_text('[base]\ninput = [1, 1]\n[[base.layers]]\ntype = "conv"\nfilters = 1\nkernel = 1\n'
+                    '[grid]\n"input[0]" = [1000000]\n')
+    start = time.perf_counter()
+    code, out, err = cli("sweep", str(grid), "--workers", "1", "--quiet", "-o", str(tmp_path / "s.csv"))
+    assert code == 0 and time.perf_counter() - start < 10
+    from ilpregions.core.combinatorics import decimal_string
+
+    assert decimal_string(2 ** 1000000)[:50] in (tmp_path / "s.csv").read_text()

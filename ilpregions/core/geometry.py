@@ -417,5 +417,17 @@ def disjoint_positions(inst: Theorem1Instance, candidates: Sequence[int]) -> lis
 
 
 def is_trivial(inst: Theorem1Instance) -> bool:
-    """True when no two fields overlap: K_N is then a box and R_N a product."""
-    return all(len(c) == 1 for c in components(inst))
+    """True when no two fields overlap: K_N is then a box and R_N a product.
+
+    Decided from the position–pixel incidence (no pixel in two fields), so a
+    million positions need no components.
+    """
+    cached = inst.__dict__.get("_components")
+    if cached is not None:
+        return all(len(c) == 1 for c in cached)
+    import numpy as np
+
+    from ilpregions.core.flow_network import incidence   # numpy: not at import time
+
+    pixel = incidence(inst).pixel
+    return len(pixel) == 0 or int(np.bincount(pixel).max()) <= 1

@@ -43,7 +43,7 @@ from ilpregions.backends.dp.run import DEFAULT_MEMORY_CAP, GIB, Stopped, run_pla
 from ilpregions.backends.dp.weights import Columns, block_bounds
 from ilpregions.core.combinatorics import binomial_prefix_sums, power_product
 from ilpregions.core.errors import TooLargeError
-from ilpregions.core.geometry import components
+from ilpregions.core.geometry import components, is_trivial
 from ilpregions.core.results import EnumerationOutcome
 
 __all__ = ["count", "evaluate", "plan_block", "run_plan", "Columns", "DEFAULT_MEMORY_CAP", "GIB"]
@@ -211,6 +211,20 @@ def estimate(inst, *, order="auto", memory_cap: int = DEFAULT_MEMORY_CAP) -> dic
     return stats
 
 
+def _disjoint_count(caps: list[int], d1: int, start: float) -> EnumerationOutcome:
+    """No two fields overlap: K_N is the box Π [0, cap_p], R_N = Π_p Σ_{t ≤ cap_p} C(d1, t),
+    grouped by cap (a million positions: one power per distinct cap, no blocks, no states)."""
+    from collections import Counter
+
+    by_cap = Counter(caps)
+    regions = power_product([(binomial_prefix_sums(d1, c)[c], k) for c, k in by_cap.items()])
+    t_vectors = power_product([(c + 1, k) for c, k in by_cap.items()])
+    details = {"peak_states": 1, "peak_memory_bytes": 0, "dp_steps": 0, "dp_blocks": 0, "max_family": 1,
+               "max_frontier_pixels": 0, "scan_axes": [], "compiled_steps": 0,
+               "dp_seconds": round(time.perf_counter() - start, 6)}
+    return EnumerationOutcome(regions=regions, t_vectors=t_vectors, complete=True, details=details)
+
+
 def _product_of_repeats(values) -> int:
     """Π values, each distinct value raised to its multiplicity (many blocks share a count)."""
     from collections import Counter
@@ -250,6 +264,8 @@ def count(inst, *, time_limit: float | None = None, progress=None,
     start = time.perf_counter()
     caps = list(inst.caps)
     d1 = inst.filters
+    if is_trivial(inst):
+        return _disjoint_count(caps, d1, start)
 
     def groups(comp):
         bounds = block_bounds([d1], [caps[p] for p in comp], inst.coverage(comp))
