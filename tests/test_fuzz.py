@@ -222,10 +222,12 @@ def grid_dicts():
     axis_values = st.lists(st.one_of(st.integers(1, 3), WILD_INTS, st.text(max_size=3)), min_size=1, max_size=3)
     keys = st.sampled_from(["layers[0].filters", "layers[0].kernel", "layers[0].stride", "input",
                             "layers[0].type", "input[0]", "layers[1].filters", "bogus", "layers[0].padding"])
+    # A time limit always (valid or not): a grid point is a real count, and one of a million positions
+    # without a limit legitimately runs for minutes (a 1-D layer with kernel 2: over 2 minutes).
     return st.fixed_dictionaries(
-        {"base": spec_dicts(), "grid": st.dictionaries(keys, axis_values, max_size=2)},
+        {"base": spec_dicts(), "grid": st.dictionaries(keys, axis_values, max_size=2),
+         "time_limit": st.sampled_from([1, 2.5, -1, 0])},
         optional={"task": st.sampled_from(["count", "bounds", "claims", "nope"]),
-                  "time_limit": st.sampled_from([1, 2.5, -1, 0]),
                   "backend": st.sampled_from(["cpsat", "dp", "nope"])})
 
 
