@@ -425,6 +425,11 @@ def is_trivial(inst: Theorem1Instance) -> bool:
     cached = inst.__dict__.get("_components")
     if cached is not None:
         return all(len(c) == 1 for c in cached)
+    seen: set[int] = set()
+    for field in inst.fields[:1000]:   # an overlap among the first fields settles it at once
+        if not seen.isdisjoint(field):
+            return False
+        seen.update(field)
     import numpy as np
 
     from ilpregions.core.flow_network import incidence   # numpy: not at import time
