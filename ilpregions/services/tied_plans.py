@@ -12,7 +12,7 @@ before anything is counted.
 
 from __future__ import annotations
 
-from ilpregions.backends.subspace.engine import MAX_FUTURE_ENTRIES, searched_whole
+from ilpregions.backends.subspace.engine import closed_form_possible, searched_whole
 from ilpregions.backends.subspace.plan import ScanPlan, Supports, best_order, make_plan
 from ilpregions.core.errors import TooLargeError
 
@@ -22,14 +22,12 @@ MAX_FRAME = 64
 
 def may_skip_scan(neurons: int, elements: int) -> bool:
     """Whether a block of this size may be counted without a scan: searched
-    whole, or a closed-form candidate (rank ≥ neurons − 2 needs neurons ≤
-    elements + 2, and the rank test row-reduces at most MAX_FUTURE_ENTRIES entries).
+    whole, or a closed-form candidate (engine.closed_form_possible).
 
     >>> may_skip_scan(12, 12), may_skip_scan(18, 25), may_skip_scan(40, 20)
     (True, True, False)
     """
-    closed_form = neurons <= elements + 2 and neurons * (elements + neurons) <= MAX_FUTURE_ENTRIES
-    return closed_form or searched_whole(neurons, elements)
+    return closed_form_possible(neurons, elements) or searched_whole(neurons, elements)
 
 
 class ScanPlans:

@@ -240,6 +240,12 @@ def searched_whole(neurons: int, elements: int) -> bool:
     return neurons <= tail_mod.MAX_TAIL and tail_mod.leaves_bound(neurons, elements) <= TAIL_SMALL
 
 
+def closed_form_possible(neurons: int, elements: int) -> bool:
+    """Whether :func:`_corank_closed_form` tries a block of this size: corank ≤ 2 needs
+    neurons ≤ elements + 2, and its row reduction is kept under ``MAX_FUTURE_ENTRIES`` entries."""
+    return neurons <= elements + 2 and neurons * (elements + neurons) <= MAX_FUTURE_ENTRIES
+
+
 def _corank_closed_form(G: np.ndarray) -> int | None:
     """The number of independent subsets of the N rows of G in closed form
     when their corank N − rank is at most 2, else None.
@@ -254,7 +260,7 @@ def _corank_closed_form(G: np.ndarray) -> int | None:
     gives the rank and the y's (docs/tied.md, "Closed forms").
     """
     N, E = G.shape
-    if N == 0 or N > E + 2 or N * (E + N) > MAX_FUTURE_ENTRIES:
+    if N == 0 or not closed_form_possible(N, E):
         return None
     R, piv = linalg.rref(np.ascontiguousarray(G.T))
     corank = N - len(piv)
@@ -421,5 +427,5 @@ def _next_frame(st: _Store, sup, plan, filters_of, i: int, deadline, peak: int) 
     st.K, st.W, st.n, st.extra = out, Wb, m, 0
 
 
-__all__ = ["count_block", "count_small", "searched_whole", "BlockCount", "Stopped", "MemoryCapExceeded", "MAX_FRAME", "PRIME", "visible_constraints",
+__all__ = ["count_block", "count_small", "searched_whole", "closed_form_possible", "BlockCount", "Stopped", "MemoryCapExceeded", "MAX_FRAME", "PRIME", "visible_constraints",
            "block_matrix"]

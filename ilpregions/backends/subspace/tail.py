@@ -190,10 +190,7 @@ def count_tail(K, C, start, stop, b, W, L, U, bins):
 
 
 def tail_columns(sup, plan, i: int) -> tuple[np.ndarray, int]:
-    """The union of frame i+1 and the later neurons' elements: frame i+1 first, then the rest.
-
-    ``i = -1`` gives the whole block (frame 0 first).
-    """
+    """The union of frame i+1 and the later neurons' elements: frame i+1 first, then the rest."""
     frame = plan.frames[i + 1].tolist()
     seen = set(frame)
     rest = sorted({e for q in plan.positions[i + 1:] for e in sup.elements[q].tolist()} - seen)
