@@ -44,7 +44,7 @@ import numpy as np
 from ilpregions.core.combinatorics import product
 from baseline_dp_plan import Plan, PlanningTimeout, make_plan, scan_orders
 from ilpregions.core.errors import TooLargeError
-from ilpregions.core.geometry import components
+from ilpregions.core.set_system import components
 from ilpregions.core.results import EnumerationOutcome
 
 GIB = 2 ** 30

@@ -36,8 +36,8 @@ from slice_baseline import baseline_slice  # noqa: E402
 from ilpregions.core.forward import he_normal_weights  # noqa: E402
 from ilpregions.core.spec import DenseLayer, Network  # noqa: E402
 from ilpregions.services.slicing import evaluate, from_spec, slice_network  # noqa: E402
-from ilpregions.services.slicing.api import make_plane  # noqa: E402
-from ilpregions.services.slicing.engine import pattern_id  # noqa: E402
+from ilpregions.services.slicing._slice import make_plane  # noqa: E402
+from ilpregions.backends.slicing.engine import pattern_id  # noqa: E402
 
 
 def grid_at_equal_time(net, plane, seconds: float, n: int = 2000) -> tuple[int, int, float]:
@@ -71,8 +71,8 @@ def models():
         sys.path.insert(0, str(ROOT / "examples" / "digits"))
         from train_and_slice import build_model
 
-        from ilpregions.services.torch_fx import to_slicenet
-        from ilpregions.services.torch_import import load_file
+        from ilpregions.services.torch._fx import to_slicenet
+        from ilpregions.services.torch._convert import load_file
 
         ckpt = ROOT / "results" / "slices" / "digits_cnn.pt"
         if ckpt.exists():

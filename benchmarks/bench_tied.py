@@ -65,9 +65,11 @@ def dp_only(net, time_limit: float, memory_cap: int) -> tuple[int, float, float]
     import numpy as np
 
     from ilpregions.backends.subspace.plan import supports
-    from ilpregions.core.geometry import _conv_instance, _small_grid, components, layer_instance
-    from ilpregions.services.tied import MAX_SETS, _Runner
-    from ilpregions.services.tied_plans import ScanPlans
+    from ilpregions.core.geometry import _conv_instance, _small_grid, layer_instance
+    from ilpregions.core.set_system import components
+    from ilpregions.services.tied._runner import Runner as _Runner
+    from ilpregions.services.tied._tied_max import MAX_SETS
+    from ilpregions.services.tied._plans import ScanPlans
 
     _conv_instance.cache_clear()
     _small_grid.cache_clear()
@@ -111,7 +113,7 @@ def worker(geometry, time_limit: float, memory_cap: int) -> dict:
     """Count one line in this (child) process and return a JSON-able record."""
     from ilpregions.core.errors import TooLargeError
     from ilpregions.core.spec import ConvLayer, Network
-    from ilpregions.services.tied import tied_max
+    from ilpregions.services.tied._tied_max import tied_max
 
     sys.set_int_max_str_digits(0)
     tied_max(Network((3, 3, 1), (ConvLayer(2, 2),)), repeats=1)      # warm-up: load the kernel

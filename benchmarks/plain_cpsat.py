@@ -12,7 +12,7 @@ from math import comb
 
 from ortools.sat.python import cp_model
 
-from ilpregions.core.geometry import essential_unions
+from ilpregions.core.set_system import essential_unions
 
 
 def plain_count(inst, time_limit: float | None = None) -> dict:

@@ -16,8 +16,8 @@ import scipy.sparse as sp
 
 from ilpregions.core.progress import Progress, null_progress
 from ilpregions.services.slicing import _kernels as K
-from ilpregions.services.slicing.exact import ExactNet, slice_points
-from ilpregions.services.slicing.graph import Op, SliceNet
+from ilpregions.backends.slicing.exact import ExactNet, slice_points
+from ilpregions.core.slicenet import Op, SliceNet
 
 
 

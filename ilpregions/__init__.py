@@ -86,20 +86,20 @@ import importlib
 __version__ = "0.1.0"
 
 from ilpregions.core.errors import InputError, SpecError  # noqa: E402
-from ilpregions.core.spec import (ConvLayer, DenseLayer, LocalLayer, MaxPoolLayer, Network,  # noqa: E402
-                   dumps, load, loads)
+from ilpregions.core.spec import ConvLayer, DenseLayer, LocalLayer, MaxPoolLayer, Network  # noqa: E402
+from ilpregions.core.spec_toml import dumps, load, loads  # noqa: E402
 
 #: Lazily exported names: public name -> (module, attribute in that module).
 _LAZY: dict[str, tuple[str, str]] = {
-    "count_regions": ("services.counting", "count_regions"),
+    "count_regions": ("services.count", "count_regions"),
     "layer_instance": ("core.geometry", "layer_instance"),
     "Theorem1Instance": ("core.geometry", "Theorem1Instance"),
-    "check": ("services.feasibility", "check"),
-    "bounds": ("services.multilayer", "compute_bounds"),
-    "compare": ("services.comparison", "compare"),
+    "check": ("services.check", "check"),
+    "bounds": ("services.bounds", "compute_bounds"),
+    "compare": ("services.count", "compare"),
     "regions": ("services.regions", "count_linear_regions"),
     "tied_max": ("services.tied", "tied_max"),
-    "from_torch": ("services.torch_import", "from_torch"),
+    "from_torch": ("services.torch", "from_torch"),
     "sweep": ("services.sweep", "run_sweep"),
     "slice_network": ("services.slicing", "slice_network"),
     "load_grid": ("services.sweep", "load_grid"),
@@ -108,13 +108,13 @@ _LAZY: dict[str, tuple[str, str]] = {
     "CountResult": ("core.results", "CountResult"),
     "Bound": ("core.results", "Bound"),
     "EnumerationOutcome": ("core.results", "EnumerationOutcome"),
-    "FeasibilityResult": ("services.feasibility", "FeasibilityResult"),
-    "Violation": ("services.feasibility", "Violation"),
-    "BoundsReport": ("services.multilayer", "BoundsReport"),
+    "FeasibilityResult": ("services.check", "FeasibilityResult"),
+    "Violation": ("services.check", "Violation"),
+    "BoundsReport": ("services.bounds", "BoundsReport"),
     "RegionsResult": ("services.regions", "RegionsResult"),
     "TiedResult": ("services.tied", "TiedResult"),
     "ClaimResult": ("services.claims", "ClaimResult"),
-    "ImportedNetwork": ("services.torch_import", "ImportedNetwork"),
+    "ImportedNetwork": ("services.torch", "ImportedNetwork"),
     "Grid": ("services.sweep", "Grid"),
     "SweepSummary": ("services.sweep", "SweepSummary"),
 }

@@ -1,7 +1,7 @@
 """Regenerate results/backends.md and results/backends.csv.
 
 One run over a fixed suite of one-layer models from models/: every counting
-path under a per-backend time limit (``ilpregions.services.comparison.compare``),
+path under a per-backend time limit (``ilpregions.services.count._compare.compare``),
 every feasibility backend on a feasible and an infeasible t, and the LP
 (max Σ t over the relaxation of K_N) through HiGHS, CBC and scipy's
 max-flow. Usage: ``python results/make_backends.py [--time-limit S]``.
@@ -22,11 +22,11 @@ from _machine import machine_stamp  # noqa: E402
 
 from ilpregions import backends  # noqa: E402
 from ilpregions.cli.commands._common import short_int  # noqa: E402
-from ilpregions.services.comparison import compare  # noqa: E402
-from ilpregions.services.feasibility import check  # noqa: E402
+from ilpregions.services.count._compare import compare  # noqa: E402
+from ilpregions.services.check._feasibility import check  # noqa: E402
 from ilpregions.core.geometry import layer_instance  # noqa: E402
-from ilpregions.services.lp_bounds import best_box, lp_exponent  # noqa: E402
-from ilpregions.core.spec import load  # noqa: E402
+from ilpregions.services.bounds._lp import best_box, lp_exponent  # noqa: E402
+from ilpregions.core.spec_toml import load
 
 SUITE = ["paper_3x3", "local_3x3", "conv1d", "dilated", "dense", "strided", "padded", "rgb",
          "conv3d", "paper_4x4"]

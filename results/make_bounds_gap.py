@@ -1,7 +1,7 @@
 """Regenerate results/bounds_gap.md and results/bounds_gap.csv.
 
 For every reference case (tests/data/theorem1.json) and the ImageNet stem:
-log10 of upper/lower from ``ilpregions.services.lp_bounds.one_layer_bounds``, how far
+log10 of upper/lower from ``ilpregions.services.bounds._lp.one_layer_bounds``, how far
 each bound is from the exact value, and the seconds taken.
 Usage: ``python results/make_bounds_gap.py``.
 """
@@ -23,8 +23,8 @@ from conftest import case_id, case_network  # noqa: E402
 
 from ilpregions.cli.commands._common import log10_int  # noqa: E402
 from ilpregions.core.geometry import layer_instance  # noqa: E402
-from ilpregions.services.lp_bounds import one_layer_bounds  # noqa: E402
-from ilpregions.core.spec import load  # noqa: E402
+from ilpregions.services.bounds._lp import one_layer_bounds  # noqa: E402
+from ilpregions.core.spec_toml import load
 
 
 def row(label, inst, exact):

@@ -23,12 +23,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from ilpregions.services.counting import count_regions, strict_gap_expected  # noqa: E402
+from ilpregions.services.count._theorem1 import count_regions, strict_gap_expected  # noqa: E402
 from ilpregions.core.forward import he_normal_weights  # noqa: E402
 from ilpregions.core.geometry import layer_instance  # noqa: E402
 from ilpregions.services.regions import count_linear_regions  # noqa: E402
 from ilpregions.core.spec import ConvLayer, MaxPoolLayer, Network  # noqa: E402
-from ilpregions.services.tied import tied_max  # noqa: E402
+from ilpregions.services.tied._tied_max import tied_max  # noqa: E402
 
 OUT = ROOT / "results" / "ground_truth"
 #: Above this many regions the tied count (one independent set at a time) is skipped.
@@ -182,7 +182,7 @@ TWO_LAYER = [
 
 def _theorem2(net: Network) -> dict:
     try:
-        from ilpregions.services.multilayer import compute_bounds
+        from ilpregions.services.bounds import compute_bounds
 
         report = compute_bounds(net)
         found = {b.name: b for b in report.bounds}
@@ -356,7 +356,7 @@ def main(argv=None) -> int:
               "where every ReLU sign and every pooling argmax (among active entries) is constant.", ""]
     lines += _md_table(pool_rows, list(pool_rows[0]))
     lines += ["", "![maxpool](maxpool.png)", "", f"### Expected count of small 2-layer CNNs ({seeds} seeds)", "",
-              "He-normal weights, PyTorch-style uniform biases; Theorem-2 bounds from `ilpregions.services.multilayer`",
+              "He-normal weights, PyTorch-style uniform biases; Theorem-2 bounds from `ilpregions.services.bounds`",
               "(computed for the untied architecture, as in the paper).", ""]
     lines += _md_table(expected_rows, list(expected_rows[0]))
     lines += ["", "![expected](expected_two_layer.png)", "", "### θ → θ + Δθ", "",

@@ -33,7 +33,7 @@ OUT = ROOT / "results" / "tied"
 def _count(shape, kernel, d1, time_limit, memory_cap=2 ** 31):
     from ilpregions.core.errors import TooLargeError
     from ilpregions.core.spec import ConvLayer, Network
-    from ilpregions.services.tied import tied_max
+    from ilpregions.services.tied._tied_max import tied_max
 
     net = Network(shape, (ConvLayer(d1, kernel),))
     start = time.perf_counter()

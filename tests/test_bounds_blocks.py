@@ -12,10 +12,10 @@ from strategies import geometries
 from ilpregions.core.errors import InputError, SpecError
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
-from ilpregions.services.bounds.blocks import _blocks, block_lower
+from ilpregions.services.bounds._blocks import _blocks, block_lower
 from ilpregions.backends.subspace.plan import supports
-from ilpregions.services.counting import count_regions
-from ilpregions.services.tied import tied_max
+from ilpregions.services.count._theorem1 import count_regions
+from ilpregions.services.tied._tied_max import tied_max
 from ilpregions.theory import tied_bounds as T
 
 FAST = settings(max_examples=10, deadline=None, derandomize=True,

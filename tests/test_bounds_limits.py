@@ -19,10 +19,11 @@ import pytest
 from ilpregions.core.combinatorics import power_product, short_int
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, Network
-from ilpregions.services.bounds import common as C
-from ilpregions.services.bounds import compute_bounds, one_layer
-from ilpregions.services.bounds.budget import Budget, bigint_seconds, binomial_sum_seconds
-from ilpregions.services.bounds.exact import bruteforce_counter, fields_meet, largest_block
+from ilpregions.core import bigint
+from ilpregions.services.bounds import _common as C
+from ilpregions.services.bounds import _one_layer as one_layer, compute_bounds
+from ilpregions.services.bounds._budget import Budget, bigint_seconds, binomial_sum_seconds
+from ilpregions.services.bounds._exact import bruteforce_counter, fields_meet, largest_block
 from ilpregions.theory import tied_bounds as T
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +108,7 @@ def test_expensive_searches_are_not_started(monkeypatch):
 
 def test_block_search_stops_at_the_hard_deadline(monkeypatch):
     """Each block type's count is slow here: the search drops its scheme at the deadline."""
-    from ilpregions.services.bounds import blocks
+    from ilpregions.services.bounds import _blocks as blocks
 
     real_count = blocks._count
 
@@ -135,24 +136,24 @@ def test_cut_results_are_not_memoised(monkeypatch):
 
 
 def test_json_omits_values_over_the_digit_limit(monkeypatch):
-    monkeypatch.setattr(C, "JSON_MAX_DIGITS", 10)
-    small, big = C.value_json(12345), C.value_json(7 ** 100)
+    monkeypatch.setattr(bigint, "JSON_MAX_DIGITS", 10)
+    small, big = bigint.value_json(12345), bigint.value_json(7 ** 100)
     assert small == {"value": "12345", "digits": 5, "log10": round(np.log10(12345), 6)}
     assert big["value"] is None and big["digits"] == 85 and abs(big["log10"] - 100 * np.log10(7)) < 1e-6
     report = compute_bounds(Network((4, 1), (ConvLayer(2, 2), ConvLayer(3, 2))), exact_counter=bruteforce_counter,
                             lp=False)
     data = report.to_json()
-    assert data["lower"] == C.decimal_text(report.lower) and data["cut_by_time_limit"] == []
-    assert all(b["digits"] == len(C.decimal_text(v.value)) for b, v in zip(data["bounds"], report.bounds)
+    assert data["lower"] == bigint.decimal_text(report.lower) and data["cut_by_time_limit"] == []
+    assert all(b["digits"] == len(bigint.decimal_text(v.value)) for b, v in zip(data["bounds"], report.bounds)
                if v.applicable)
 
 
 def test_short_text_never_writes_huge_numbers_out(monkeypatch):
     values = [7 ** 100_000, 10 ** 30_000, 10 ** 30_000 - 1, 3 ** 200_000 * 11]
     expected = [short_int(v) for v in values]
-    monkeypatch.setattr(C, "short_int", lambda *a: pytest.fail("full decimal text of a huge number"))
-    assert [C.short_text(v) for v in values] == expected
-    assert C.digits(10 ** 30_000) == 30_001 and C.digits(10 ** 30_000 - 1) == 30_000
+    monkeypatch.setattr(bigint, "short_int", lambda *a: pytest.fail("full decimal text of a huge number"))
+    assert [bigint.short_text(v) for v in values] == expected
+    assert bigint.digits(10 ** 30_000) == 30_001 and bigint.digits(10 ** 30_000 - 1) == 30_000
 
 
 def _naive_fresh(inst, order):

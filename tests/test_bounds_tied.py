@@ -10,13 +10,14 @@ from hypothesis import strategies as st
 
 from ilpregions.core.errors import SpecError
 from ilpregions.core.geometry import layer_instance
-from ilpregions.core.spec import AvgPoolLayer, ConvLayer, DenseLayer, MaxPoolLayer, Network, loads
+from ilpregions.core.spec import AvgPoolLayer, ConvLayer, DenseLayer, MaxPoolLayer, Network
+from ilpregions.core.spec_toml import loads
 from ilpregions.services.bounds import compute_bounds
-from ilpregions.services.bounds.common import NETWORK, THEOREM2_LOWER
-from ilpregions.services.bounds.exact import Exact
-from ilpregions.services.bounds.named import theorem2_lower
+from ilpregions.services.bounds._common import NETWORK, THEOREM2_LOWER
+from ilpregions.services.bounds._exact import Exact
+from ilpregions.services.bounds._named import theorem2_lower
 from ilpregions.services.regions import count_linear_regions
-from ilpregions.services.tied import tied_max
+from ilpregions.services.tied._tied_max import tied_max
 from ilpregions.theory import tied_bounds as T
 
 FAST = settings(max_examples=12, deadline=None, derandomize=True,
@@ -182,7 +183,7 @@ def test_many_region_weights_stay_below_the_upper_bound():
 @pytest.mark.slow
 def test_shipped_cifar_models_have_proven_bounds():
     from helpers import MODELS
-    from ilpregions.core.spec import load
+    from ilpregions.core.spec_toml import load
     for name in ("cifar_conv", "cifar_small"):
         report = compute_bounds(load(MODELS / f"{name}.toml"), time_limit=1)
         assert report.lower is not None and report.upper is not None and report.lower < report.upper
@@ -193,7 +194,7 @@ def test_shipped_cifar_models_have_proven_bounds():
 
 def test_untied_lower_bounds_never_become_the_headline():
     from helpers import MODELS
-    from ilpregions.core.spec import load
+    from ilpregions.core.spec_toml import load
     report = compute_bounds(load(MODELS / "paper_4x4.toml"), time_limit=1)
     box = report.bound("best box in K_N")
     assert box.applicable and box.proven_for == "locally-connected"
@@ -206,8 +207,8 @@ def test_untied_lower_bounds_never_become_the_headline():
 def test_wide_fields_still_get_the_real_maximum_when_no_scan_is_needed(monkeypatch):
     # 7x7x3 fields (147 elements) are wider than a scan can hold, but two overlapping positions
     # with d1 = 2 have 4 independent neurons: tied_max counts 2^4 in closed form, without a scan.
-    from ilpregions.services.bounds import one_layer
-    from ilpregions.services.bounds.common import TIED_MAX
+    from ilpregions.services.bounds import _one_layer as one_layer
+    from ilpregions.services.bounds._common import TIED_MAX
 
     report = compute_bounds(Network((8, 7, 3), (ConvLayer(2, 7),)), time_limit=5)
     assert report.bound(TIED_MAX).value == 16

@@ -1,6 +1,6 @@
 """Feasibility checks: every backend agrees with an independent Hall test,
 and every certificate is valid by a checker written here from the
-definitions (it shares no code with ilpregions.services.feasibility)."""
+definitions (it shares no code with ilpregions.services.check._feasibility)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from helpers import MODELS
 from ilpregions import backends
 from ilpregions.cli.main import main
 from ilpregions.core.errors import ParameterError
-from ilpregions.services.feasibility import check, shrink_violation, verify
+from ilpregions.services.check._feasibility import check, shrink_violation, verify
 from ilpregions.core.geometry import layer_instance
-from ilpregions.core.spec import ConvLayer, Network, load
+from ilpregions.core.spec import ConvLayer, Network
+from ilpregions.core.spec_toml import load
 
 CHECK_BACKENDS = backends.available_backends(backends.CHECK)
 SMALL_MODELS = ["paper_3x3", "rgb", "conv1d", "padded", "dilated", "strided", "conv3d", "dense"]
@@ -211,7 +212,7 @@ def test_check_refuses_t_entries_beyond_64_bits(cli, tmp_path, backend, entry):
 def test_a_position_reading_only_padding_is_its_own_violated_set():
     # Found by the fuzz suite: t_p > 0 on an all-padding field crashed the certificate (exit 70).
     from ilpregions.core.spec import ConvLayer, Network
-    from ilpregions.services.feasibility import check
+    from ilpregions.services.check._feasibility import check
 
     net = Network((1, 1), (ConvLayer(1, 2, stride=2, padding=2),))   # fields: {} and {0}
     for backend in ("flow", "cpsat"):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ilpregions.services import claims as C
-from ilpregions.services.counting import count_regions
+from ilpregions.services.claims import _evaluate as C
+from ilpregions.services.count._theorem1 import count_regions
 from ilpregions.theory.fc_bounds import fc_params
-from ilpregions.services.multilayer import params
+from ilpregions.services.bounds import params
 from ilpregions.core.spec import DenseLayer, Network
 
 ROOT = Path(__file__).resolve().parents[1]

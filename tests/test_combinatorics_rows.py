@@ -26,7 +26,7 @@ def test_a_row_of_20000_is_fast():
 def test_block_tree_of_a_wide_dense_layer_builds_fast():
     from ilpregions.core.geometry import layer_instance
     from ilpregions.core.spec import DenseLayer, Network
-    from ilpregions.services.lp_bounds.block_tree import BlockTree
+    from ilpregions.services.bounds._lp.block_tree import BlockTree
 
     inst = layer_instance(Network((20000, 1), (DenseLayer(20000),)))
     start = time.perf_counter()

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from helpers import MODELS
-from ilpregions.services import comparison
+from ilpregions.services.count import _compare as comparison
 from ilpregions.cli.main import main
 from ilpregions.core.results import EnumerationOutcome
-from ilpregions.core.spec import load
+from ilpregions.core.spec_toml import load
 
 SMALL = ["paper_3x3", "conv1d", "dilated", "dense", "padded", "strided"]
 

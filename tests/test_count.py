@@ -10,7 +10,7 @@ import pytest
 
 from ilpregions.backends import cpsat
 from ilpregions.cli.main import main
-from ilpregions.services.counting import count_regions
+from ilpregions.services.count._theorem1 import count_regions
 from ilpregions.core.errors import InputError, TooLargeError, UnknownBackendError
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network

@@ -80,12 +80,12 @@ class _Callback:
 
 
 def test_stop_checks_the_deadline_in_the_callback():
-    stop = cpsat._Stop(0.0)
+    stop = cpsat.Stop(0.0)
     time.sleep(0.01)
     callback = _Callback()
     stop.check(callback)
     assert stop.stopped and callback.stopped == 1 and stop.left() == 0.0
-    assert cpsat._Stop(None).left() is None
+    assert cpsat.Stop(None).left() is None
 
 
 def test_a_time_limit_is_a_partial_lower_bound():
@@ -97,7 +97,7 @@ def test_a_time_limit_is_a_partial_lower_bound():
 
 
 def test_ctrl_c_in_compare_exits_130_without_running_the_rest(cli, tmp_path, monkeypatch, default_sigint):
-    from ilpregions.services import comparison
+    from ilpregions.services.count import _compare as comparison
 
     spec = tmp_path / "m.toml"
     spec.write_text(SPEC)
@@ -110,7 +110,7 @@ def test_ctrl_c_in_compare_exits_130_without_running_the_rest(cli, tmp_path, mon
 
 
 def test_compare_reports_progress_per_backend(monkeypatch):
-    from ilpregions.services import comparison
+    from ilpregions.services.count import _compare as comparison
 
     monkeypatch.setattr(comparison, "counting_paths", lambda: {"a": lambda inst, tl: _Outcome(5),
                                                                "b": lambda inst, tl: _Outcome(5)})
@@ -143,7 +143,7 @@ def test_time_limit_holds_while_the_union_rows_are_listed(cli, tmp_path, backend
 
 
 def test_essential_unions_stop_at_their_deadline():
-    from ilpregions.core.geometry import RowsTimeUp, essential_unions
+    from ilpregions.core.set_system import RowsTimeUp, essential_unions
 
     inst = layer_instance(Network((6, 6, 1), (ConvLayer(1, 2),)))
     with pytest.raises(RowsTimeUp):

@@ -17,9 +17,10 @@ from ilpregions.backends import bruteforce, cpsat
 from ilpregions.backends.dp import engine as dp
 from ilpregions.backends.dp import npstep, run
 from ilpregions.backends.dp.weights import Columns
-from ilpregions.services.counting import count_regions
+from ilpregions.services.count._theorem1 import count_regions
 from ilpregions.core.errors import TooLargeError
-from ilpregions.core.geometry import Theorem1Instance, components, layer_instance
+from ilpregions.core.geometry import Theorem1Instance, layer_instance
+from ilpregions.core.set_system import components
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 
 

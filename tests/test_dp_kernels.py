@@ -9,7 +9,8 @@ from ilpregions.backends.dp import engine as dp
 from ilpregions.backends.dp import hashstep, run
 from ilpregions.backends.dp.weights import Columns
 from ilpregions.core.errors import TooLargeError
-from ilpregions.core.geometry import components, layer_instance
+from ilpregions.core.geometry import layer_instance
+from ilpregions.core.set_system import components
 from ilpregions.core.spec import ConvLayer, Network
 
 

@@ -19,7 +19,7 @@ from ilpregions.backends.dp import engine as dp
 from ilpregions.backends.dp import run
 from ilpregions.backends.dp.weights import Columns
 from ilpregions.core.errors import TooLargeError
-from ilpregions.core.geometry import components
+from ilpregions.core.set_system import components
 
 
 def geometries():

@@ -7,9 +7,10 @@ import pytest
 from helpers import MODELS
 from ilpregions.backends.highs import lp_max, new_highs
 from ilpregions.cli.main import main
-from ilpregions.services.export import export_model
+from ilpregions.services.check._export import export_model
 from ilpregions.core.geometry import layer_instance
-from ilpregions.core.spec import ConvLayer, DenseLayer, Network, load
+from ilpregions.core.spec import ConvLayer, DenseLayer, Network
+from ilpregions.core.spec_toml import load
 
 NETS = {
     "3x3 k2": Network((3, 3, 1), (ConvLayer(4, 2),)),

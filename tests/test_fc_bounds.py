@@ -8,7 +8,7 @@ from math import comb
 import pytest
 
 from ilpregions.theory import fc_bounds as F
-from ilpregions.services.counting import count_regions
+from ilpregions.services.count._theorem1 import count_regions
 from ilpregions.core.spec import DenseLayer, Network
 
 

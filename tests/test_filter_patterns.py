@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from ilpregions.backends.subspace.plan import supports
 from ilpregions.core.errors import InputError
 from ilpregions.core.spec import ConvLayer, Network
-from ilpregions.services.tied import tied_max
+from ilpregions.services.tied._tied_max import tied_max
 from ilpregions.theory.filter_patterns import PatternBudget, pattern_bound, pattern_count
 from ilpregions.theory.gfp import PRIME, count_independent_mod_p
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from ilpregions.cli.main import main
-from ilpregions.core.geometry import (components, essential_unions, is_trivial, layer_instance)
+from ilpregions.core.geometry import layer_instance
+from ilpregions.core.set_system import components, essential_unions, is_trivial
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 
 from helpers import MODELS

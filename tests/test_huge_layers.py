@@ -21,7 +21,7 @@ from ilpregions.core.errors import TooLargeError
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.results import EnumerationOutcome
 from ilpregions.core.spec import ConvLayer, Network
-from ilpregions.services import comparison
+from ilpregions.services.count import _compare as comparison
 
 BIG = 'input = [1000, 1000, 3]\n[[layers]]\ntype = "conv"\nfilters = 16\nkernel = 3\n'
 
@@ -87,7 +87,7 @@ def test_a_large_layer_is_refused_from_a_window_before_it_is_grouped(monkeypatch
 
 def test_blocks_of_one_shape_are_counted_once_each_on_its_own(monkeypatch):
     from ilpregions.backends.dp import engine as dp
-    from ilpregions.core import geometry
+    from ilpregions.core import set_system as geometry
 
     net = Network((4, 40, 1), (ConvLayer(2, (2, 1), stride=(1, 2), shared=False),))
     inst = layer_instance(net)                  # 20 column blocks of 3 positions, all one shape
@@ -319,7 +319,7 @@ def test_cpsat_stops_at_the_memory_cap_with_an_honest_partial_sum(cli, tmp_path)
 def test_check_sizes_the_flow_network_of_t_before_building_it(monkeypatch):
     from ilpregions.core.errors import ParameterError
     from ilpregions.core.spec import ConvLayer, Network
-    from ilpregions.services import feasibility
+    from ilpregions.services.check import _feasibility as feasibility
 
     net = Network((4, 4, 1), (ConvLayer(2, 2),))          # 9 fields of 4 pixels
     assert feasibility.check(net, [1] * 9).feasible

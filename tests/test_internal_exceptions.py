@@ -34,5 +34,5 @@ def test_every_exception_class_is_an_ilpregions_error():
     assert not bad, f"not ILPRegionsError subclasses: {bad}"
     fixed = sorted(key for key in ALLOWED if key in found and issubclass(found[key], ILPRegionsError))
     assert not fixed, f"remove from ALLOWED (now ILPRegionsError): {fixed}"
-    assert "ilpregions.services.claims_limits:_TimeUp" in found
+    assert "ilpregions.services.claims._limits:TimeUp" in found
     assert "ilpregions.theory.gfp:CentralDependency" in found

@@ -11,11 +11,12 @@ from math import comb
 import pytest
 
 from helpers import MODELS, case_network
-from ilpregions.services import lp_bounds
-from ilpregions.services.lp_bounds import block_tree, tilt
+from ilpregions.services.bounds import _lp as lp_bounds
+from ilpregions.services.bounds._lp import block_tree, tilt
 from ilpregions.backends import cbc, highs
 from ilpregions.core.geometry import layer_instance
-from ilpregions.core.spec import ConvLayer, Network, load
+from ilpregions.core.spec import ConvLayer, Network
+from ilpregions.core.spec_toml import load
 
 
 def F(d1, c):

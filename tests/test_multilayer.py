@@ -15,11 +15,13 @@ import pytest
 
 from helpers import MODELS, case_network
 from ilpregions.theory import fc_bounds as F
-from ilpregions.services import multilayer as M
+from ilpregions.services import bounds as M
+from ilpregions.core.bigint import decimal_text, short_text
 from ilpregions.core.errors import TooLargeError
 from ilpregions.core.results import CountResult
-from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, load
-from ilpregions.services.bounds.common import PREFIX_LOWER as PREFIX
+from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
+from ilpregions.core.spec_toml import load
+from ilpregions.services.bounds._common import PREFIX_LOWER as PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +64,7 @@ def test_issue_example_two_conv_layers(d2):
 
 
 def test_r_nprime_hand_formula_matches_the_engine():
-    from ilpregions.services.counting import count_regions
+    from ilpregions.services.count._theorem1 import count_regions
     for d in range(1, 6):
         net = Network((1, 3, 1), (ConvLayer(d, (1, 2), shared=False),))
         assert count_regions(net, backend="bruteforce").regions == r_nprime_1x3(d)
@@ -73,7 +75,7 @@ def test_theorem2_lower_uses_d0_channels_and_floor():
     net = Network((4, 2), (ConvLayer(5, 2, shared=False), ConvLayer(3, 2, shared=False)))
     b = by_name(M.compute_bounds(net, exact_counter=bf))
     nprime = Network((3, 2), (ConvLayer(3, 2, shared=False),))
-    from ilpregions.services.counting import count_regions
+    from ilpregions.services.count._theorem1 import count_regions
     assert b[M.THEOREM2_LOWER].value == 2 ** 6 * count_regions(nprime, backend="bruteforce").regions
     assert b[M.THEOREM2_LOWER].reason is None  # local layers: no caveat
 
@@ -307,13 +309,13 @@ def test_decimal_text_matches_str():
         for bits in (1, 100, 4096, 4097, 20_000, 123_457):
             for _ in range(3):
                 value = rng.getrandbits(bits) * rng.choice([1, -1])
-                assert M.decimal_text(value) == str(value)
-                assert M.short_text(value) == (str(value) if len(str(abs(value))) <= 15 else
+                assert decimal_text(value) == str(value)
+                assert short_text(value) == (str(value) if len(str(abs(value))) <= 15 else
                                                f"{'-' if value < 0 else ''}{str(abs(value))[0]}."
                                                f"{str(abs(value))[1:3]}e{len(str(abs(value))) - 1}")
     finally:
         sys.set_int_max_str_digits(before)
-    assert M.short_text(10 ** 20000 * 987) == "9.87e20002"
+    assert short_text(10 ** 20000 * 987) == "9.87e20002"
 
 
 def test_our_upper_bound_by_hand_and_strictly_best():

@@ -18,7 +18,7 @@ from ilpregions.backends import bruteforce
 from ilpregions.backends.dp import engine as dp
 from ilpregions.core.errors import TooLargeError
 from ilpregions.core.geometry import layer_instance
-from ilpregions.services.polynomial import (binomial_to_monomial, newton_coefficients, region_polynomial)
+from ilpregions.services.count._polynomial import (binomial_to_monomial, newton_coefficients, region_polynomial)
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import MODELS, THEOREM1_CASES, TIED_CASES, case_id, case_network
-from ilpregions.services.counting import count_regions
+from ilpregions.services.count._theorem1 import count_regions
 from ilpregions.core.errors import InputError
 from ilpregions.core.forward import (check_weights, decisions, forward, he_normal_weights, layer_affine,
                                 stages, weight_shapes)
@@ -303,7 +303,7 @@ def _failing_run(fail_first: int):
     """A CellLP._run whose first ``fail_first`` solves end with status Unknown."""
     import highspy
 
-    from ilpregions.services.regions.lp import CellLP
+    from ilpregions.backends.highs import CellLP
 
     original = CellLP._run
     calls = {"n": 0}
@@ -317,7 +317,7 @@ def _failing_run(fail_first: int):
 
 
 def test_cell_lp_retries_a_solve_that_ends_unknown(monkeypatch):
-    from ilpregions.services.regions.lp import CellLP
+    from ilpregions.backends.highs import CellLP
 
     lp = CellLP(2)
     lp.push(np.array([[1.0, 0.0, 0.0]]))          # x1 > 0: the margin t* is 1 at (1, *, 1)
@@ -329,7 +329,7 @@ def test_cell_lp_retries_a_solve_that_ends_unknown(monkeypatch):
 
 def test_cell_lp_gives_up_with_a_solver_error(monkeypatch):
     from ilpregions.core.errors import SolverError
-    from ilpregions.services.regions.lp import RETRIES, CellLP
+    from ilpregions.backends.highs import RETRIES, CellLP
 
     lp = CellLP(2)
     monkeypatch.setattr(CellLP, "_run", _failing_run(1 + len(RETRIES)))
@@ -339,7 +339,7 @@ def test_cell_lp_gives_up_with_a_solver_error(monkeypatch):
 
 
 def test_cli_solver_failure_is_one_line_and_exit_2(monkeypatch, cli):
-    from ilpregions.services.regions.lp import CellLP
+    from ilpregions.backends.highs import CellLP
 
     monkeypatch.setattr(CellLP, "_run", _failing_run(10 ** 9))
     code, out, err = cli("regions", MODELS / "paper_3x3.toml", "--method", "lp", "--seed", "3")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ilpregions.services import report as R
+from ilpregions.services.report import _build as R
 from ilpregions.core.errors import InputError
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, Network
@@ -79,8 +79,8 @@ def test_leading_constant_enumeration_matches_the_polynomial():
     for inst in instances:
         c, degree = R.leading_constant_bruteforce(inst)
         assert degree == inst.union_size
-        if importlib.util.find_spec("ilpregions.services.polynomial") is not None:
-            from ilpregions.services.polynomial import region_polynomial
+        if importlib.util.find_spec("ilpregions.services.count._polynomial") is not None:
+            from ilpregions.services.count._polynomial import region_polynomial
             poly = region_polynomial(inst)
             assert poly.leading == c and poly.degree == degree
     # By hand, input 3, kernel 2: t = (2, 1) or (1, 2) reach U = 3 → c = 1/2 + 1/2.

@@ -12,10 +12,10 @@ from ilpregions.core.errors import InputError
 from ilpregions.core.forward import he_normal_weights
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 from ilpregions.services.slicing import evaluate, from_spec, slice_network
-from ilpregions.services.slicing.api import make_plane, total_area
-from ilpregions.services.slicing.certify import bounded_forward
-from ilpregions.services.slicing.engine import pattern_id
-from ilpregions.services.slicing._kernels import area
+from ilpregions.services.slicing._slice import make_plane, total_area
+from ilpregions.backends.slicing.certify import bounded_forward
+from ilpregions.backends.slicing.engine import pattern_id
+from ilpregions.backends.slicing.kernels import area
 
 NETS = {
     "mlp": Network((6,), (DenseLayer(8), DenseLayer(6), DenseLayer(3))),

@@ -11,8 +11,8 @@ F = torch.nn.functional
 
 from ilpregions.core.errors import InputError  # noqa: E402
 from ilpregions.services.slicing import evaluate, slice_network  # noqa: E402
-from ilpregions.services.torch_fx import to_slicenet  # noqa: E402
-from ilpregions.services.torch_import import from_torch, save  # noqa: E402
+from ilpregions.services.torch._fx import to_slicenet  # noqa: E402
+from ilpregions.services.torch._convert import from_torch, save  # noqa: E402
 
 from test_slice import check_against_grid, check_pieces_constant  # noqa: E402
 
@@ -175,8 +175,8 @@ def test_spec_formats_refuse_residuals_in_one_line(tmp_path, cli):
 def test_exact_integer_pass_equals_fractions_and_floats(cls, shape):
     from fractions import Fraction
 
-    from ilpregions.services.slicing.exact import ExactNet, slice_points
-    from ilpregions.services.slicing.graph import evaluate_exact
+    from ilpregions.backends.slicing.exact import ExactNet, slice_points
+    from ilpregions.core.slicenet import evaluate_exact
 
     net = to_slicenet(make(cls, seed=2), shape)
     rng = np.random.default_rng(5)

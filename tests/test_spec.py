@@ -7,7 +7,8 @@ import pytest
 
 from ilpregions.cli.main import main
 from ilpregions.core.errors import SpecError
-from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, dumps, load, loads
+from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
+from ilpregions.core.spec_toml import dumps, load, loads
 
 from helpers import MODELS
 
@@ -127,7 +128,7 @@ def test_multi_layer_model_points_to_bounds(capsys):
 
 def test_dumps_round_trips_names_with_quotes_and_control_characters():
     # The hand-written writer this replaced emitted invalid TOML for a newline in the name.
-    from ilpregions.core.spec import dumps, loads
+    from ilpregions.core.spec_toml import dumps, loads
 
     network = Network((4, 1), (ConvLayer(2, 2),), name='a "quoted"\nname\twith \\ escapes')
     assert loads(dumps(network)) == network

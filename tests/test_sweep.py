@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ilpregions.services.counting import count_regions
+from ilpregions.services.count._theorem1 import count_regions
 from ilpregions.core.errors import InputError, SpecError
-from ilpregions.core.spec import network_from_dict
-from ilpregions.services.sweep import grid_from_dict, load_grid, read_rows, run_sweep
+from ilpregions.core.spec_toml import network_from_dict
+from ilpregions.services.sweep._run import grid_from_dict, load_grid, read_rows, run_sweep
 
 from helpers import THEOREM1_CASES
 
@@ -357,7 +357,7 @@ TWO_LAYER = {"input": [1, 4, 1], "layers": [{"type": "conv", "filters": 2, "kern
 
 @pytest.mark.parametrize("task", ["bounds", "claims"])
 def test_bounds_and_claims_tasks(task):
-    from ilpregions.services import multilayer
+    from ilpregions.services import bounds as multilayer
     from math import comb, log10
 
     grid = grid_from_dict({"task": task, "base": TWO_LAYER, "grid": {"layers[1].filters": [1, 2, 4]}})
@@ -418,7 +418,7 @@ def test_resume_refuses_a_file_without_fingerprint(tmp_path):
 
 
 def test_a_time_limit_stop_before_the_limit_is_an_interruption():
-    from ilpregions.services import sweep_tasks
+    from ilpregions.services.sweep import _tasks as sweep_tasks
 
     # CP-SAT answers Ctrl-C with an ordinary time-limit stop; without a limit
     # (or long before it) that can only be an interruption.
@@ -428,7 +428,7 @@ def test_a_time_limit_stop_before_the_limit_is_an_interruption():
 
 
 def test_interrupted_point_is_never_stored_and_resume_reruns_it(tmp_path, monkeypatch, cli):
-    from ilpregions.services import sweep_tasks
+    from ilpregions.services.sweep import _tasks as sweep_tasks
 
     real = sweep_tasks._TASKS["count"]
 
@@ -453,7 +453,7 @@ def test_interrupted_point_is_never_stored_and_resume_reruns_it(tmp_path, monkey
 
 
 def test_ctrl_c_in_a_point_is_an_interruption_not_a_row():
-    from ilpregions.services import sweep_tasks
+    from ilpregions.services.sweep import _tasks as sweep_tasks
 
     def interrupted(network, job):
         raise KeyboardInterrupt
@@ -472,7 +472,7 @@ def test_ctrl_c_in_a_point_is_an_interruption_not_a_row():
 
 
 def _consume_interrupted():
-    from ilpregions.services.sweep import _consume, _Sink
+    from ilpregions.services.sweep._run import _consume, _Sink
 
     grid = grid_from_dict(SMALL)
     sink = _Sink(grid.columns, None, None, {})
@@ -491,7 +491,7 @@ def test_a_billion_point_grid_is_refused_at_once():
 
 
 def test_ids_are_drawn_lazily():
-    from ilpregions.services.sweep import MAX_GRID_POINTS, _results
+    from ilpregions.services.sweep._run import MAX_GRID_POINTS, _results
 
     big = grid_from_dict({"base": BASE, "grid": {"layers[0].filters": list(range(1, 1001)),
                                                  "layers[0].padding": list(range(MAX_GRID_POINTS // 1000))}})

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from helpers import MODELS, case_network
-from ilpregions.services.counting import count_regions
+from ilpregions.services.count._theorem1 import count_regions
 from ilpregions.services.regions import count_linear_regions
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
-from ilpregions.services.tied import (PRIME, CentralDependency, count_independent_mod_p, shifted_filter_vectors,
+from ilpregions.services.tied._tied_max import (PRIME, CentralDependency, count_independent_mod_p, shifted_filter_vectors,
                              tied_max, to_residues)
 
 
@@ -106,8 +106,8 @@ def test_cli_tied_max_json(cli):
 def test_strict_gap_prediction_is_never_wrong(shape, kernel, dilation):
     """`count`'s note says "strictly smaller" only where the tied count is (checked by tied-max)."""
     from ilpregions.core.geometry import layer_instance
-    from ilpregions.services.counting import strict_gap_expected
-    from ilpregions.services.tied import tied_max
+    from ilpregions.services.count._theorem1 import strict_gap_expected
+    from ilpregions.services.tied._tied_max import tied_max
 
     net = Network(shape, (ConvLayer(2, kernel, dilation=dilation),))
     result = tied_max(net, seed=0)

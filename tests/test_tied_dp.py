@@ -14,8 +14,9 @@ from ilpregions.core.errors import InputError, SpecError, TooLargeError
 from ilpregions.core.geometry import layer_instance
 from strategies import geometries
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
-from ilpregions.services.counting import count_regions
-from ilpregions.services.tied import _Draw, shifted_filter_vectors, tied_max
+from ilpregions.services.count._theorem1 import count_regions
+from ilpregions.services.tied._runner import Draw as _Draw
+from ilpregions.services.tied._tied_max import shifted_filter_vectors, tied_max
 
 
 @st.composite
@@ -172,11 +173,11 @@ def test_json_has_the_honest_fields(cli):
 
 
 def test_frames_beyond_the_key_are_refused_before_counting(monkeypatch):
-    from ilpregions.services import tied
+    from ilpregions.services.tied import _tied_max as tied
 
     # 3 rows of 12 pixels x 3 channels active; 1,152 neurons over 432 elements need a scan
     net = Network((12, 12, 3), (ConvLayer(8, 3, padding=1),))
-    monkeypatch.setattr(tied._Runner, "run", lambda *a: pytest.fail("counting started"))
+    monkeypatch.setattr(tied.Runner, "run", lambda *a: pytest.fail("counting started"))
     with pytest.raises(TooLargeError, match="active elements"):
         tied_max(net, repeats=1)
 
@@ -184,7 +185,7 @@ def test_frames_beyond_the_key_are_refused_before_counting(monkeypatch):
 def test_a_full_rank_layer_needs_no_scan_and_no_formula_count(monkeypatch):
     # The same geometry with d1 = 2: 288 neurons over 432 elements have full rank, so every subset
     # is independent: 2^288 for the draw, and Theorem 1, between it and 2^288, equals it.
-    from ilpregions.services import counting
+    from ilpregions.services.count import _theorem1 as counting
 
     monkeypatch.setattr(counting, "count_regions", lambda *a, **k: pytest.fail("formula counted"))
     got = tied_max(Network((12, 12, 3), (ConvLayer(2, 3, padding=1),)), repeats=1)
@@ -193,25 +194,19 @@ def test_a_full_rank_layer_needs_no_scan_and_no_formula_count(monkeypatch):
 
 
 def test_a_big_layer_is_refused_from_a_window_before_its_supports_are_built(monkeypatch):
+    from ilpregions import backends
     from ilpregions.backends.dp import frontier
-    from ilpregions.services import tied
 
     net = Network((80, 80, 1), (ConvLayer(2, 3),))   # a 39x39 corner of its 6,084 positions keeps 85 pixels
     monkeypatch.setattr(frontier, "WINDOW_POSITIONS", 2000)
-    monkeypatch.setattr(tied, "supports", lambda _: pytest.fail("supports built before the window check"))
+    monkeypatch.setattr(backends.load("subspace", backends.TIED), "supports",
+                        lambda _: pytest.fail("supports built before the window check"))
     with pytest.raises(TooLargeError, match="at least 85 active elements at once"):
         tied_max(net, repeats=1)
     # The whole layer's frames say the same, later: the window's bound is below the truth.
     monkeypatch.undo()
     with pytest.raises(TooLargeError, match="the dp scan needs (8[5-9]|9[0-9]|1[0-9][0-9]) active elements"):
         tied_max(net, repeats=1)
-
-
-def test_the_frame_limit_is_the_engines():
-    from ilpregions.backends.subspace import engine
-    from ilpregions.services import tied
-
-    assert tied.MAX_FRAME == engine.MAX_FRAME == 64
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -231,7 +226,7 @@ def _shortcuts_equal_expanding(net, seed):
     # the closed forms and the per-state search over the last neurons give the expanding DP's count exactly
     from ilpregions.backends.subspace.engine import count_block
     from ilpregions.backends.subspace.plan import best_plan
-    from ilpregions.core.geometry import components
+    from ilpregions.core.set_system import components
 
     sup = supports(net)
     draw = _Draw(sup, np.random.default_rng(seed))
@@ -280,7 +275,7 @@ def test_absurd_repeats_are_refused_by_arithmetic(cli):
 def test_internal_stops_are_library_errors():
     from ilpregions.backends.subspace.engine import Stopped
     from ilpregions.core.errors import ILPRegionsError, InputError
-    from ilpregions.services.tied import _Stopped
+    from ilpregions.services.tied._runner import DrawStopped as _Stopped
     from ilpregions.theory.gfp import CentralDependency
 
     for exc in (Stopped, _Stopped, CentralDependency):
@@ -315,9 +310,9 @@ def test_the_whole_block_search_counts_independent_subsets():
 
 
 def test_small_layers_are_counted_without_a_scan_plan(monkeypatch):
-    from ilpregions.services import tied_plans
+    from ilpregions import backends
 
-    monkeypatch.setattr(tied_plans, "best_order", lambda *a: pytest.fail("planned a scan"))
+    monkeypatch.setattr(backends.load("subspace", backends.TIED), "best_order", lambda *a: pytest.fail("planned a scan"))
     for shape, kernel, d1, tied in ((4, 3, 1), 2, 2, 4061), ((3, 3, 1), 2, 3, 3998), ((5, 5, 1), 3, 2, 262143):
         got = tied_max(Network(shape, (ConvLayer(d1, kernel),)), repeats=2)
         assert got.regions == tied and got.details["max_active"] is None

@@ -15,8 +15,9 @@ nn = torch.nn
 
 from ilpregions.core.errors import InputError  # noqa: E402
 from ilpregions.core.forward import forward  # noqa: E402  (another module's numpy forward pass)
-from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network, dumps, loads  # noqa: E402
-from ilpregions.services.torch_import import (ImportedNetwork, architecture, build_module, from_torch,  # noqa: E402
+from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
+from ilpregions.core.spec_toml import dumps, loads
+from ilpregions.services.torch._convert import (ImportedNetwork, architecture, build_module, from_torch,  # noqa: E402
                                      load_file, save)
 
 from helpers import TIED_CASES  # noqa: E402
@@ -200,7 +201,7 @@ def _patterns_torch(model, x):
 ])
 def test_same_region_count(make, shape, formula):
     from ilpregions.services import regions
-    from ilpregions.services.counting import count_regions
+    from ilpregions.services.count._theorem1 import count_regions
 
     model = seeded(make(), seed=7)
     imported = from_torch(model, shape)
@@ -267,7 +268,7 @@ def test_cli_import_and_regions(tmp_path, capsys):
     assert code == 0, err
     assert "dropped layer 4 (Linear)" in err
     assert out.startswith(f"wrote {spec}: input [4, 1] (channels last), 1 layers: conv")
-    from ilpregions.core.spec import load
+    from ilpregions.core.spec_toml import load
     assert load(spec) == Network((4, 1), (ConvLayer(2, 2),), name="m")
     with np.load(weights, allow_pickle=False) as data:
         expected = from_torch(model, (1, 4), drop_head=True).weights
@@ -331,7 +332,7 @@ def test_import_torch_json_and_safe_outputs(tmp_path, capsys):
     assert list(record)[:3] == ["model", "status", "seconds"]
     assert record["model"] == str(tmp_path / "m.pt") and record["status"] == "imported"
     assert record["layers"] == ["conv"] and record["spec_file"] == str(spec) and record["spec"] is None
-    from ilpregions.core.spec import load
+    from ilpregions.core.spec_toml import load
     assert load(spec) == Network((4, 1), (ConvLayer(2, 2),), name="m")
     with np.load(weights, allow_pickle=False) as data:
         assert sorted(data.files) == record["weights"] == ["layers.0.bias", "layers.0.weight"]

@@ -91,7 +91,7 @@ def accuracy(model, X, y) -> float:
 
 def slice_all(model, X_test, triples, time_limit):
     from ilpregions.services.slicing import slice_network
-    from ilpregions.services.torch_fx import to_slicenet
+    from ilpregions.services.torch._fx import to_slicenet
 
     net = to_slicenet(model, (1, 8, 8))
     results = []
@@ -102,7 +102,7 @@ def slice_all(model, X_test, triples, time_limit):
 
 
 def plot_over_training(rows, accuracies, path):
-    from ilpregions.services.plot_slice import save_figure
+    from ilpregions.services.slicing._plot import save_figure
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,8 +160,8 @@ def write_summary(rows, accuracies, out: Path, seconds: float):
 def main(argv=None):
     import torch
 
-    from ilpregions.services.plot_slice import plot_slice
-    from ilpregions.services.torch_import import save
+    from ilpregions.services.slicing._plot import plot_slice
+    from ilpregions.services.torch._convert import save
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "results" / "slices"))

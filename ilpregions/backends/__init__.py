@@ -6,8 +6,12 @@ Each backend module is imported lazily, only when it is used, so that
 What a backend offers per task is the :class:`typing.Protocol` of that task
 in :mod:`ilpregions.backends.protocols` (:class:`CountBackend`,
 :class:`CheckBackend`, :class:`LPBackend`, :class:`ExportBackend`,
-:class:`EvaluateBackend`); :data:`BACKENDS` says which tasks each backend
-serves. A *variant* (``cpsat-rows``, ``cpsat-binary``) is a registered name
+:class:`EvaluateBackend`, :class:`TiedBackend`, :class:`SliceBackend`,
+:class:`CellBackend`); :data:`BACKENDS` says which tasks each backend
+serves. Every engine is here: the solvers, the Theorem-1 DP (``dp``), the
+subspace DP of the shared-filter maximum (``subspace``) and the exact
+slicer (``slicer``). Services reach them only through :func:`load`, never
+by importing a backend's module (tests/test_layers.py checks it). A *variant* (``cpsat-rows``, ``cpsat-binary``) is a registered name
 for one backend module called through another function and/or with fixed
 options; :func:`load` binds them, so callers never import a backend module.
 
@@ -35,6 +39,9 @@ CHECK = "check"
 LP = "lp"
 EXPORT = "export"
 EVALUATE = "evaluate"
+TIED = "tied"
+SLICE = "slice"
+CELLS = "cells"
 
 
 @dataclass(frozen=True)
@@ -113,8 +120,14 @@ BACKENDS: dict[str, BackendSpec] = {
               summary="max-flow / Hall's theorem with certificates"),
         _spec("cbc", "cbc", {CHECK, LP, EXPORT}, ("pulp",),
               summary="CBC through PuLP: feasibility and LP only, cannot enumerate"),
-        _spec("highs", "highs", {CHECK, LP}, ("highspy",),
-              summary="HiGHS: feasibility and LP only"),
+        _spec("highs", "highs", {CHECK, LP, CELLS}, ("highspy",),
+              summary="HiGHS: feasibility and LP only; the cell LPs of the region tree"),
+        _spec("subspace", "subspace", {TIED}, ("numpy", "numba"),
+              summary="subspace frontier DP over GF(p): independent subsets of the shifted-filter vectors "
+                      "(the shared-filter maximum, a proven lower bound per draw)"),
+        _spec("slicer", "slicing", {SLICE}, ("numpy", "numba", "scipy"),
+              summary="exact pieces of a concrete network on a segment or a plane: float64 cuts, "
+                      "each piece certified by a rigorous error bound or in exact arithmetic"),
     )
 }
 
@@ -146,15 +159,23 @@ def install_hint(spec: BackendSpec) -> str:
         f"pip install {' '.join(spec.requires)}"
 
 
+#: Backends already loaded (name -> object): engines are looked up on hot paths.
+_LOADED: dict[str, Any] = {}
+
+
 def load(name: str, task: str):
     """The backend ``name`` for ``task``, as an object satisfying that task's
     protocol (:mod:`ilpregions.backends.protocols`); a hint when not installed."""
     spec = resolve(name, task)
+    loaded = _LOADED.get(name)
+    if loaded is not None:
+        return loaded
     if not spec.is_available():
         raise BackendUnavailableError(f"backend {name!r} is not installed here ({install_hint(spec)})")
     module = importlib.import_module(spec.module)
-    return _Variant(spec, module) if spec.is_variant else module
+    loaded = _LOADED[name] = _Variant(spec, module) if spec.is_variant else module
+    return loaded
 
 
-__all__ = ["BACKENDS", "BackendSpec", "COUNT", "CHECK", "LP", "EXPORT", "EVALUATE", "AUTO",
+__all__ = ["BACKENDS", "BackendSpec", "COUNT", "CHECK", "LP", "EXPORT", "EVALUATE", "TIED", "SLICE", "CELLS", "AUTO",
            "backend_names", "available_backends", "resolve", "load", "install_hint"]

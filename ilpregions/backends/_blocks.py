@@ -13,7 +13,7 @@ from typing import Callable
 from ilpregions.core.combinatorics import binomial_prefix_sums
 from ilpregions.core.errors import TooLargeError
 from ilpregions.core.flow_network import overlap_components
-from ilpregions.core.geometry import MAX_ROW_POSITIONS, components
+from ilpregions.core.set_system import MAX_ROW_POSITIONS, components
 from ilpregions.core.results import EnumerationOutcome
 from ilpregions.core.sizes import check_binary_model
 
@@ -29,7 +29,7 @@ def refuse_row_model(block: int, where: str, at_least: bool = False) -> None:
 
     Its union rows are exponentially many; listing them (and even the
     projection's overlap graph) would take minutes before the size limit of
-    :func:`~ilpregions.core.geometry.essential_unions` is reached.
+    :func:`~ilpregions.core.set_system.essential_unions` is reached.
 
     >>> refuse_row_model(3, "cpsat")
     >>> refuse_row_model(10 ** 6, "cpsat")

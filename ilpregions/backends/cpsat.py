@@ -23,19 +23,16 @@ independent and are solved as separate models whose counts multiply.
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
-from contextlib import contextmanager
 
 import numpy as np
 
+from ilpregions.backends._cpsat_stop import Stop, enumeration_parameters, solve_enumeration
 from ilpregions.backends._blocks import binary_block_check, block_instance, count_by_blocks, refuse_row_model
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.combinatorics import binomial_row
 from ilpregions.core.errors import ParameterError
 from ilpregions.core.flow_network import FlowNetwork
-from ilpregions.core.geometry import RowsTimeUp, disjoint_positions, essential_unions
+from ilpregions.core.set_system import RowsTimeUp, disjoint_positions, essential_unions
 from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
 from ilpregions.core.sizes import check_binary_model
 
@@ -61,85 +58,6 @@ def build_model(inst, positions, rows):
         if len(subset) >= 2 and union < sum(inst.caps[p] for p in subset):
             model.add(sum(variables[p] for p in subset) <= union)
     return model, variables
-
-
-def _enumeration_parameters(solver, time_limit, workers, presolve):
-    params = solver.parameters
-    params.enumerate_all_solutions = True
-    params.num_workers = workers
-    # One worker and a fixed search enumerate fastest and never repeat a
-    # solution; presolve can drop solutions unless told to keep them.
-    params.cp_model_presolve = presolve
-    if presolve:
-        params.keep_all_feasible_solutions_in_presolve = True
-    params.search_branching = params.FIXED_SEARCH
-    params.linearization_level = 0
-    params.cp_model_probing_level = 0
-    if time_limit is not None:
-        params.max_time_in_seconds = max(0.001, float(time_limit))
-
-
-class _Stop:
-    """When a solve must stop: past ``deadline`` (perf_counter seconds) or after Ctrl-C.
-
-    CP-SAT checks its own time limit only between search steps, and a slow
-    callback or a loaded machine overruns it; so the solution callback also
-    checks the deadline and calls ``stop_search``. The status CP-SAT reports
-    after ``stop_search`` can still read OPTIMAL (google/or-tools#4430), so
-    completeness is decided by ``stopped`` here, never by the status alone.
-    """
-
-    def __init__(self, time_limit: float | None):
-        self.deadline = None if time_limit is None else time.perf_counter() + max(0.001, float(time_limit))
-        self.stopped = False
-        self.interrupted = False
-        self.callback = None
-
-    def left(self) -> float | None:
-        """Seconds left (0 when past the deadline), None without one."""
-        return None if self.deadline is None else max(0.0, self.deadline - time.perf_counter())
-
-    def check(self, callback) -> None:
-        """Call from ``on_solution_callback``: stop the search when time is up or Ctrl-C came."""
-        if self.interrupted or (self.deadline is not None and time.perf_counter() > self.deadline):
-            self.stopped = True
-            callback.stop_search()
-
-    def interrupt(self, signum=None, frame=None) -> None:
-        self.interrupted = True
-        if self.callback is not None:
-            self.stopped = True
-            self.callback.stop_search()
-
-
-@contextmanager
-def stoppable(solver, stop: _Stop, callback):
-    """Solve under ``stop``: Ctrl-C stops the search (CP-SAT's own SIGINT catching is off, so
-    the next solve does not start), and is raised as KeyboardInterrupt once the solver returned."""
-    stop.callback = callback
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        solver.parameters.catch_sigint_signal = False
-        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:   # nohup: Ctrl-C stays ignored
-            previous = signal.signal(signal.SIGINT, stop.interrupt)
-    try:
-        yield
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-        stop.callback = None
-    if stop.interrupted:
-        raise KeyboardInterrupt
-
-
-def solve_enumeration(model, callback, stop: _Stop) -> bool:
-    """Run an enumeration (parameters already set); True when every solution was seen."""
-    from ortools.sat.python import cp_model
-
-    solver = callback.solver
-    with stoppable(solver, stop, callback):
-        status = solver.solve(model, callback)
-    return status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and not stop.stopped
 
 
 class _ProjectedSum:
@@ -272,7 +190,7 @@ def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
     lower bound), once the solutions it remembers would pass it.
     """
     refuse_row_model(len(comp), "cpsat" if project else "cpsat-rows")   # before the overlap graph
-    stop = _Stop(time_limit)
+    stop = Stop(time_limit)
     from ortools.sat.python import cp_model
 
     try:
@@ -298,7 +216,7 @@ def count_component(inst, comp, *, time_limit=None, progress=None, workers=1,
 
     callback = Aggregate()
     callback.solver = cp_model.CpSolver()
-    _enumeration_parameters(callback.solver, stop.left(), workers, presolve)
+    enumeration_parameters(callback.solver, stop.left(), workers, presolve)
     complete = stop.left() != 0 and solve_enumeration(model, callback, stop)
     # t = 0 is always in K_N (weight 1): a stopped block keeps at least that.
     return EnumerationOutcome(
@@ -391,7 +309,7 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None,
     size is checked by arithmetic before it is built (``memory_cap``: bytes)."""
     def block(comp, remaining):
         check_binary_model(len(comp), inst.filters, memory_cap, "cpsat-binary")
-        stop = _Stop(remaining)
+        stop = Stop(remaining)
         sub, comp = block_instance(inst, comp)
         from ortools.sat.python import cp_model   # its import (seconds under load) counts against the limit
         try:
@@ -419,7 +337,7 @@ def count_binary(inst, *, time_limit: float | None = None, progress=None,
 
         callback = Counter()
         callback.solver = cp_model.CpSolver()
-        _enumeration_parameters(callback.solver, stop.left(), 1, False)
+        enumeration_parameters(callback.solver, stop.left(), 1, False)
         complete = stop.left() != 0 and solve_enumeration(model, callback, stop)
         return EnumerationOutcome(regions=callback.n, t_vectors=None, solutions=callback.n, complete=complete)
 

@@ -73,7 +73,84 @@ class EvaluateBackend(Protocol):
         ``groups(block)``; returns (per_block, complete, stats)."""
 
 
-PROTOCOLS = {"count": CountBackend, "check": CheckBackend, "lp": LPBackend,
-             "export": ExportBackend, "evaluate": EvaluateBackend}
+@runtime_checkable
+class TiedBackend(Protocol):
+    """Task "tied": independent subsets of shifted-filter vectors over GF(p), block by block.
 
-__all__ = ["CountBackend", "CheckBackend", "LPBackend", "ExportBackend", "EvaluateBackend", "PROTOCOLS"]
+    ``supports(network)`` gives each neuron's support; ``best_order`` and
+    ``make_plan`` a block's scan; ``count_block`` runs the DP on one block
+    (raising ``Stopped`` with the partial count at a deadline) and
+    ``count_small`` settles small or low-corank blocks without states.
+    ``window_frontier(inst)`` is the frontier of a corner window (a quick
+    refusal before any plan); ``MAX_FRAME`` the widest frame a state key
+    holds; ``PRIME`` the field.
+    """
+
+    MAX_FRAME: int
+    PRIME: int
+    Stopped: type
+    Supports: type
+    ScanPlan: type
+
+    def supports(self, network) -> Any: ...
+
+    def best_order(self, sup, block: Sequence[int]) -> tuple[int, list[int], tuple[int, ...]]: ...
+
+    def make_plan(self, sup, order: Sequence[int], axes: tuple[int, ...] = ()) -> Any: ...
+
+    def frame_sizes(self, sup, order: Sequence[int]) -> list[int]: ...
+
+    def count_block(self, sup, plan, filters_of: Callable, **options: Any) -> Any: ...
+
+    def count_small(self, sup, positions, filters_of, matrix=None) -> Any: ...
+
+    def closed_form_possible(self, neurons: int, elements: int) -> bool: ...
+
+    def searched_whole(self, neurons: int, elements: int) -> bool: ...
+
+    def window_frontier(self, inst) -> Any: ...
+
+
+@runtime_checkable
+class SliceBackend(Protocol):
+    """Task "slice": the pieces of a concrete network on a segment or a plane.
+
+    ``propagate`` splits the slice's polygon through the network's ops (a
+    :class:`~ilpregions.core.slicenet.SliceNet`) into pieces with their
+    activation codes; ``decision_boundary`` finds the pieces the top-two
+    logit tie crosses; ``certify`` re-reads each piece's pattern at its
+    centroid with a rigorous error bound or in exact arithmetic.
+    """
+
+    REL_TOL: float
+    Certificate: type
+
+    def propagate(self, net, polygon, origin, basis, deadline=None, progress=None) -> Any: ...
+
+    def decision_boundary(self, outputs, flat, offs) -> tuple: ...
+
+    def certify(self, net, origin, basis, points, codes) -> Any: ...
+
+    def centroids(self, flat, offs) -> Any: ...
+
+    def pattern_ids(self, codes) -> tuple[str, ...]: ...
+
+    def area(self, polygon) -> float: ...
+
+
+@runtime_checkable
+class CellBackend(Protocol):
+    """Task "cells": the LP of the region tree (``CellLP(n)``: rows pushed and
+    popped with the tree, ``solve()`` gives (t*, a point); ``RETRIES`` the
+    settings tried when a solve ends neither optimal nor infeasible)."""
+
+    CellLP: type
+    RETRIES: tuple
+
+
+PROTOCOLS = {"count": CountBackend, "check": CheckBackend, "lp": LPBackend,
+             "export": ExportBackend, "evaluate": EvaluateBackend, "tied": TiedBackend,
+             "slice": SliceBackend, "cells": CellBackend}
+
+__all__ = ["CountBackend", "CheckBackend", "LPBackend", "ExportBackend", "EvaluateBackend", "TiedBackend",
+           "SliceBackend", "CellBackend", "PROTOCOLS"]

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from ilpregions.backends._blocks import binary_block_check, block_instance, count_by_blocks
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.flow_network import FlowNetwork
-from ilpregions.core.geometry import RowsTimeUp, essential_unions
+from ilpregions.core.set_system import RowsTimeUp, essential_unions
 from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
 from ilpregions.core.sizes import check_binary_model
 
@@ -44,7 +44,7 @@ def _model():
 def binary_model(inst, comp, deadline: float | None = None):
     """The neuron-selection model of one component: (model, variables).
 
-    Raises :class:`~ilpregions.core.geometry.RowsTimeUp` past ``deadline`` (perf_counter seconds).
+    Raises :class:`~ilpregions.core.set_system.RowsTimeUp` past ``deadline`` (perf_counter seconds).
     """
     import pyscipopt
 

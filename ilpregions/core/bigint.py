@@ -24,7 +24,102 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ilpregions.core.combinatorics import decimal_string
+from ilpregions.core.combinatorics import decimal_string, log10_int, short_int
+
+
+#: JSON output gives a value's exact decimal text only up to this many digits (docs/bounds.md); a larger
+#: value is ``null`` there, with its ``digits`` and ``log10`` (writing millions of digits takes seconds each).
+JSON_MAX_DIGITS = 1_000_000
+#: Above this many bits the table's ``1.23e4567`` comes from the leading digits alone (no full decimal text).
+SHORT_EXACT_BITS = 20_000
+
+
+def decimal_text(value: int) -> str:
+    """Exact decimal text of any int: GMP's conversion (python-flint) when installed, else
+    :func:`ilpregions.core.combinatorics.decimal_string`.
+
+    >>> decimal_text(-2 ** 70) == str(-2 ** 70)
+    True
+    """
+    if abs(value).bit_length() > SHORT_EXACT_BITS:
+        try:
+            import flint
+            return str(flint.fmpz(value))
+        except ImportError:
+            pass
+    return decimal_string(value)
+
+
+#: log10_int is good to ~1e-9 for values of up to ~10^7 digits; leading digits or a digit count read
+#: off it are exact unless they sit this close to a boundary (then an exact comparison decides).
+_MARGIN = 1e-6
+
+
+def digits(value: int) -> int:
+    """Decimal digits of ``abs(value)`` (1 for 0), exactly, without its decimal text.
+
+    >>> [digits(v) for v in (0, 9, 10, -999, 10 ** 5000, 10 ** 5000 - 1)]
+    [1, 1, 2, 3, 5001, 5000]
+    """
+    value = abs(value)
+    if value.bit_length() <= 4096:
+        return len(str(value))
+    log = log10_int(value)
+    d = int(log)
+    if _MARGIN < log - d < 1 - _MARGIN:
+        return d + 1
+    return d + 2 if value >= _pow10(d + 1) else (d + 1 if value >= _pow10(d) else d)
+
+
+def _pow10(n: int) -> int:
+    try:
+        import flint
+        return int(flint.fmpz(10) ** n)
+    except ImportError:
+        return 10 ** n
+
+
+def short_text(value: int, places: int = 3) -> str:
+    """An exact integer for a table: itself when short, else ``1.23e4567`` (leading digits, truncated).
+
+    Huge values (over ``SHORT_EXACT_BITS``) never get their full decimal text:
+    the leading digits are read off log10, which is exact away from a digit
+    boundary; near one, an exact division by a power of ten decides.
+
+    >>> short_text(123456), short_text(10 ** 5000 * 123), short_text(7 ** 300000)
+    ('123456', '1.23e5002', '2.58e253529')
+    """
+    if abs(value).bit_length() <= SHORT_EXACT_BITS:
+        return short_int(value, places)
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    exponent = digits(value) - 1
+    scaled = 10 ** (log10_int(value) - exponent + places - 1)     # in [10^(places-1), 10^places)
+    lead = int(scaled)
+    if not (_MARGIN * scaled < scaled - lead < 1 - _MARGIN * scaled):
+        lead = _leading(value, exponent - places + 1)
+    text = str(lead)
+    return f"{sign}{text[0]}.{text[1:]}e{exponent}"
+
+
+def _leading(value: int, shift: int) -> int:
+    """value // 10^shift exactly (GMP when installed; CPython's division is quadratic)."""
+    try:
+        import flint
+        return int(flint.fmpz(value) // flint.fmpz(10) ** shift)
+    except ImportError:
+        return value // 10 ** shift
+
+
+def value_json(value: int | None) -> dict[str, Any]:
+    """``value`` (exact decimal text up to ``JSON_MAX_DIGITS`` digits, else None), ``digits``, ``log10``."""
+    if value is None:
+        return {"value": None, "digits": None, "log10": None}
+    size = digits(value)
+    text = decimal_text(value) if size <= JSON_MAX_DIGITS else None
+    log = log10_int(abs(value)) if value else None
+    return {"value": text, "digits": size, "log10": None if log is None else round(log, 6)}
+
 
 
 def big_repr(value: Any) -> str:
@@ -56,4 +151,5 @@ def big_int_repr(cls):
     return cls
 
 
-__all__ = ["big_repr", "big_int_repr"]
+__all__ = ["big_repr", "big_int_repr", "decimal_text", "digits", "short_text", "value_json", "JSON_MAX_DIGITS",
+           "SHORT_EXACT_BITS"]

@@ -1,4 +1,4 @@
-"""Architecture specs: frozen dataclasses and the TOML format.
+"""Architecture specs: frozen dataclasses (their TOML format is :mod:`ilpregions.core.spec_toml`).
 
 A spec file looks like::
 
@@ -28,18 +28,16 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any, Union
 
-from ilpregions.core.errors import SpecError, did_you_mean, reject_unknown_keys
+from ilpregions.core.errors import SpecError
 
 AxisOption = Union[int, tuple[int, ...]]
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     # bool is an int subclass; `filters = true` is a mistake, not 1.
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -134,7 +132,7 @@ class Network:
     def __post_init__(self):
         object.__setattr__(self, "input_shape", tuple(self.input_shape))
         object.__setattr__(self, "layers", tuple(self.layers))
-        _check_positive_list("input", self.input_shape, min_len=1)
+        check_positive_list("input", self.input_shape, min_len=1)
         if not self.layers:
             raise SpecError("layers", "at least one layer is required")
         shape = self.input_shape
@@ -188,11 +186,11 @@ def layer_to_dict(layer: Layer) -> dict:
             "padding": list(layer.padding)}
 
 
-def _check_positive_list(field_name: str, values, min_len: int = 1, allow_zero: bool = False):
+def check_positive_list(field_name: str, values, min_len: int = 1, allow_zero: bool = False):
     if not isinstance(values, (list, tuple)) or len(values) < min_len:
         raise SpecError(field_name, f"must be a list of at least {min_len} positive integers")
     for i, v in enumerate(values):
-        if not _is_int(v):
+        if not is_int(v):
             raise SpecError(f"{field_name}[{i}]", f"must be an integer, got {v!r}")
         if v < 0 or (v == 0 and not allow_zero):
             raise SpecError(f"{field_name}[{i}]", f"must be {'>= 0' if allow_zero else 'positive'}, got {v}")
@@ -200,7 +198,7 @@ def _check_positive_list(field_name: str, values, min_len: int = 1, allow_zero: 
 
 def _per_axis(where: str, name: str, value, axes: int, allow_zero: bool = False) -> tuple[int, ...]:
     field_name = f"{where}.{name}"
-    if _is_int(value):
+    if is_int(value):
         value = (value,) * axes
     elif isinstance(value, (list, tuple)):
         if len(value) != axes:
@@ -209,14 +207,14 @@ def _per_axis(where: str, name: str, value, axes: int, allow_zero: bool = False)
         value = tuple(value)
     else:
         raise SpecError(field_name, f"must be an integer or a list of {axes} integers, got {value!r}")
-    _check_positive_list(field_name, value, min_len=axes, allow_zero=allow_zero)
+    check_positive_list(field_name, value, min_len=axes, allow_zero=allow_zero)
     return value
 
 
 def _normalise_layer(layer, shape: tuple[int, ...], where: str) -> Layer:
     axes = len(shape) - 1
     if isinstance(layer, ConvLayer):
-        if not _is_int(layer.filters) or layer.filters <= 0:
+        if not is_int(layer.filters) or layer.filters <= 0:
             raise SpecError(f"{where}.filters", f"must be a positive integer, got {layer.filters!r}")
         if axes == 0:
             raise SpecError(where, f"a {layer.type} layer needs spatial axes, but its input "
@@ -232,7 +230,7 @@ def _normalise_layer(layer, shape: tuple[int, ...], where: str) -> Layer:
                                                    f"is only {shape[i] + 2 * padding[i]} (no output position)")
         return dataclasses.replace(layer, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
     if isinstance(layer, DenseLayer):
-        if not _is_int(layer.units) or layer.units <= 0:
+        if not is_int(layer.units) or layer.units <= 0:
             raise SpecError(f"{where}.units", f"must be a positive integer, got {layer.units!r}")
         return layer
     if isinstance(layer, (MaxPoolLayer, AvgPoolLayer)):
@@ -260,152 +258,3 @@ def _layer_output_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]
     out = tuple(conv_output_size(n, k, s, p, 1) for n, k, s, p in
                 zip(spatial, layer.kernel, layer.stride, layer.padding))
     return out + (shape[-1],)
-
-
-# ----------------------------------------------------------------------------
-# The TOML format
-# ----------------------------------------------------------------------------
-
-_TOP_KEYS = {"name", "input", "layers"}
-_LAYER_KEYS = {
-    "conv": {"type", "filters", "kernel", "stride", "padding", "dilation"},
-    "local": {"type", "filters", "kernel", "stride", "padding", "dilation"},
-    "dense": {"type", "units"},
-    "maxpool": {"type", "kernel", "stride", "padding"},
-    "avgpool": {"type", "kernel", "stride", "padding"},
-}
-_REQUIRED = {"conv": ("filters", "kernel"), "local": ("filters", "kernel"),
-             "dense": ("units",), "maxpool": ("kernel",), "avgpool": ("kernel",)}
-LAYER_TYPES = tuple(_LAYER_KEYS)
-
-
-def _scalar_or_list(where: str, key: str, value):
-    if _is_int(value):
-        return value
-    if isinstance(value, list):
-        for i, v in enumerate(value):
-            if not _is_int(v):
-                raise SpecError(f"{where}.{key}[{i}]", f"must be an integer, got {v!r}")
-        return tuple(value)
-    raise SpecError(f"{where}.{key}", f"must be an integer or a list of integers, got {value!r}")
-
-
-def _int_field(where: str, key: str, value) -> int:
-    if not _is_int(value):
-        raise SpecError(f"{where}.{key}", f"must be an integer, got {value!r}")
-    return value
-
-
-def network_from_dict(data: Mapping[str, Any]) -> Network:
-    """Validate plain data (as read from TOML) into a :class:`Network`.
-
-    Raises :class:`~ilpregions.core.errors.SpecError` naming the field at fault.
-
-    >>> network_from_dict({"input": [4, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 2}]})
-    Network(input_shape=(4, 1), layers=(ConvLayer(filters=2, kernel=(2,), stride=(1,), padding=(0,), dilation=(1,), shared=True),), name=None)
-    >>> network_from_dict({"input": [4, 1], "layers": [{"type": "conv", "filter": 2, "kernel": 2}]})
-    Traceback (most recent call last):
-    ...
-    ilpregions.core.errors.SpecError: layers[0]: unknown key 'filter' (did you mean 'filters'?)
-    """
-    if not isinstance(data, Mapping):
-        raise SpecError("", "the spec must be a table")
-    reject_unknown_keys(data, sorted(_TOP_KEYS))
-    if "input" not in data:
-        raise SpecError("input", "is missing (spatial sizes then channels, e.g. input = [3, 3, 1])")
-    name = data.get("name")
-    if name is not None and not isinstance(name, str):
-        raise SpecError("name", f"must be a string, got {name!r}")
-    raw_input = data["input"]
-    if not isinstance(raw_input, list):
-        raise SpecError("input", f"must be a list of positive integers, got {raw_input!r}")
-    _check_positive_list("input", raw_input)
-    raw_layers = data.get("layers")
-    if raw_layers is None:
-        raise SpecError("layers", "is missing (add at least one [[layers]] table)")
-    if not isinstance(raw_layers, list) or not raw_layers:
-        raise SpecError("layers", "must be a non-empty array of tables ([[layers]])")
-    layers = []
-    for index, raw in enumerate(raw_layers):
-        where = f"layers[{index}]"
-        if not isinstance(raw, Mapping):
-            raise SpecError(where, "must be a table")
-        if "type" not in raw:
-            raise SpecError(f"{where}.type", f"is missing; one of {', '.join(LAYER_TYPES)}")
-        kind = raw["type"]
-        if kind not in _LAYER_KEYS:
-            raise SpecError(f"{where}.type", f"unknown layer type {kind!r}{did_you_mean(str(kind), LAYER_TYPES)}; "
-                                             f"one of {', '.join(LAYER_TYPES)}")
-        allowed = _LAYER_KEYS[kind]
-        reject_unknown_keys(raw, allowed, where, list_valid=False)
-        for key in _REQUIRED[kind]:
-            if key not in raw:
-                raise SpecError(f"{where}.{key}", f"is missing (a {kind} layer needs {', '.join(_REQUIRED[kind])})")
-        if kind in ("conv", "local"):
-            options = {k: _scalar_or_list(where, k, raw[k]) for k in ("kernel", "stride", "padding", "dilation") if k in raw}
-            layers.append(ConvLayer(filters=_int_field(where, "filters", raw["filters"]), shared=(kind == "conv"), **options))
-        elif kind == "dense":
-            layers.append(DenseLayer(units=_int_field(where, "units", raw["units"])))
-        else:
-            options = {k: _scalar_or_list(where, k, raw[k]) for k in ("kernel", "stride", "padding") if k in raw}
-            layers.append((MaxPoolLayer if kind == "maxpool" else AvgPoolLayer)(**options))
-    return Network(input_shape=tuple(raw_input), layers=tuple(layers), name=name)
-
-
-def parse_toml(text: str, source: str | None = None) -> dict:
-    """``tomllib.loads`` whose every failure is a one-line :class:`SpecError`.
-
-    Deep nesting (``a = [[[[...]]]]``) makes tomllib recurse past Python's
-    limit; that is bad input too, not a crash.
-
-    >>> parse_toml("a = " + "[" * 5000 + "]" * 5000)
-    Traceback (most recent call last):
-    ...
-    ilpregions.core.errors.SpecError: TOML nested too deeply to parse
-    """
-    if not isinstance(text, str):
-        raise SpecError("", f"a TOML text must be a string, got {type(text).__name__}", source)
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError("", f"TOML syntax error: {exc}", source) from None
-    except RecursionError:
-        raise SpecError("", "TOML nested too deeply to parse", source) from None
-
-
-def loads(text: str, source: str | None = None) -> Network:
-    """Parse a TOML spec from a string."""
-    data = parse_toml(text, source)
-    try:
-        return network_from_dict(data)
-    except SpecError as exc:
-        raise exc.with_source(source) if source else exc from None
-
-
-def load(path: str | Path) -> Network:
-    """Read and validate a TOML architecture spec.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as fh:
-    ...     _ = fh.write('input = [3, 3, 1]\\n[[layers]]\\ntype = "conv"\\nfilters = 2\\nkernel = 2\\n')
-    >>> load(fh.name).output_shapes()
-    ((2, 2, 2),)
-    >>> os.unlink(fh.name)
-    """
-    from ilpregions.core.safe_io import read_text_bounded
-
-    # Bounded: only a regular file of at most a few MB is read (not /dev/zero).
-    text = read_text_bounded(path, what="a spec file")
-    return loads(text, source=str(path))
-
-
-def dumps(network: Network) -> str:
-    """Write a network in the TOML spec format (round-trips through :func:`loads`).
-
-    tomli-w does the quoting and escaping, so any name round-trips.
-    """
-    import tomli_w
-
-    return tomli_w.dumps(network.to_dict())

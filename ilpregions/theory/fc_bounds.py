@@ -12,7 +12,7 @@ Every function here is pure integer arithmetic; counts are never floats.
 
 The upper bounds hold for *any* ReLU network with those neuron counts per
 layer (a CNN is a fully-connected net with some weights tied or zero), which
-is how :mod:`ilpregions.services.multilayer` uses them.
+is how :mod:`ilpregions.services.bounds` uses them.
 
 Examples
 --------

@@ -43,7 +43,7 @@ from ilpregions.backends.dp.run import DEFAULT_MEMORY_CAP, GIB, Stopped, run_pla
 from ilpregions.backends.dp.weights import Columns, block_bounds
 from ilpregions.core.combinatorics import binomial_prefix_sums, power_product
 from ilpregions.core.errors import TooLargeError
-from ilpregions.core.geometry import components, is_trivial
+from ilpregions.core.set_system import components, is_trivial
 from ilpregions.core.results import EnumerationOutcome
 
 __all__ = ["count", "evaluate", "plan_block", "run_plan", "Columns", "DEFAULT_MEMORY_CAP", "GIB"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 
-from ilpregions.backends.dp.plan import _bits, _closure, field_masks
+from ilpregions.backends.dp.plan import set_bits, union_closure, field_masks
 
 #: Give up estimating an order whose family grows beyond this (it loses anyway).
 ESTIMATE_LIMIT = 50_000
@@ -53,7 +53,7 @@ def _masks(fields):
     masks, _ = field_masks(fields)
     last: dict[int, int] = {}
     for i, m in enumerate(masks):
-        for bit in _bits(m):
+        for bit in set_bits(m):
             last[bit] = i
     drop = [0] * len(masks)
     for bit, i in last.items():
@@ -87,7 +87,7 @@ def family_widths(fields: list[tuple[int, ...]], limit: int = ESTIMATE_LIMIT) ->
     last: dict[int, int] = {}
     steps_of_bit: dict[int, list[int]] = {}
     for i, m in enumerate(masks):
-        for bit in _bits(m):
+        for bit in set_bits(m):
             last[bit] = i
             steps_of_bit.setdefault(bit, []).append(i)
     widths, frontier, widest = [], 0, 0
@@ -95,14 +95,14 @@ def family_widths(fields: list[tuple[int, ...]], limit: int = ESTIMATE_LIMIT) ->
         frontier |= m
         widest = max(widest, frontier.bit_count())
         later = set()
-        for bit in _bits(frontier):
+        for bit in set_bits(frontier):
             later.update(q for q in steps_of_bit[bit] if q >= i)
         gens = [masks[q] & frontier for q in later]
         try:
-            widths.append(len(_closure([g for g in gens if g], limit)))
+            widths.append(len(union_closure([g for g in gens if g], limit)))
         except Exception:  # TooLargeError from the closure: this order is out
             return None
-        for bit in _bits(m):
+        for bit in set_bits(m):
             if last[bit] == i:
                 frontier &= ~(1 << bit)
     return widest, widths

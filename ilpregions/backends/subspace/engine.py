@@ -53,8 +53,9 @@ from ilpregions.backends.subspace import tail as tail_mod
 from ilpregions.backends.subspace.future import (MAX_FUTURE_ENTRIES, block_matrix,  # noqa: F401
                                                  future_elements, visible_constraints)
 from ilpregions.backends.subspace.keys import PRIME, key_words
-from ilpregions.backends.subspace.kernel import limbs_to_int
 from ilpregions.backends.subspace.plan import ScanPlan, Supports
+from ilpregions.backends.subspace.store import (CHUNK, MAX_LOAD, MemoryCapExceeded, Store,  # noqa: F401
+                                                limbs_for, size_text, table_size)
 from ilpregions.core.errors import ILPRegionsError, TooLargeError
 
 #: The key stores the pivot set in one 64-bit word.
@@ -72,87 +73,11 @@ class Stopped(ILPRegionsError):
         self.count, self.step, self.steps, self.peak_states = count, step, steps, peak_states
 
 
-class MemoryCapExceeded(TooLargeError):
-    """A step would need more memory than allowed; raised before allocating it."""
-
-
 @dataclass(frozen=True)
 class BlockCount:
     count: int
     peak_states: int
     peak_bytes: int
-
-
-def _size(nbytes: int) -> str:
-    return f"{nbytes / 2 ** 30:.2f} GiB" if nbytes >= 2 ** 30 else f"{nbytes / 2 ** 20:.1f} MiB"
-
-
-#: States handled per compiled call: the deadline is checked (and the store grown) between calls.
-CHUNK = 1 << 16
-#: The hash table is grown (doubled or more) before its load passes this.
-MAX_LOAD = 0.75
-
-
-def _table_size(rows: int) -> int:
-    size = 16
-    while size * MAX_LOAD < 1.5 * rows:
-        size *= 2
-    return size
-
-
-class _Store:
-    """The states of a block: flat keys (W words each), counts (L limbs each), and their hash table.
-
-    Every allocation goes through :meth:`_charge`, which refuses (before
-    allocating) what would take the arrays alive past the memory cap.
-    """
-
-    def __init__(self, W: int, L: int, cap: int | None, where):
-        self.W, self.L, self.cap, self.where = W, L, cap, where
-        self.K = np.zeros(W, dtype=np.uint64)
-        self.C = np.zeros(L, dtype=np.uint64)
-        self.C[0] = 1
-        self.n = 1
-        self.table = np.zeros(_table_size(1), dtype=np.uint64)
-        kernel.insert_all(self.K, 1, W, self.table)
-        self.extra = 0          # bytes of temporaries alive (the counts before a neuron, a new key array)
-        self.peak = self.nbytes()
-
-    def nbytes(self) -> int:
-        return self.K.nbytes + self.C.nbytes + self.table.nbytes + self.extra
-
-    def _charge(self, more: int, states: int) -> None:
-        need = self.nbytes() + more
-        if self.cap is not None and need > self.cap:
-            raise MemoryCapExceeded(f"memory-cap: {self.where()} would need about {_size(need)} for its "
-                                    f"states ({states} states), over the cap of {_size(self.cap)}")
-        self.peak = max(self.peak, need)
-
-    def reserve(self, rows: int) -> None:
-        """Room for ``rows`` states in the store and the table (grown in place, by realloc)."""
-        have = min(self.K.size // self.W, self.C.size // self.L)
-        if rows > have:
-            new = max(rows, have + have // 2)     # amortised: small layers stay small
-            self._charge(8 * (new * (self.W + self.L) - self.K.size - self.C.size), rows)
-            if new * self.W > self.K.size:
-                self.K.resize(new * self.W, refcheck=False)
-            if new * self.L > self.C.size:
-                self.C.resize(new * self.L, refcheck=False)
-        if rows > self.table.size * MAX_LOAD:
-            size = _table_size(2 * rows)   # room to triple before the next rebuild
-            self._charge(8 * size, rows)
-            self.table = np.zeros(size, dtype=np.uint64)
-            kernel.insert_all(self.K, self.n, self.W, self.table)
-
-    def counted(self, lo: int = 0, hi: int | None = None, C=None) -> int:
-        acc = np.zeros(self.L + 1, dtype=np.uint64)
-        C = self.C if C is None else C
-        return limbs_to_int(kernel.total(C, lo, self.n if hi is None else hi, self.L, acc))
-
-
-def _limbs(bound: int) -> int:
-    """63-bit limbs holding any count up to ``bound``."""
-    return max(1, -(-max(1, bound).bit_length() // kernel.LIMB_BITS))
 
 
 def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.ndarray],
@@ -174,10 +99,10 @@ def count_block(sup: Supports, plan: ScanPlan, filters_of: Callable[[int], np.nd
                             f"{MAX_FRAME} a state key holds (and far beyond what fits in memory)")
     steps, d1 = len(plan.positions), sup.filters
     if limbs is None:
-        limbs = _limbs(min(bound, 2 ** (steps * d1)) if bound is not None else 2 ** (steps * d1))
+        limbs = limbs_for(min(bound, 2 ** (steps * d1)) if bound is not None else 2 ** (steps * d1))
     where = {"i": 0}
     a0 = len(plan.frames[0]) if steps else 0
-    st = _Store(key_words(a0, min(a0, d1)), limbs, memory_cap,
+    st = Store(key_words(a0, min(a0, d1)), limbs, memory_cap,
                 lambda: f"step {where['i'] + 1} of {steps}")
     peak_states = 1
     # the whole block's matrix only when small: a long block's would not fit in memory
@@ -305,7 +230,7 @@ TAIL_SMALL = 5000
 TAIL_BUDGET = 2 * 10 ** 10
 
 
-def _tail_pays(st: _Store, sup: Supports, plan: ScanPlan, i: int) -> bool:
+def _tail_pays(st: Store, sup: Supports, plan: ScanPlan, i: int) -> bool:
     """Whether to count the rest per state: few neurons left and a cheap search, or no room to expand."""
     f = (len(plan.positions) - i - 1) * sup.filters
     if f > tail_mod.MAX_TAIL:
@@ -321,7 +246,7 @@ def _tail_pays(st: _Store, sup: Supports, plan: ScanPlan, i: int) -> bool:
     return crowded and visits <= TAIL_BUDGET
 
 
-def _count_tail(st: _Store, sup, plan, filters_of, i: int, deadline, peak: int) -> int:
+def _count_tail(st: Store, sup, plan, filters_of, i: int, deadline, peak: int) -> int:
     """Σ count(V) · (independent extensions of V by the remaining neurons), in slices."""
     cols, b = tail_mod.tail_columns(sup, plan, i)
     U = tail_mod.tail_vectors(sup, plan, filters_of, i, cols, PRIME)
@@ -358,7 +283,7 @@ class _RowWatch:
         self.rows_done = 0
         self.row_end = (0, 0)      # (step, states) at the end of the last finished row
 
-    def step_done(self, i: int, st: _Store) -> None:
+    def step_done(self, i: int, st: Store) -> None:
         if self.cap is None or self.row is None or i + 1 >= len(self.row):
             return
         if self.rows_done >= 1:
@@ -367,7 +292,7 @@ class _RowWatch:
             self.rows_done += 1
             self.row_end = (i, st.n)
 
-    def _project(self, i: int, st: _Store) -> None:
+    def _project(self, i: int, st: Store) -> None:
         end, s = self.row_end
         j, left = i - end, self.last_row_start - i - 1
         if j < 1 or left < 1 or st.n <= s or s < 1:
@@ -381,10 +306,10 @@ class _RowWatch:
                 f"memory-cap: estimated, not measured: the states grew {r:.3g}-fold per step over the last "
                 f"{j} step(s) ({s} -> {st.n} at step {i + 1} of {len(self.row)}); {left} more such steps "
                 f"before the last row give about {states:.3g} states, about {need / 2 ** 30:.3g} GiB, "
-                f"over the cap of {_size(self.cap)}")
+                f"over the cap of {size_text(self.cap)}")
 
 
-def _neuron(st: _Store, a: int, v: np.ndarray, deadline, i: int, steps: int, peak: int) -> None:
+def _neuron(st: Store, a: int, v: np.ndarray, deadline, i: int, steps: int, peak: int) -> None:
     """One neuron on every state, in slices (deadline checked, store grown, between slices)."""
     n0 = st.n
     old = st.C[:n0 * st.L].copy()   # the counts before the step: what every addition reads
@@ -401,7 +326,7 @@ def _neuron(st: _Store, a: int, v: np.ndarray, deadline, i: int, steps: int, pea
     st.extra = 0
 
 
-def _next_frame(st: _Store, sup, plan, filters_of, i: int, deadline, peak: int) -> None:
+def _next_frame(st: Store, sup, plan, filters_of, i: int, deadline, peak: int) -> None:
     """Move the states to frame i+1 (expired columns dropped, cut to what the future sees), merging."""
     steps = len(plan.positions)
     a = len(plan.frames[i])
@@ -412,10 +337,10 @@ def _next_frame(st: _Store, sup, plan, filters_of, i: int, deadline, peak: int) 
     Wb = key_words(b, min(b, min(kept, visible) + sup.filters))
     n, Wa = st.n, st.W
     st.extra = 0 if Wb <= Wa else 8 * n * Wb
-    st._charge(8 * _table_size(2 * n) - st.table.nbytes, n)
+    st._charge(8 * table_size(2 * n) - st.table.nbytes, n)
     out = st.K if Wb <= Wa else np.empty(n * Wb, dtype=np.uint64)
     st.table = None
-    st.table = np.zeros(_table_size(2 * n), dtype=np.uint64)   # room for the next neurons too
+    st.table = np.zeros(table_size(2 * n), dtype=np.uint64)   # room for the next neurons too
     m, start = 0, 0
     while start < n:
         if deadline is not None and time.perf_counter() > deadline:

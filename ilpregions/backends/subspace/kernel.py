@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ilpregions.backends.subspace.keys import PRIME, _inverse, _mul, _sub, decode, encode, hash_key, key_words
+from ilpregions.backends.subspace.keys import PRIME, inv_mod, mul_mod, sub_mod, decode, encode, hash_key, key_words
 
 LIMB_BITS = 63
 _LIMB_MASK = np.uint64((1 << 63) - 1)
@@ -94,7 +94,7 @@ def expand(K, C, Cold, start, stop, m, a, W, L, v, table):
                 f = res[j]
                 for c in range(j, a):
                     if M[j, c] != 0:
-                        res[c] = _sub(res[c], _mul(f, M[j, c]))
+                        res[c] = sub_mod(res[c], mul_mod(f, M[j, c]))
         q = -1
         for c in range(a):
             if res[c] != 0:
@@ -102,14 +102,14 @@ def expand(K, C, Cold, start, stop, m, a, W, L, v, table):
                 break
         if q < 0:
             continue  # v ∈ V: adding it would make the set dependent
-        inv = _inverse(res[q])
+        inv = inv_mod(res[q])
         for c in range(q, a):
-            res[c] = _mul(res[c], inv)
+            res[c] = mul_mod(res[c], inv)
         for j in range(q):
             if (mask >> np.uint64(j)) & np.uint64(1) and M[j, q] != 0:
                 f = M[j, q]
                 for c in range(q, a):
-                    M[j, c] = _sub(M[j, c], _mul(f, res[c]))
+                    M[j, c] = sub_mod(M[j, c], mul_mod(f, res[c]))
         for c in range(a):
             M[q, c] = res[c]
         if not encode(M, mask | (np.uint64(1) << np.uint64(q)), a, key, 0, W):
@@ -144,7 +144,7 @@ def _intersect(N, mask, b, Cm, A):
                 acc = np.int64(0)
                 for col in range(j, b):
                     if N[j, col] != 0 and Cm[l, col] != 0:
-                        acc += _mul(N[j, col], Cm[l, col])
+                        acc += mul_mod(N[j, col], Cm[l, col])
                         if acc >= _P:
                             acc -= _P
                 A[r, l] = acc
@@ -162,14 +162,14 @@ def _intersect(N, mask, b, Cm, A):
             continue
         for col in range(c + b):
             A[top, col], A[piv, col] = A[piv, col], A[top, col]
-        inv = _inverse(A[top, l])
+        inv = inv_mod(A[top, l])
         for col in range(c + b):
-            A[top, col] = _mul(A[top, col], inv)
+            A[top, col] = mul_mod(A[top, col], inv)
         for i in range(top + 1, r):
             f = A[i, l]
             if f != 0:
                 for col in range(c + b):
-                    A[i, col] = _sub(A[i, col], _mul(f, A[top, col]))
+                    A[i, col] = sub_mod(A[i, col], mul_mod(f, A[top, col]))
         top += 1
     for i in range(b):
         for j in range(b):
@@ -180,7 +180,7 @@ def _intersect(N, mask, b, Cm, A):
             if (new >> np.uint64(j)) & np.uint64(1) and A[i, c + j] != 0:
                 f = A[i, c + j]
                 for col in range(j, b):
-                    A[i, c + col] = _sub(A[i, c + col], _mul(f, N[j, col]))
+                    A[i, c + col] = sub_mod(A[i, c + col], mul_mod(f, N[j, col]))
         q = -1
         for col in range(b):
             if A[i, c + col] != 0:
@@ -188,14 +188,14 @@ def _intersect(N, mask, b, Cm, A):
                 break
         if q < 0:
             continue
-        inv = _inverse(A[i, c + q])
+        inv = inv_mod(A[i, c + q])
         for col in range(q, b):
-            A[i, c + col] = _mul(A[i, c + col], inv)
+            A[i, c + col] = mul_mod(A[i, c + col], inv)
         for j in range(b):
             if (new >> np.uint64(j)) & np.uint64(1) and N[j, q] != 0:
                 f = N[j, q]
                 for col in range(q, b):
-                    N[j, col] = _sub(N[j, col], _mul(f, A[i, c + col]))
+                    N[j, col] = sub_mod(N[j, col], mul_mod(f, A[i, c + col]))
         for col in range(b):
             N[q, col] = A[i, c + col]
         new |= np.uint64(1) << np.uint64(q)

@@ -22,7 +22,7 @@ constant is frozen into the compiled code.
 
 >>> key_words(6, 3), key_words(6, 6), key_words(15, 15)
 (5, 5, 28)
->>> int(_mul(PRIME - 1, PRIME - 1)), int(_inverse(3) * 3 % PRIME)
+>>> int(mul_mod(PRIME - 1, PRIME - 1)), int(inv_mod(3) * 3 % PRIME)
 (1, 1)
 """
 
@@ -57,18 +57,18 @@ def _mod(x):
 
 
 @njit(cache=True, inline="always")
-def _mul(x, y):
+def mul_mod(x, y):
     return _mod(x * y)
 
 
 @njit(cache=True, inline="always")
-def _sub(x, y):
+def sub_mod(x, y):
     d = x - y
     return d + _P if d < 0 else d
 
 
 @njit(cache=True)
-def _inverse(x):
+def inv_mod(x):
     # extended Euclid; x in [1, p)
     r0, r1 = _P, x
     s0, s1 = np.int64(0), np.int64(1)

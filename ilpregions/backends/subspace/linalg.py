@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ilpregions.backends.subspace.keys import _inverse, _mul, _sub
+from ilpregions.backends.subspace.keys import inv_mod, mul_mod, sub_mod
 
 
 @njit(cache=True)
@@ -42,14 +42,14 @@ def rref(A):
             continue
         for j in range(cols):
             R[top, j], R[k, j] = R[k, j], R[top, j]
-        inv = _inverse(R[top, c])
+        inv = inv_mod(R[top, c])
         for j in range(c, cols):
-            R[top, j] = _mul(R[top, j], inv)
+            R[top, j] = mul_mod(R[top, j], inv)
         for i in range(rows):
             if i != top and R[i, c] != 0:
                 f = R[i, c]
                 for j in range(c, cols):
-                    R[i, j] = _sub(R[i, j], _mul(f, R[top, j]))
+                    R[i, j] = sub_mod(R[i, j], mul_mod(f, R[top, j]))
         piv[top] = c
         top += 1
     return R, piv[:top]
@@ -85,7 +85,7 @@ def visible_rows(F, others):
             c = piv[r] - others
             v = R[r, others + j]
             if v != 0:
-                C[k, c] = _sub(0, v)
+                C[k, c] = sub_mod(0, v)
         k += 1
     return C, dim
 

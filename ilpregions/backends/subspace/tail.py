@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from ilpregions.backends.subspace.future import block_matrix
-from ilpregions.backends.subspace.keys import _mul, _sub, decode
+from ilpregions.backends.subspace.keys import mul_mod, sub_mod, decode
 
 #: At most this many remaining neurons are searched per state (the leaves are tallied in 2^f bins).
 MAX_TAIL = 16
@@ -67,7 +67,7 @@ def _project(K, base, b, W, M, U, X):
                 for j in range(c if c < b else 0):   # V's rows are 0 beyond its frame
                     # x[c] - Σ_j x[j]·M[j, c] over the pivots j < c (row j has 1 at j, 0 at other pivots)
                     if (mask >> np.uint64(j)) & np.uint64(1) and U[k, j] != 0 and M[j, c] != 0:
-                        acc = _sub(acc, _mul(U[k, j], M[j, c]))
+                        acc = sub_mod(acc, mul_mod(U[k, j], M[j, c]))
                 X[k, d] = acc
             d += 1
     return d
@@ -122,7 +122,7 @@ def _leaves(X, dim, f, Y, phase, rk):
                 if q >= 0 and qb >= 0:
                     piv, t = Y[r, d, q], Y[r, d + 1, q]
                     for c in range(dim):   # b reduced by a's pivot: non-zero iff {a, b} is independent
-                        if _sub(_mul(piv, Y[r, d + 1, c]), _mul(t, Y[r, d, c])) != 0:
+                        if sub_mod(mul_mod(piv, Y[r, d + 1, c]), mul_mod(t, Y[r, d, c])) != 0:
                             leaves += 1
                             break
                 d -= 1
@@ -137,7 +137,7 @@ def _leaves(X, dim, f, Y, phase, rk):
                             Y[r + 1, k, c] = Y[r, k, c]
                     else:
                         for c in range(dim):
-                            Y[r + 1, k, c] = _sub(_mul(piv, Y[r, k, c]), _mul(t, Y[r, d, c]))
+                            Y[r + 1, k, c] = sub_mod(mul_mod(piv, Y[r, k, c]), mul_mod(t, Y[r, d, c]))
                 d += 1
                 rk[d] = r + 1
                 phase[d] = 0

@@ -8,7 +8,8 @@ import math
 import sys
 
 from ilpregions.core.combinatorics import decimal_string, log10_int, short_int  # noqa: F401  (re-exported for commands)
-from ilpregions.core.spec import Network, load
+from ilpregions.core.spec import Network
+from ilpregions.core.spec_toml import load
 
 
 def positive_seconds(text: str) -> float:

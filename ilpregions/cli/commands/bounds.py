@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
-from ilpregions.services.bounds.common import short_text
+from ilpregions.core.bigint import short_text
 from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, json_record, load_model,
                                              positive_seconds, print_json)
 

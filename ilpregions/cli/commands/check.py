@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ilpregions.services.feasibility import check, parse_t
+    from ilpregions.services.check import check, parse_t
     from ilpregions.core.geometry import layer_instance
 
     backends.resolve(args.backend, backends.CHECK)   # unknown names fail before any work

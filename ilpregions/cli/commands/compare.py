@@ -51,7 +51,7 @@ def format_table(report) -> list[str]:
 
 
 def run(args) -> int:
-    from ilpregions.services.comparison import all_refused, compare
+    from ilpregions.services.count import all_refused, compare
 
     start = time.perf_counter()
     network = load_model(args.model)
@@ -59,7 +59,7 @@ def run(args) -> int:
     inst = layer_instance(network)
     limit = 10.0 if args.time_limit is None else args.time_limit
     from ilpregions.core.progress import Progress
-    from ilpregions.services.comparison import EXTRA_PATHS, counting_paths
+    from ilpregions.services.count import EXTRA_PATHS, counting_paths
 
     with Progress("compare", total=len({**counting_paths(), **EXTRA_PATHS}), enabled=not args.quiet,
                   unit="backend") as bar:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ilpregions import backends
 from ilpregions.core.combinatorics import decimal_string
-from ilpregions.services.polynomial import fraction_string
+from ilpregions.services.count import fraction_string
 from ilpregions.core.results import MEMORY_CAP, TIME_LIMIT
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
 from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument,
@@ -63,7 +63,7 @@ def positive_gib(text: str) -> float:
 
 
 def run(args) -> int:
-    from ilpregions.services.counting import choose_backend, count_regions
+    from ilpregions.services.count import choose_backend, count_regions
     from ilpregions.core.geometry import layer_instance
 
     network = load_model(args.model)
@@ -143,7 +143,7 @@ def run(args) -> int:
 
 def _polynomial(inst, args, memory_cap):
     """The polynomial form, or None when the time limit stops it."""
-    from ilpregions.services.polynomial import PolynomialTimeLimit, region_polynomial
+    from ilpregions.services.count import PolynomialTimeLimit, region_polynomial
 
     cap = None if memory_cap is None else int(memory_cap * 2 ** 30)
     try:

@@ -11,7 +11,7 @@ from ilpregions.cli.commands._common import (add_json_argument, add_model_argume
 
 
 def register(sub) -> None:
-    from ilpregions.services.export import FORMATS
+    from ilpregions.services.check import FORMATS
 
     parser = sub.add_parser(
         "export", help="write the K_N integer program (CP-SAT text proto, LP or MPS)",
@@ -28,11 +28,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ilpregions.services.export import export_model
+    from ilpregions.services.check import export_model
     from ilpregions.core.geometry import layer_instance
 
     start = time.perf_counter()
-    from ilpregions.core.geometry import RowsTimeUp
+    from ilpregions.core.set_system import RowsTimeUp
 
     inst = layer_instance(load_model(args.model))
     try:

@@ -3,7 +3,7 @@
 FILE.pt is read with ``torch.load(weights_only=True)`` only; it never unpickles
 arbitrary objects. Two layouts are accepted:
 
-* the file written by ``ilpregions.services.torch_import.save(model, "model.pt")``: a
+* the file written by ``ilpregions.services.torch._convert.save(model, "model.pt")``: a
   dict of plain data and tensors, ``{"format": "ilpregions.torch/1",
   "architecture": [layer tables], "state_dict": model.state_dict()}``;
 * a bare ``torch.save(model.state_dict(), "model.pt")`` plus ``--arch
@@ -12,7 +12,7 @@ arbitrary objects. Two layouts are accepted:
   ``out_channels = 8``, ``kernel_size = 3``, ``padding = 1``;
 * a bare state_dict plus ``--torch-module package.module:Name`` (or
   ``path/to/file.py:Name``): the model's own ``nn.Module`` subclass, built
-  with ``--torch-kwargs`` (see :mod:`ilpregions.services.torch_module`).
+  with ``--torch-kwargs`` (see :mod:`ilpregions.services.torch._module`).
 
 Outputs (the spec and the weights) are written through
 :mod:`ilpregions.core.safe_io`: atomically, only to regular files, under an
@@ -38,7 +38,7 @@ def register(sub) -> None:
                     "architecture as a TOML spec, and optionally its weights as .npz for "
                     "`ilpregions regions --weights`. Needs the torch extra.")
     parser.add_argument("file", metavar="FILE.pt",
-                        help="saved by ilpregions.services.torch_import.save(model, path), or a bare state_dict with --arch")
+                        help="saved by ilpregions.services.torch._convert.save(model, path), or a bare state_dict with --arch")
     parser.add_argument("--input", type=torch_input_shape, required=True, metavar="C,H,W",
                         help="one input's shape in torch order, without the batch axis (e.g. 3,32,32)")
     parser.add_argument("--arch", default=None, metavar="ARCH.toml",
@@ -80,8 +80,8 @@ def add_torch_module_arguments(parser) -> None:
 
 def torch_model(path: str, args):
     """The torch model in ``path``: the ilpregions format, or a state_dict with --arch or --torch-module."""
-    from ilpregions.services.torch_file import load_file
-    from ilpregions.services.torch_module import load_user_module, parse_kwargs
+    from ilpregions.services.torch import load_file
+    from ilpregions.services.torch import load_user_module, parse_kwargs
 
     if args.torch_module:
         if args.arch:
@@ -112,8 +112,8 @@ def run(args) -> int:
         raise InputError("--weights-out: the same file as -o/--output")
     for path in outputs:
         output_target(path)  # refuse a FIFO, device or directory before the work
-    from ilpregions.core.spec import dumps
-    from ilpregions.services.torch_import import from_torch
+    from ilpregions.core.spec_toml import dumps
+    from ilpregions.services.torch import from_torch
 
     module = torch_model(args.file, args)
     imported = from_torch(module, args.input, drop_head=args.drop_head)

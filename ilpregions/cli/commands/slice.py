@@ -23,7 +23,7 @@ def register(sub) -> None:
     source.add_argument("--seed", type=int, metavar="N", help="He-normal weights from seed N (spec models)")
     source.add_argument("--weights", metavar="W.npz", help="weights of a spec model (layers.<i>.weight/bias)")
     source.add_argument("--torch", metavar="FILE.pt",
-                        help="a model saved by ilpregions.services.torch_import.save, or a state_dict with "
+                        help="a model saved by ilpregions.services.torch._convert.save, or a state_dict with "
                              "--arch or --torch-module (always read with torch.load(weights_only=True))")
     parser.add_argument("--input", type=torch_input_shape, metavar="C,H,W",
                         help="with --torch: one input's shape in torch order")
@@ -89,7 +89,7 @@ def _model(args):
     if args.torch:
         if args.input is None:
             raise InputError("--torch needs --input C,H,W (one input's shape in torch order)")
-        from ilpregions.services.torch_fx import to_slicenet
+        from ilpregions.services.torch import to_slicenet
 
         return to_slicenet(torch_model(args.torch, args), args.input), Path(args.torch).name
     if args.torch_module or args.torch_kwargs:
@@ -98,7 +98,7 @@ def _model(args):
         raise InputError("MODEL (a TOML spec) is required with --seed or --weights")
     from ilpregions.cli.commands._common import load_model
     from ilpregions.core.forward import he_normal_weights
-    from ilpregions.services.slicing.graph import from_spec
+    from ilpregions.core.slicenet import from_spec
 
     network = load_model(args.model)
     if args.weights:
@@ -113,14 +113,14 @@ def run(args) -> int:
     from ilpregions.services.slicing import slice_network
 
     if args.plot:
-        from ilpregions.services.plot_slice import check_output_path
+        from ilpregions.services.slicing import check_output_path
         check_output_path(args.plot)  # refuse a bad path before the work
     net, name = _model(args)
     points = resolve_points(args.through, net.input_size, args.data, args.point_seed)
     result = slice_network(net, points, region=args.region, time_limit=args.time_limit,
                            progress=not (args.quiet or args.json), check=not args.no_check)
     if args.plot:
-        from ilpregions.services.plot_slice import plot_slice
+        from ilpregions.services.slicing import plot_slice
         plot_slice(result, args.plot)
     if args.json:
         print_json(result.to_json(model=name))

@@ -1,6 +1,6 @@
 """``ilpregions sweep GRID.toml``: one task over a grid of architectures, in parallel.
 
-The grid format is documented in :mod:`ilpregions.services.sweep`. Rows stream to the
+The grid format is documented in :mod:`ilpregions.services.sweep._run`. Rows stream to the
 output as points finish; ``--resume`` continues a killed run.
 """
 
@@ -28,7 +28,7 @@ def register(sub) -> None:
         "sweep", help="run count, bounds or claims over a grid of architectures",
         description="Run a task (count, bounds or claims) on every point of a grid: a base spec and "
                     "lists of values for some of its fields, in TOML (format: docs/guide.md, "
-                    "'Sweeps', or help(ilpregions.services.sweep)). Rows stream to the output as they finish; "
+                    "'Sweeps', or help(ilpregions.services.sweep._run)). Rows stream to the output as they finish; "
                     "a killed sweep loses no finished row, and --resume runs only the missing points. "
                     "Exit code 3 if a point timed out or failed.")
     parser.add_argument("grid", metavar="GRID", help="grid definition (TOML)")

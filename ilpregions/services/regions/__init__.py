@@ -42,16 +42,17 @@ Examples
 >>> count_linear_regions(net, seed=0, method="lp").regions
 55
 
-The package, by job: :mod:`.lp` (the HiGHS cell LP, with retries),
-:mod:`.cell` (a cell's rows and its witness tests), :mod:`.tree` (the LP
-tree), :mod:`.rank` (the rank count), :mod:`.sampler` (the baseline) and
-:mod:`.count` (the entry point).
+This module is the package's front: other packages and the CLI import only
+the names below. Its private helpers, by job: ``_cell`` (a cell's rows and
+its witness tests; the cell LP is the ``highs`` backend's), ``_tree`` (the
+LP tree), ``_rank`` (the rank count), ``_sampler`` (the baseline) and
+``_count`` (the entry point).
 """
 
 from __future__ import annotations
 
-from ilpregions.services.regions.count import RegionsResult, count_linear_regions
-from ilpregions.services.regions.rank import count_independent_subsets
-from ilpregions.services.regions.sampler import sample_patterns
+from ilpregions.services.regions._count import METHODS, RegionsResult, count_linear_regions
+from ilpregions.services.regions._rank import count_independent_subsets
+from ilpregions.services.regions._sampler import sample_patterns
 
-__all__ = ["RegionsResult", "count_linear_regions", "count_independent_subsets", "sample_patterns"]
+__all__ = ["RegionsResult", "count_linear_regions", "count_independent_subsets", "sample_patterns", "METHODS"]

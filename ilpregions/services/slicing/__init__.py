@@ -1,10 +1,18 @@
 """Exact pieces of a network on a line segment or a plane through data points.
 
-:func:`slice_network` is the entry point (``ilpregions slice`` on the command
-line); docs/slice.md explains what is counted and how.
+:func:`slice_network` is the entry point (``slice`` on the command line);
+docs/slice.md explains what is counted and how. This module is the
+package's front: other packages and the CLI import only the names below.
+Its private helpers: ``_slice`` (the entry point and its result) and
+``_plot`` (pictures, an optional extra). The engine (cuts, propagation,
+certificates) is the ``slicer`` backend; the network it slices is a
+:class:`~ilpregions.core.slicenet.SliceNet`.
 """
 
-from ilpregions.services.slicing.api import Plane, SliceResult, make_plane, slice_network
-from ilpregions.services.slicing.graph import SliceNet, evaluate, from_spec
+from ilpregions.core.slicenet import SliceNet, evaluate, from_spec
+from ilpregions.services.slicing._plot import check_output_path, plot_slice
+from ilpregions.services.slicing._slice import (ARITHMETIC, Plane, SliceResult, as_slicenet, make_plane, slice_network,
+                                                total_area)
 
-__all__ = ["slice_network", "SliceResult", "Plane", "make_plane", "SliceNet", "evaluate", "from_spec"]
+__all__ = ["slice_network", "SliceResult", "Plane", "make_plane", "as_slicenet", "total_area", "ARITHMETIC",
+           "SliceNet", "evaluate", "from_spec", "plot_slice", "check_output_path"]

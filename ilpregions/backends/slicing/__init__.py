@@ -1,0 +1,21 @@
+"""The exact slicer's engine: pieces of a concrete network on a segment or a plane.
+
+Registered in :data:`ilpregions.backends.BACKENDS` as ``"slicer"`` for the
+task ``"slice"``: services reach it through
+``backends.load("slicer", backends.SLICE)``, which returns this package, an
+object satisfying :class:`~ilpregions.backends.protocols.SliceBackend`.
+The names below are that interface. The submodules: :mod:`.propagate` (the
+pieces through the ops, deepest batch first), :mod:`.engine` (a batch's
+maps and its ReLU and max-pool splits), :mod:`.batch` and :mod:`.kernels`
+(compiled cutting loops), :mod:`.certify`, :mod:`.cert_kernels` and
+:mod:`.exact` (each piece's pattern certified by a rigorous float64 error
+bound, or in exact dyadic arithmetic).
+"""
+
+from ilpregions.backends.slicing.certify import Certificate, certify
+from ilpregions.backends.slicing.engine import REL_TOL, centroids, pattern_ids
+from ilpregions.backends.slicing.kernels import area
+from ilpregions.backends.slicing.propagate import Propagation, decision_boundary, propagate
+
+__all__ = ["REL_TOL", "Certificate", "Propagation", "area", "centroids", "certify", "decision_boundary",
+           "pattern_ids", "propagate"]

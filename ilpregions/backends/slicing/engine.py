@@ -1,0 +1,118 @@
+"""Propagate the pieces of a 1-D or 2-D slice through a :class:`SliceNet`.
+
+Every piece carries, for each live tensor, the affine map from slice
+coordinates to that tensor: an array ``(n, P, k + 1)`` for a batch of ``P``
+pieces (column 0 the constant, then one column per slice coordinate). An
+affine op multiplies these maps; a ReLU splits each piece along the zero sets
+of the neurons that change sign on it; a max-pool splits it into the cells
+where one entry is the maximum. Batches are processed deepest-first, so at
+most a few batches' maps are in memory at a time.
+
+A batch's vertices are one array with offsets (no Python object per piece);
+the splitting of all pieces of a batch is one compiled call
+(:mod:`ilpregions.backends.slicing.batch`).
+
+Arithmetic: float64 throughout. A function "changes sign" on a piece only if
+it exceeds ``REL_TOL`` times its scale (``|c0| + sum |c_i| R``, R the piece's
+extent) in both directions at the piece's vertices; each final piece's
+pattern is then read at its centroid and certified there (see
+:mod:`ilpregions.backends.slicing.certify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ilpregions.backends.slicing import batch as B
+from ilpregions.backends.slicing import kernels as K
+
+#: Relative tolerance of a sign change (see the module docstring).
+REL_TOL = 1e-9
+#: Pieces per batch (memory: batch * neurons * (k + 1) floats per live tensor).
+BATCH = 1024
+
+
+@dataclass
+class Batch:
+    """Pieces at one stage: vertices ``flat[offs[p]:offs[p + 1]]``, maps ``(n, P, k + 1)`` per tensor."""
+
+    stage: int
+    flat: np.ndarray
+    offs: np.ndarray
+    maps: dict
+    codes: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.offs) - 1
+
+    @property
+    def verts(self) -> list:
+        return K.unflatten(self.flat, self.offs)
+
+    def chunk(self, lo: int, hi: int) -> "Batch":
+        """Pieces ``lo:hi`` (views of the vertex array, contiguous copies of the maps: the compiled
+        kernels then see one memory layout only, so numba compiles each of them once)."""
+        a, b = self.offs[lo], self.offs[hi]
+        return Batch(self.stage, self.flat[a:b], self.offs[lo:hi + 1] - a,
+                     {t: np.ascontiguousarray(m[:, lo:hi, :]) for t, m in self.maps.items()},
+                     [c[lo:hi] for c in self.codes])
+
+
+def relu_split(Z: np.ndarray, flat: np.ndarray, offs: np.ndarray):
+    """Split every piece along the neurons of Z ``(n, P, k + 1)`` that change sign on it.
+
+    Returns ``(flat, offs, parents, masks)``: the new pieces, each one's
+    parent index and its ReLU pattern ``(P', n)`` (see :func:`_batch.relu_batch`).
+    """
+    return B.relu_batch(flat, offs, np.ascontiguousarray(Z), REL_TOL)  # one layout: one compilation
+
+
+def centroids(flat: np.ndarray, offs: np.ndarray) -> np.ndarray:
+    """The vertex means ``(P, k)`` of the pieces ``flat[offs[p]:offs[p + 1]]``, in one pass."""
+    return np.add.reduceat(flat, offs[:-1], axis=0) / np.diff(offs)[:, None]
+
+
+def window_arrays(windows: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Pooling windows as one index array and offsets."""
+    sizes = np.array([len(w) for w in windows], dtype=np.int64)
+    return np.concatenate(windows).astype(np.int64), np.concatenate(([0], np.cumsum(sizes)))
+
+
+def pool_split(X: np.ndarray, win_flat: np.ndarray, win_offs: np.ndarray, flat: np.ndarray, offs: np.ndarray):
+    """Split every piece into the argmax cells of each pooling window.
+
+    Returns ``(flat, offs, parents, entries, codes)``: ``entries[p, j]`` the
+    flat input index chosen by window j, ``codes[p, j]`` its pattern code
+    (see :func:`_batch.pool_batch`).
+    """
+    return B.pool_batch(flat, offs, np.ascontiguousarray(X), win_flat, win_offs, REL_TOL)
+
+
+def pattern_id(row: np.ndarray) -> str:
+    """A short, stable id of an activation pattern (16 hex digits of BLAKE2b)."""
+    return hashlib.blake2b(np.ascontiguousarray(row, dtype=np.int16).tobytes(), digest_size=8).hexdigest()
+
+
+def pattern_ids(codes: np.ndarray) -> tuple[str, ...]:
+    """:func:`pattern_id` of every row of ``codes``, hashing slices of one byte string.
+
+    >>> codes = np.array([[1, 0, -1], [0, 1, 2]])
+    >>> pattern_ids(codes) == (pattern_id(codes[0]), pattern_id(codes[1]))
+    True
+    """
+    raw = np.ascontiguousarray(codes, dtype=np.int16)
+    data, step = memoryview(raw.tobytes()), raw.shape[1] * 2 if raw.ndim == 2 else 0
+    empty = hashlib.blake2b(digest_size=8)
+    out = []
+    for i in range(len(raw)):
+        h = empty.copy()
+        h.update(data[i * step:(i + 1) * step])
+        out.append(h.hexdigest())
+    return tuple(out)
+
+
+__all__ = ["REL_TOL", "BATCH", "Batch", "relu_split", "pool_split", "window_arrays", "pattern_id",
+           "pattern_ids", "centroids"]

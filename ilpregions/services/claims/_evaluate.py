@@ -1,0 +1,389 @@
+"""The paper's two conclusions, checked on concrete families with exact bounds.
+
+Xiong et al. (2020) conclude, from Theorems 2–3, that
+
+* **deep-vs-shallow**: a deep CNN has more linear regions per parameter than a
+  one-layer CNN with the same number of parameters;
+* **cnn-vs-fc**: a CNN has more regions per parameter than a fully-connected
+  network with the same number of parameters, input size and depth.
+
+Both are asymptotic (d → ∞). Here each is evaluated for a concrete family and
+a grid of widths d, as *regions per parameter*, and graded:
+
+``PROVEN``
+    a lower bound (or exact value) of the claimed-larger side, per parameter,
+    exceeds an upper bound of the other side, per parameter;
+``REFUTED``
+    the bounds prove the opposite ordering at that d;
+``SUGGESTED``
+    the bounds overlap, but like-for-like values (lower vs lower when both
+    exist, else upper vs upper) order the sides as claimed;
+``OPEN``
+    neither.
+
+The families (1-D as the authors' own checks, and 4×4 images; d0 = 1) use
+"same" padding (kernel 3, padding 1) in the earlier layers, so that every
+layer keeps n0 positions, and a last layer of kernel 2 with stride 2 (disjoint
+fields: Theorem 1 is N''s maximum) or stride 1 (2-D: shared, overlapping
+filters, where Theorem 1 overcounts). Every lower bound used is proven for
+shared filters (docs/bounds.md): Theorem 2 (i) takes a proven lower bound on
+N''s real maximum. Each comparison also records the verdict one would get by
+plugging Theorem 1's count in for N' (the paper's formula); ``changed`` marks
+where the two verdicts differ.
+
+Examples
+--------
+>>> net = deep_cnn(4, 3, 2)
+>>> [layer.type for layer in net.layers], [s[0] for s in net.output_shapes()]
+(['conv', 'conv', 'conv'], [4, 4, 2])
+>>> from ilpregions.services.bounds import params
+>>> params(net), params(shallow_cnn(4, params(net))), params(fc_net(4, 3, params(net)))
+(32, 32, 22)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from ilpregions.core.combinatorics import log10_int
+from ilpregions.core.bigint import big_int_repr
+from ilpregions.core.combinatorics import decimal_string
+from ilpregions.services.claims._limits import (DEFAULT_WIDTHS, MAX_EVALUATIONS, MAX_WIDTH, STEP_SECONDS, Clock, TimeUp,
+                                               check_widths, evaluations_bound, memo_counter)
+from ilpregions.core.spec import Network
+from ilpregions.services.claims._families import family_label, spatial_sizes, deep_cnn, fc_net, fc_width, shallow_cnn  # noqa: F401
+
+PROVEN, REFUTED, SUGGESTED, OPEN = "PROVEN", "REFUTED", "SUGGESTED", "OPEN"
+
+# ----------------------------------------------------------------------------
+# Comparisons
+# ----------------------------------------------------------------------------
+
+@big_int_repr  # repr at any size (docs/safety.md)
+@dataclass(frozen=True)
+class Side:
+    """One network's size and its best bounds (exact integers)."""
+
+    label: str
+    network: Network
+    params: int
+    lower: int | None
+    upper: int | None
+    lower_name: str | None
+    upper_name: str | None
+    #: The lower bound with Theorem 1's count plugged in for N' (not proven with shared filters).
+    formula_lower: int | None = None
+
+    def to_json(self) -> dict:
+        return {"label": self.label, "params": self.params,
+                "formula_lower": None if self.formula_lower is None else decimal_string(self.formula_lower),
+                "lower": None if self.lower is None else decimal_string(self.lower),
+                "upper": None if self.upper is None else decimal_string(self.upper),
+                "lower_name": self.lower_name, "upper_name": self.upper_name,
+                "layers": [layer.type for layer in self.network.layers]}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The claimed-larger side A against side B at one width d."""
+
+    d: int
+    larger: Side
+    other: Side
+    verdict: str
+    margin: float | None  # log10[(A.lower/A.params) / (B.upper/B.params)]; > 0 ⇔ PROVEN
+    #: The verdict with the formula's lower bound for A (Theorem 1 for N'), for comparison.
+    formula_verdict: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.formula_verdict is not None and self.formula_verdict != self.verdict
+
+    def to_json(self) -> dict:
+        return {"d": self.d, "verdict": self.verdict, "formula_verdict": self.formula_verdict,
+                "changed": self.changed,
+                "log10_margin": None if self.margin is None else round(self.margin, 4),
+                "larger": self.larger.to_json(), "other": self.other.to_json()}
+
+
+def per_param_greater(a: int, pa: int, b: int, pb: int) -> bool:
+    """a/pa > b/pb, exactly (cross-multiplied integers)."""
+    return a * pb > b * pa
+
+
+def verdict(a: Side, b: Side) -> tuple[str, float | None]:
+    """Grade "A has more regions per parameter than B" from the two sides' bounds.
+
+    >>> from ilpregions.core.spec import Network, DenseLayer
+    >>> net = Network((2, 1), (DenseLayer(2),))
+    >>> verdict(Side("A", net, 10, 100, 200, "", ""), Side("B", net, 10, 5, 50, "", ""))
+    ('PROVEN', 0.30103)
+    >>> verdict(Side("A", net, 10, 6, 60, "", ""), Side("B", net, 10, 5, 50, "", ""))[0]
+    'SUGGESTED'
+    >>> verdict(Side("A", net, 10, 1, 20, "", ""), Side("B", net, 10, 5, 50, "", ""))[0]
+    'OPEN'
+    >>> verdict(Side("A", net, 10, 1, 4, "", ""), Side("B", net, 10, 5, 50, "", ""))[0]
+    'REFUTED'
+    """
+    margin = None
+    if a.lower is not None and b.upper is not None and a.lower > 0 and b.upper > 0:
+        margin = round(log10_int(a.lower) - math.log10(a.params) - log10_int(b.upper) + math.log10(b.params), 6)
+        if per_param_greater(a.lower, a.params, b.upper, b.params):
+            return PROVEN, margin
+    if a.upper is not None and b.lower is not None and per_param_greater(b.lower, b.params, a.upper, a.params):
+        return REFUTED, margin
+    if a.lower is not None and b.lower is not None:
+        like = per_param_greater(a.lower, a.params, b.lower, b.params)
+    elif a.upper is not None and b.upper is not None:
+        like = per_param_greater(a.upper, a.params, b.upper, b.params)
+    else:
+        like = False
+    return (SUGGESTED if like else OPEN), margin
+
+
+def side(label: str, network: Network, exact_counter=None, time_limit: float | None = 1.0,
+         formula_network: Network | None = None) -> Side:
+    """The best proven bounds of one network (:func:`ilpregions.services.bounds.compute_bounds`).
+
+    ``formula_network`` (the same network with its last layer untied) gives
+    ``formula_lower``, the lower bound the paper's formula would give.
+    """
+    from ilpregions.services.bounds import compute_bounds
+
+    # No LP bounds and no first-layer search: Theorem 2 (i) and the upper bounds decide here.
+    report = compute_bounds(network, exact_counter=exact_counter, time_limit=time_limit, lp=False, search=False)
+    formula = None
+    if formula_network is not None:
+        formula = compute_bounds(formula_network, exact_counter=exact_counter, time_limit=time_limit, lp=False,
+                                 search=False).lower
+    return Side(label, network, report.params, report.lower, report.upper, report.lower_name,
+                report.upper_name, formula)
+
+
+def _compare(d: int, a: Side, b: Side) -> Comparison:
+    verdict_now, margin = verdict(a, b)
+    formula = None
+    if a.formula_lower is not None:
+        formula = verdict(Side(a.label, a.network, a.params, a.formula_lower, a.upper, None, None), b)[0]
+    return Comparison(d, a, b, verdict_now, margin, formula)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """One claim on one family over a grid of widths."""
+
+    claim: str
+    title: str
+    family: str
+    rows: tuple[Comparison, ...]
+    #: The smallest integer d from which the claim is PROVEN: every integer
+    #: between it and the first proven grid point was checked, and every grid
+    #: point above (None when the largest grid point is not proven).
+    threshold: int | None = None
+    #: False when the time limit cut the grid or the threshold scan short.
+    complete: bool = True
+
+    @property
+    def proven_from(self) -> int | None:
+        """The smallest d of the grid from which every larger d is PROVEN too (None if the last is not)."""
+        start = None
+        for row in self.rows:
+            if row.verdict == PROVEN:
+                start = row.d if start is None else start
+            else:
+                start = None
+        return start
+
+    @property
+    def changed(self) -> tuple[int, ...]:
+        """The widths whose verdict differs from the formula-based one."""
+        return tuple(row.d for row in self.rows if row.changed)
+
+    @property
+    def first_proven(self) -> int | None:
+        return next((row.d for row in self.rows if row.verdict == PROVEN), None)
+
+    @property
+    def summary(self) -> str:
+        if not self.complete:
+            done = ", ".join(str(r.d) for r in self.rows) or "none"
+            return f"partial (time limit): finished widths {done}; no verdict over the grid"
+        if self.proven_from is not None:
+            t = self.threshold if self.threshold is not None else self.proven_from
+            fails = "" if t == 1 else f"fails at d = {t - 1}; "
+            return (f"PROVEN by the bounds from d = {t} on ({fails}holds at every width checked "
+                    f"from {t} to {self.rows[-1].d})")
+        verdicts = {row.verdict for row in self.rows}
+        if PROVEN in verdicts:
+            return f"PROVEN at some widths (first d = {self.first_proven}) but not at the largest"
+        if SUGGESTED in verdicts:
+            return "only SUGGESTED: the bounds overlap at every width in the grid"
+        return "not supported by the bounds in this grid"
+
+    def to_json(self) -> dict:
+        return {"claim": self.claim, "title": self.title, "family": self.family,
+                "proven_from_d": self.proven_from, "first_proven_d": self.first_proven,
+                "threshold_d": self.threshold, "complete": self.complete, "changed_at_d": list(self.changed),
+                "summary": self.summary, "rows": [r.to_json() for r in self.rows]}
+
+
+def _deep_side(label, n0, depth, d, last_stride, exact_counter, seconds) -> Side:
+    return side(label, deep_cnn(n0, depth, d, last_stride), exact_counter, seconds,
+                formula_network=deep_cnn(n0, depth, d, last_stride, shared_last=False))
+
+
+def _deep_vs_shallow_at(n0, depth: int, d: int, exact_counter=None, last_stride: int = 2,
+                        seconds: float = STEP_SECONDS) -> Comparison:
+    a = _deep_side("deep CNN", n0, depth, d, last_stride, exact_counter, seconds)
+    b = side("shallow CNN", shallow_cnn(n0, a.params), exact_counter, seconds)
+    return _compare(d, a, b)
+
+
+def _cnn_vs_fc_at(n0, depth: int, d: int, exact_counter=None, last_stride: int = 2,
+                  seconds: float = STEP_SECONDS) -> Comparison:
+    a = _deep_side("CNN", n0, depth, d, last_stride, exact_counter, seconds)
+    b = side("FC", fc_net(n0, depth, a.params), exact_counter, seconds)
+    return _compare(d, a, b)
+
+
+def _evaluate(at, claim, title, family, n0, depth, widths, exact_counter, progress,
+              last_stride: int = 2, clock: "Clock | None" = None) -> ClaimResult:
+    """The grid, then the scan below the first proven width; cut short (``complete=False``)
+    when ``clock`` runs out: the rows and the threshold found so far are kept."""
+    clock = clock or Clock(None)
+    counter = exact_counter or memo_counter
+    rows = []
+    try:
+        for d in widths:
+            rows.append(at(n0, depth, d, counter, last_stride, clock.step()))
+            if progress:
+                progress()
+    except TimeUp:
+        return ClaimResult(claim, title, family, tuple(rows), None, complete=False)
+    result = ClaimResult(claim, title, family, tuple(rows))
+    start = result.proven_from
+    if start is None:
+        return result
+    # Between grid points, scan every integer d below the first proven one.
+    previous = max((r.d for r in rows if r.d < start), default=0)
+    threshold = start
+    try:
+        for d in range(start - 1, previous, -1):
+            if at(n0, depth, d, counter, last_stride, clock.step()).verdict != PROVEN:
+                break
+            threshold = d
+    except TimeUp:
+        return ClaimResult(claim, title, family, tuple(rows), threshold, complete=False)
+    return ClaimResult(claim, title, family, tuple(rows), threshold)
+
+
+def deep_vs_shallow(n0, depth: int, widths: Sequence[int] = DEFAULT_WIDTHS,
+                    exact_counter=None, progress: Callable[[], None] | None = None,
+                    last_stride: int = 2, time_limit: float | None = None,
+                    clock: "Clock | None" = None) -> ClaimResult:
+    """Deep CNN (lower bound) vs a one-layer CNN with ≤ the same parameters (upper bound).
+
+    ``time_limit`` (seconds) cuts the run short: the result then has ``complete=False``.
+    """
+    per_filter = 3 ** len(spatial_sizes(n0)) + 1
+    family = (f"input {family_label(n0)}; deep: {depth - 1}× conv(d, k3, pad1) + conv(d, k2, s{last_stride}); "
+              f"shallow: conv(D, k3, pad1), D = ⌊params/{per_filter}⌋")
+    return _evaluate(_deep_vs_shallow_at, "deep-vs-shallow",
+                     "deep CNN > one-layer CNN per parameter (equal parameters)", family,
+                     n0, depth, check_widths(widths), exact_counter, progress, last_stride,
+                     clock or Clock(time_limit))
+
+
+def cnn_vs_fc(n0, depth: int, widths: Sequence[int] = DEFAULT_WIDTHS,
+              exact_counter=None, progress: Callable[[], None] | None = None,
+              last_stride: int = 2, time_limit: float | None = None,
+              clock: "Clock | None" = None) -> ClaimResult:
+    """Deep CNN (lower bound) vs an FC net of the same depth and input, ≤ the same parameters (upper bound).
+
+    ``time_limit`` (seconds) cuts the run short: the result then has ``complete=False``.
+    """
+    family = (f"input {family_label(n0)}, depth {depth}; CNN: {depth - 1}× conv(d, k3, pad1) + conv(d, k2, "
+              f"s{last_stride}); FC: {depth} dense layers of equal width w, the largest with params ≤ the CNN's")
+    return _evaluate(_cnn_vs_fc_at, "cnn-vs-fc",
+                     "CNN > fully-connected per parameter (equal parameters, input, depth)", family,
+                     n0, depth, check_widths(widths), exact_counter, progress, last_stride,
+                     clock or Clock(time_limit))
+
+
+#: (claim function, n0, depth) evaluated by ``ilpregions claims``.
+DEFAULT_CASES = (
+    (deep_vs_shallow, 4, 2),
+    (deep_vs_shallow, 4, 3),
+    (deep_vs_shallow, 6, 4),
+    (deep_vs_shallow, (4, 4), 2),
+    (deep_vs_shallow, (4, 4), 3),
+    (cnn_vs_fc, 4, 2),
+    (cnn_vs_fc, 4, 3),
+    (cnn_vs_fc, 6, 4),
+    (cnn_vs_fc, (4, 4), 2),
+    (cnn_vs_fc, (4, 4), 3),
+    (deep_vs_shallow, (4, 4), 2, 1),
+    (deep_vs_shallow, (4, 4), 3, 1),
+    (cnn_vs_fc, (4, 4), 2, 1),
+    (cnn_vs_fc, (4, 4), 3, 1),
+)
+
+
+@dataclass(frozen=True)
+class ClaimsRun:
+    """:func:`run_claims`: the claims evaluated (the last one possibly cut short), and whether all were."""
+
+    results: tuple[ClaimResult, ...]
+    widths: tuple[int, ...]
+    cases: int
+    complete: bool
+    seconds: float
+
+    @property
+    def status(self) -> str:
+        return "complete" if self.complete else "time_limit"
+
+
+def run_claims(cases=DEFAULT_CASES, widths: Sequence[int] = DEFAULT_WIDTHS, exact_counter=None,
+               progress: Callable[[], None] | None = None, time_limit: float | None = None) -> ClaimsRun:
+    """Every (claim, family) of ``cases`` over ``widths`` within ``time_limit`` seconds overall.
+
+    The widths are checked by arithmetic first (:func:`check_widths`). When the
+    time runs out, the claims not started are left out and the one running is
+    kept with the rows it finished (``complete=False`` on it and on the run).
+
+    >>> run = run_claims(cases=((deep_vs_shallow, 4, 2),), widths=(1, 2))
+    >>> run.status, [r.d for r in run.results[0].rows]
+    ('complete', [1, 2])
+    """
+    start = time.perf_counter()
+    grid = check_widths(widths)
+    clock = Clock(time_limit)
+    results = []
+    for case in cases:
+        result = case[0](case[1], case[2], grid, exact_counter=exact_counter, progress=progress,
+                         last_stride=case[3] if len(case) > 3 else 2, clock=clock)
+        results.append(result)
+        if not result.complete:
+            break
+    complete = len(results) == len(cases) and all(r.complete for r in results)
+    return ClaimsRun(tuple(results), grid, len(cases), complete, time.perf_counter() - start)
+
+
+def evaluate_claims(cases=DEFAULT_CASES, widths: Sequence[int] = DEFAULT_WIDTHS,
+                    exact_counter=None, progress: Callable[[], None] | None = None,
+                    time_limit: float | None = None) -> list[ClaimResult]:
+    """Every (claim, family) of ``cases`` over ``widths``; a case is (function, n0, depth[, last stride]).
+
+    The results of :func:`run_claims` (fewer, the last one partial, when ``time_limit`` passes).
+    """
+    return list(run_claims(cases, widths, exact_counter, progress, time_limit).results)
+
+
+__all__ = ["deep_cnn", "shallow_cnn", "fc_net", "fc_width", "Side", "Comparison", "ClaimResult", "verdict",
+           "deep_vs_shallow", "cnn_vs_fc", "evaluate_claims", "run_claims", "ClaimsRun", "check_widths",
+           "evaluations_bound", "memo_counter", "MAX_WIDTH", "MAX_EVALUATIONS", "DEFAULT_CASES", "DEFAULT_WIDTHS",
+           "PROVEN", "REFUTED", "SUGGESTED", "OPEN"]

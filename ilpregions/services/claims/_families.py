@@ -1,0 +1,75 @@
+"""The network families of ``claims``: deep and one-layer CNNs, and fully-connected nets of equal parameters.
+
+>>> [layer.type for layer in deep_cnn(4, 3, 2).layers]
+['conv', 'conv', 'conv']
+"""
+
+from __future__ import annotations
+
+from ilpregions.core.spec import ConvLayer, DenseLayer, Network
+from ilpregions.theory.fc_bounds import fc_params
+
+
+
+def spatial_sizes(n0) -> tuple[int, ...]:
+    """An int means a 1-D signal of that length; a list gives the spatial sizes."""
+    spatial = (n0,) if isinstance(n0, int) else tuple(n0)
+    if not spatial or any(n < 2 for n in spatial):
+        raise ValueError(f"input sizes must be >= 2, got {n0!r}")
+    return spatial
+
+
+def family_label(n0) -> str:
+    return "×".join(map(str, spatial_sizes(n0))) + "×1"
+
+
+def deep_cnn(n0, depth: int, d: int, last_stride: int = 2, shared_last: bool = True) -> Network:
+    """``depth`` conv layers of d filters on an n0 grid (an int: a 1-D signal), one channel.
+
+    Layers 1..L−1: kernel 3, padding 1 (every layer keeps the input grid); layer
+    L: kernel 2 with stride ``last_stride`` (2: disjoint fields; 1: overlapping).
+    ``shared_last=False`` makes the last layer locally connected (the formula's view).
+    """
+    spatial = spatial_sizes(n0)
+    if depth < 1 or d < 1:
+        raise ValueError("need depth >= 1 and d >= 1")
+    layers = ([ConvLayer(d, 3, padding=1) for _ in range(depth - 1)]
+              + [ConvLayer(d, 2, stride=last_stride, shared=shared_last)])
+    return Network(spatial + (1,), tuple(layers), name=f"deep CNN {family_label(n0)} L={depth} d={d}")
+
+
+def shallow_cnn(n0, budget: int) -> Network:
+    """One conv layer (kernel 3, padding 1) with the most filters within ``budget`` parameters."""
+    spatial = spatial_sizes(n0)
+    filters = max(1, budget // (3 ** len(spatial) + 1))
+    return Network(spatial + (1,), (ConvLayer(filters, 3, padding=1),), name=f"shallow CNN {family_label(n0)} D={filters}")
+
+
+def fc_width(n0: int, depth: int, budget: int) -> int:
+    """The largest equal width w with fc_params(n0, [w]*depth) ≤ budget (at least 1); n0 = input scalars.
+
+    >>> fc_width(4, 3, 32), fc_params(4, [2, 2, 2]), fc_params(4, [3, 3, 3])
+    (2, 22, 39)
+    """
+    lo, hi = 1, max(2, budget)
+    while lo < hi:  # largest w with params ≤ budget, by bisection (params grow with w)
+        mid = (lo + hi + 1) // 2
+        if fc_params(n0, [mid] * depth) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def fc_net(n0, depth: int, budget: int) -> Network:
+    """A fully-connected net on the same input, ``depth`` equal-width layers within ``budget`` parameters."""
+    spatial = spatial_sizes(n0)
+    inputs = 1
+    for n in spatial:
+        inputs *= n
+    w = fc_width(inputs, depth, budget)
+    return Network(spatial + (1,), tuple(DenseLayer(w) for _ in range(depth)),
+                   name=f"FC {family_label(n0)} L={depth} w={w}")
+
+
+__all__ = ["deep_cnn", "shallow_cnn", "fc_width", "fc_net"]
