@@ -89,4 +89,4 @@ def test_cli_scheduler_address(client, cli, monkeypatch):
 
 def test_cli_workers_need_the_dp_backend(cli):
     code, out, err = cli("count", "models/paper_3x3.toml", "--backend", "cpsat", "--workers", "2")
-    assert code == 2 and "--workers needs the dp backend" in err
+    assert code == 2 and "--workers: needs the dp backend" in err

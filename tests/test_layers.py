@@ -112,35 +112,41 @@ def test_the_walker_sees_nested_relative_and_dynamic_imports(tmp_path, monkeypat
     assert named == ["ilpregions.backends.flow", "ilpregions.cli", "ilpregions.services", "ilpregions.theory"]
 
 
-# Modules owned elsewhere that still name flags in their errors (to be emptied: raise
-# ilpregions.core.errors.ParameterError naming the parameter; cli/flags.py maps it).
-FLAG_NAMING_PENDING: set[str] = set()
-FLAG = re.compile(r"(?:^|[\s(])--[a-z]")
+#: A CLI flag (``--memory-cap``, ``-o``) or command (``ilpregions bounds``) in library text.
+FLAG = re.compile(r"(?:^|[\s(`/])--[a-z]|(?:^|[\s(`])-o\b|\bilpregions (?:count|geometry|check|bounds|compare|"
+                  r"export|claims|report|regions|tied-max|sweep|import-torch|slice)\b")
 
 
-def flag_naming_raises(path: Path, root: Path | None = None) -> list[str]:
-    """Lines where a ``raise`` builds its message from text naming a ``--flag``."""
+def _docstrings(tree: ast.AST) -> set[int]:
+    return {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+
+
+def flag_naming_texts(path: Path, root: Path | None = None) -> list[str]:
+    """Lines of string constants (messages, notes, hints; docstrings excepted) that name a CLI
+    flag or command: the library names parameters and functions, cli/flags.py maps them."""
     tree = _parse(path)
-    lines = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Raise) and node.exc is not None:
-            texts = [n.value for n in ast.walk(node.exc) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-            if any(FLAG.search(text) for text in texts):
-                lines.append(f"{path.relative_to(root or PACKAGE)}:{node.lineno}")
-    return lines
+    docs = _docstrings(tree)
+    return sorted({f"{path.relative_to(root or PACKAGE)}:{node.lineno}" for node in ast.walk(tree)
+                   if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+                   and FLAG.search(node.value)})
 
 
-def test_library_errors_name_parameters_not_flags():
-    library = [p for p in _modules() if _layer_of_path(p) != "cli"
-               and str(p.relative_to(PACKAGE)) not in FLAG_NAMING_PENDING]
-    offenders = [line for path in library for line in flag_naming_raises(path)]
+def test_library_text_names_parameters_not_flags_or_commands():
+    library = [p for p in _modules() if _layer_of_path(p) != "cli"]
+    offenders = [line for path in library for line in flag_naming_texts(path)]
     assert not offenders, offenders
 
 
 def test_the_flag_scan_can_fail(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("def f(x):\n    raise ValueError(f'--t: entry {x} is bad')\n")
-    assert flag_naming_raises(module, tmp_path) == ["m.py:2"]
+    module.write_text('"""Docs may say --t."""\n'
+                      "def f(x):\n    raise ValueError(f'--t: entry {x} is bad')\n"
+                      "HINT = 'use `ilpregions bounds` instead'\n"
+                      "FINE = 'use `bounds()` with `memory_cap`'\n"
+                      "OUT = '(use a new -o)'\n")
+    assert flag_naming_texts(module, tmp_path) == ["m.py:3", "m.py:4", "m.py:6"]
 
 
 def test_connected_groups_small_and_large_paths_agree():
@@ -212,8 +218,8 @@ def private_names_across_packages(path: Path) -> list[str]:
     return problems
 
 
-def test_services_reach_backends_only_through_the_registry():
-    problems = [p for path in _modules() if _layer_of_path(path) == "services"
+def test_services_and_the_cli_reach_backends_only_through_the_registry():
+    problems = [p for path in _modules() if _layer_of_path(path) in ("services", "cli")
                 for p in backend_submodule_imports(path)]
     assert not problems, "\n".join(problems)
 
@@ -320,3 +326,41 @@ def test_the_size_check_can_fail(tmp_path):
     long_module = tmp_path / "long.py"
     long_module.write_text("\n".join(["x = 1"] * 401) + "\n")
     assert size_problems(long_module, tmp_path) == ["long.py: 401 lines"]
+
+
+# ---------------------------------------------------------------------------
+# A thin CLI: parse, call one library function, format.
+# ---------------------------------------------------------------------------
+
+#: Calls that build instances or choose engines: the library's business, not a command's.
+LIBRARY_WORK = {"layer_instance", "as_instance", "choose_backend", "resolve", "load"}
+#: ``geometry`` describes a layer's set system: building it is what that command shows.
+DESCRIBES_GEOMETRY = {"geometry.py": {"layer_instance"}}
+
+
+def thick_cli_lines(path: Path, root: Path | None = None) -> list[str]:
+    """``assert`` statements and calls of :data:`LIBRARY_WORK` in a command module."""
+    allowed = DESCRIBES_GEOMETRY.get(path.name, set())
+    problems = []
+    for node in ast.walk(_parse(path)):
+        if isinstance(node, ast.Assert):
+            problems.append(f"{path.relative_to(root or PACKAGE)}:{node.lineno} assert")
+        elif isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", getattr(node.func, "id", None))
+            owner = getattr(getattr(node.func, "value", None), "id", None)
+            if name in LIBRARY_WORK - allowed and (name not in ("resolve", "load") or owner == "backends"):
+                problems.append(f"{path.relative_to(root or PACKAGE)}:{node.lineno} {name}()")
+    return sorted(problems)
+
+
+def test_commands_are_thin():
+    problems = [p for path in sorted((PACKAGE / "cli" / "commands").glob("*.py")) for p in thick_cli_lines(path)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_thin_cli_check_can_fail(tmp_path):
+    module = tmp_path / "cmd.py"
+    module.write_text("from ilpregions import backends\n"
+                      "def run(args):\n    inst = layer_instance(args.net)\n    backends.resolve('dp', 'count')\n"
+                      "    assert inst\n    return load_model(args.model)\n")
+    assert thick_cli_lines(module, tmp_path) == ["cmd.py:3 layer_instance()", "cmd.py:4 resolve()", "cmd.py:5 assert"]

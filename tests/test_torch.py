@@ -131,7 +131,7 @@ def test_drop_head():
 # ---------------------------------------------------------------------------
 
 REFUSALS = [
-    (lambda: nn.Sequential(nn.Conv2d(2, 2, 2, groups=2), nn.ReLU()), (2, 3, 3), r"layer 0 \(Conv2d\): groups=2; the spec format has only groups=1.*`ilpregions slice`"),
+    (lambda: nn.Sequential(nn.Conv2d(2, 2, 2, groups=2), nn.ReLU()), (2, 3, 3), r"layer 0 \(Conv2d\): groups=2; the spec format has only groups=1.*`slice_network\(\)`"),
     (lambda: nn.Sequential(nn.Conv1d(1, 2, 2), nn.Tanh()), (1, 4), r"layer 1 \(Tanh\): only ReLU"),
     (lambda: nn.Sequential(nn.Linear(3, 2), nn.LeakyReLU()), (3,), r"layer 1 \(LeakyReLU\): only ReLU"),
     (lambda: nn.Sequential(nn.Conv2d(1, 2, 2), nn.GELU()), (1, 3, 3), r"layer 1 \(GELU\): only ReLU"),
@@ -144,7 +144,7 @@ REFUSALS = [
     (lambda: nn.Sequential(nn.Conv2d(1, 2, 2), nn.ReLU(), nn.Linear(2, 2), nn.ReLU()), (1, 3, 3),
      r"layer 2 \(Linear\): .*add nn.Flatten"),
     (lambda: nn.Sequential(nn.Conv2d(1, 2, 2), nn.ReLU(), nn.AvgPool2d(2)), (1, 3, 3),
-     r"layer 2 \(AvgPool2d\): the spec format has no average pooling; `ilpregions slice`"),
+     r"layer 2 \(AvgPool2d\): the spec format has no average pooling; `slice_network\(\)`"),
     (lambda: nn.Sequential(nn.Conv1d(1, 2, 2, padding="same"), nn.ReLU()), (1, 4),
      r"layer 0 \(Conv1d\): padding='same' with an even kernel"),
     (lambda: nn.Sequential(nn.Conv2d(1, 2, 2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)), (1, 4, 4),

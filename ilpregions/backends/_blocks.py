@@ -35,12 +35,12 @@ def refuse_row_model(block: int, where: str, at_least: bool = False) -> None:
     >>> refuse_row_model(10 ** 6, "cpsat")
     Traceback (most recent call last):
     ...
-    ilpregions.core.errors.TooLargeError: cpsat: a block of 1000000 overlapping positions: far too many union rows for a row-based model, over the limit of 400 (use the dp backend, or `ilpregions bounds`)
+    ilpregions.core.errors.TooLargeError: cpsat: a block of 1000000 overlapping positions: far too many union rows for a row-based model, over the limit of 400 (use the dp backend, or `bounds()`)
     """
     if block > MAX_ROW_POSITIONS:
         raise TooLargeError(f"{where}: a block of {'at least ' if at_least else ''}{block} overlapping positions: far too many union rows "
                             f"for a row-based model, over the limit of {MAX_ROW_POSITIONS} (use the dp "
-                            f"backend, or `ilpregions bounds`)")
+                            f"backend, or `bounds()`)")
 
 
 def binary_block_check(inst, memory_cap: int | None, where: str) -> Callable[[int, bool], None]:

@@ -16,6 +16,8 @@ what keeps PuLP model building linear.
 
 from __future__ import annotations
 
+from ilpregions.core.errors import SolverError
+
 import warnings
 
 from ilpregions.core.certificates import timed_certificate
@@ -70,7 +72,7 @@ def _solve(problem):
         warnings.simplefilter("ignore", DeprecationWarning)
         problem.solve(solver())
     if pulp.LpStatus[problem.status] != "Optimal":
-        raise RuntimeError(f"cbc: unexpected status {pulp.LpStatus[problem.status]}")
+        raise SolverError(f"cbc: unexpected status {pulp.LpStatus[problem.status]}")
 
 
 def max_flow(network: FlowNetwork) -> dict[tuple[int, int], int]:

@@ -30,7 +30,7 @@ from ilpregions.backends._cpsat_stop import Stop, enumeration_parameters, solve_
 from ilpregions.backends._blocks import binary_block_check, block_instance, count_by_blocks, refuse_row_model
 from ilpregions.core.certificates import timed_certificate
 from ilpregions.core.combinatorics import binomial_row
-from ilpregions.core.errors import ParameterError
+from ilpregions.core.errors import ParameterError, SolverError
 from ilpregions.core.flow_network import FlowNetwork
 from ilpregions.core.set_system import RowsTimeUp, disjoint_positions, essential_unions
 from ilpregions.core.results import EnumerationOutcome, FeasibilityResult
@@ -279,7 +279,7 @@ def max_flow(network: FlowNetwork) -> dict[tuple[int, int], int]:
     solver.parameters.num_workers = 1
     status = solver.solve(model)
     if status != cp_model.OPTIMAL:
-        raise RuntimeError(f"cpsat: unexpected status {solver.status_name(status)}")
+        raise SolverError(f"cpsat: unexpected status {solver.status_name(status)}")
     return network.units([solver.value(v) for v in y], "cpsat")
 
 

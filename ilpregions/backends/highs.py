@@ -97,7 +97,7 @@ def _flow_lp(network: FlowNetwork, weights, *, integral=False):
     h.run()
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
-        raise RuntimeError(f"highs: unexpected model status {h.modelStatusToString(status)}")
+        raise SolverError(f"highs: unexpected model status {h.modelStatusToString(status)}")
     return -h.getInfo().objective_function_value, np.array(h.getSolution().col_value)
 
 

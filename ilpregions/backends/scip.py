@@ -18,6 +18,8 @@ program.
 
 from __future__ import annotations
 
+from ilpregions.core.errors import SolverError
+
 import signal
 import threading
 import time
@@ -161,7 +163,7 @@ def max_flow(network: FlowNetwork) -> dict[tuple[int, int], int]:
     model.setObjective(pyscipopt.quicksum(y), "maximize")
     model.optimize()
     if model.getStatus() != "optimal":
-        raise RuntimeError(f"scip: unexpected status {model.getStatus()}")
+        raise SolverError(f"scip: unexpected status {model.getStatus()}")
     return network.units([model.getVal(v) for v in y], "scip")
 
 

@@ -25,7 +25,7 @@ import os
 import sys
 
 from ilpregions.cli.flags import error_message
-from ilpregions.core.errors import EXIT_BAD_INPUT, ILPRegionsError
+from ilpregions.core.errors import EXIT_BAD_INPUT, ILPRegionsError, InconsistencyError
 
 EXIT_INTERNAL = 70       # sysexits.h EX_SOFTWARE: never 1, which means "backends disagree"
 EXIT_INTERRUPTED = 130   # 128 + SIGINT, as a shell reports Ctrl-C
@@ -100,6 +100,9 @@ def run_command(args) -> int:
             _say(command, f"internal error: the command returned exit code {code!r} (please report this)")
             return EXIT_INTERNAL
         return int(code)
+    except InconsistencyError as exc:   # two methods disagree: a bug, not the user's input
+        _say(command, f"internal error: {_first_line_of(str(exc))} (please report this)")
+        return EXIT_INTERNAL
     except ILPRegionsError as exc:
         _say(command, f"error: {_first_line_of(error_message(exc))}")
         return EXIT_BAD_INPUT

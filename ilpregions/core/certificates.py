@@ -16,6 +16,8 @@ before it is returned. Pure: no solver, no I/O.
 
 from __future__ import annotations
 
+from ilpregions.core.errors import InconsistencyError, ParameterError
+
 import time
 from typing import Iterable, Mapping, Sequence
 
@@ -34,11 +36,11 @@ def certificate_from_flow(inst: Theorem1Instance, t: Sequence[int], units: Mappi
     load: dict[int, int] = {}
     for (p, x), u in units.items():
         if u < 0 or u != int(u):
-            raise RuntimeError(f"{backend}: non-integral or negative flow {u} on ({p}, {x})")
+            raise InconsistencyError(f"{backend}: non-integral or negative flow {u} on ({p}, {x})")
         sent[p] += int(u)
         load[x] = load.get(x, 0) + int(u)
     if any(s > d for s, d in zip(sent, t)) or any(v > inst.channels for v in load.values()):
-        raise RuntimeError(f"{backend}: the flow exceeds a capacity")
+        raise InconsistencyError(f"{backend}: the flow exceeds a capacity")
     if sum(sent) == sum(t):
         result = FeasibilityResult(True, _assignment(inst, units), None, backend, seconds, tuple(t))
     else:
@@ -47,7 +49,7 @@ def certificate_from_flow(inst: Theorem1Instance, t: Sequence[int], units: Mappi
         result = FeasibilityResult(False, None, violated, backend, seconds, tuple(t))
     problems = verify(inst, t, result)
     if problems:
-        raise RuntimeError(f"{backend}: invalid certificate: {problems[0]}")
+        raise InconsistencyError(f"{backend}: invalid certificate: {problems[0]}")
     return result
 
 
@@ -78,7 +80,7 @@ def _residual_reach(inst, t, units, sent, load, backend) -> list[int]:
                 continue
             seen_x.add(x)
             if load.get(x, 0) < inst.channels:
-                raise RuntimeError(f"{backend}: the flow is not maximum (an augmenting path exists)")
+                raise InconsistencyError(f"{backend}: the flow is not maximum (an augmenting path exists)")
             for q in users.get(x, ()):    # x → q along a used edge, backwards
                 if q not in seen_p:
                     seen_p.add(q)
@@ -103,7 +105,7 @@ def shrink_violation(inst: Theorem1Instance, t: Sequence[int], positions: Iterab
         return sum(t[p] for p in js) - inst.coverage(js)
 
     if slack(current) <= 0:
-        raise ValueError("shrink_violation: the given set is not violated")
+        raise ParameterError("positions", "shrink_violation: the given set is not violated")
     while True:
         before = list(current)
         # 1. the smallest violated connected piece (pieces have disjoint unions,

@@ -6,6 +6,8 @@ Pure Python integers throughout; counts are never floats.
 
 from __future__ import annotations
 
+from ilpregions.core.errors import ParameterError
+
 import math
 from typing import Iterable, Sequence
 
@@ -145,7 +147,7 @@ def log10_int(value: int | None) -> float | None:
     if value is None:
         return None
     if value < 0:
-        raise ValueError(f"log10_int: {value} is negative")
+        raise ParameterError("value", f"log10_int: {value} is negative")
     if value == 0:
         return -math.inf
     shift = max(0, value.bit_length() - 60)

@@ -83,6 +83,13 @@ class TooLargeError(InputError):
     """The instance is beyond what the chosen method can handle."""
 
 
+class InconsistencyError(ILPRegionsError):
+    """Two independent computations of the same number disagree: a bug, never bad input.
+
+    The CLI reports it as an internal error (exit code 70), asking for a report.
+    """
+
+
 def did_you_mean(word: str, choices) -> str:
     """Return ``" (did you mean 'x'?)"`` for a close match, else ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+from ilpregions.core.errors import InconsistencyError
+
 import itertools
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -105,7 +107,7 @@ class FlowNetwork:
         for arc, value in zip(self.arcs, values):
             rounded = round(float(value or 0))
             if abs(float(value or 0) - rounded) > tol:
-                raise RuntimeError(f"{backend}: the flow value {value} on {arc} is not integral")
+                raise InconsistencyError(f"{backend}: the flow value {value} on {arc} is not integral")
             if rounded > 0:
                 out[arc] = int(rounded)
         return out

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Iterable, Sequence
 
-from ilpregions.core.errors import InputError
+from ilpregions.core.errors import InputError, ParameterError
 from ilpregions.core.sizes import check_layer_sizes
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 
@@ -256,7 +256,7 @@ def layer_instance(network: Network, index: int | None = None) -> Theorem1Instan
         if len(network.layers) != 1 or isinstance(network.layers[0], MaxPoolLayer):
             kinds = ", ".join(layer.type for layer in network.layers)
             raise InputError(f"layers: the exact count is for one conv/local/dense layer, this model has "
-                             f"{len(network.layers)} ({kinds}); use `ilpregions bounds` for deeper networks")
+                             f"{len(network.layers)} ({kinds}); use `bounds()` for deeper networks")
         index = 0
     layer = network.layers[index]
     shape = network.input_shapes()[index]
@@ -275,4 +275,4 @@ def as_instance(model) -> Theorem1Instance:
         return model
     if isinstance(model, Network):
         return layer_instance(model)
-    raise TypeError(f"expected a Network or a Theorem1Instance, got {type(model).__name__}")
+    raise ParameterError("model", f"expected a Network or a Theorem1Instance, got {type(model).__name__}")

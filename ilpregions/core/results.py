@@ -118,6 +118,8 @@ class FeasibilityResult:
     backend : the backend that solved the flow problem
     seconds : wall time of the backend
     t : the t-vector checked
+    union_size, filters, position_coords : the layer's |∪S|, d1 and each
+        position's output coordinates (for reading the answer; not in JSON)
     """
 
     feasible: bool
@@ -126,6 +128,9 @@ class FeasibilityResult:
     backend: str
     seconds: float
     t: tuple[int, ...] = ()
+    union_size: int | None = field(default=None, compare=False)
+    filters: int | None = field(default=None, compare=False)
+    position_coords: tuple[tuple[int, ...], ...] = field(default=(), compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

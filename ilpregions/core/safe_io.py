@@ -50,7 +50,7 @@ import stat
 from pathlib import Path
 from typing import IO, Iterator
 
-from ilpregions.core.errors import InputError, SpecError
+from ilpregions.core.errors import InputError, ParameterError, SpecError
 
 #: Default bound for text inputs (specs, grids, sweep definitions): no real
 #: spec is anywhere near this, and TOML parsing of a few MB takes < 1 s.
@@ -158,7 +158,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", make_parents: bool = F
     ``mode`` is ``"w"`` or ``"wb"``; text mode defaults to UTF-8.
     """
     if mode not in ("w", "wb"):
-        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+        raise ParameterError("mode", f"must be 'w' or 'wb', got {mode!r}")
     if mode == "w":
         kwargs.setdefault("encoding", "utf-8")
     with atomic_path(path, make_parents) as tmp:

@@ -116,7 +116,7 @@ def essential_unions(inst: Theorem1Instance, positions: Sequence[int] | None = N
     positions = list(positions)
     if len(positions) > MAX_ROW_POSITIONS:
         raise TooLargeError(f"{len(positions)} overlapping positions: far too many union rows for a "
-                            f"row-based model (use the dp backend, or `ilpregions bounds`)")
+                            f"row-based model (use the dp backend, or `bounds()`)")
     adjacency = overlap_graph(inst)
     sets = inst.field_sets
     rows = []

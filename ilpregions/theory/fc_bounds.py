@@ -26,6 +26,8 @@ Examples
 
 from __future__ import annotations
 
+from ilpregions.core.errors import ParameterError, TooLargeError
+
 import math
 from functools import lru_cache
 from math import comb
@@ -52,7 +54,7 @@ def binomial_sum(n: int, m: int) -> int:
     True
     """
     if n < 0:
-        raise ValueError("n must be >= 0")
+        raise ParameterError("n", f"must be >= 0, got {n}")
     if m < 0:
         return 0
     if m >= n:
@@ -118,7 +120,7 @@ def _inverse_mod_power_of_two(a: int, bits: int) -> int:
 def _check_widths(n0: int, widths: Sequence[int]) -> list[int]:
     widths = list(widths)
     if n0 < 1 or not widths or any(w < 1 for w in widths):
-        raise ValueError("n0 and every width must be positive, with at least one layer")
+        raise ParameterError("widths", "n0 and every width must be positive, with at least one layer")
     return widths
 
 
@@ -183,11 +185,11 @@ def serra2018_upper(n0: int, widths: Sequence[int]) -> int:
     >>> serra2018_upper(2, [4, 3]) == montufar2017_upper(2, [4, 3])
     True
 
-    Raises ``ValueError`` beyond :data:`SERRA_MAX_WORK` products.
+    Raises :class:`~ilpregions.core.errors.TooLargeError` beyond :data:`SERRA_MAX_WORK` products.
     """
     widths = _check_widths(n0, widths)
     if serra2018_work(n0, widths) > SERRA_MAX_WORK:
-        raise ValueError(f"Serra's sum needs about {serra2018_work(n0, widths)} big-integer products "
+        raise TooLargeError(f"Serra's sum needs about {serra2018_work(n0, widths)} big-integer products "
                          f"(more than {SERRA_MAX_WORK})")
     states = {n0: 1}  # cap -> Σ of Π C over prefixes with that cap
     for w in widths[:-1]:

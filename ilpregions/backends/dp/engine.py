@@ -39,10 +39,10 @@ from ilpregions.backends.dp import estimate as pilot
 from ilpregions.backends.dp import frontier, hashstep
 from ilpregions.backends.dp import order as scan_order
 from ilpregions.backends.dp.plan import Plan, PlanningTimeout, make_plan
-from ilpregions.backends.dp.run import DEFAULT_MEMORY_CAP, GIB, Stopped, run_plan
+from ilpregions.backends.dp.run import DEFAULT_MEMORY_CAP, GIB, Stopped, run_plan, tune_malloc  # noqa: F401 (the CLI tunes its own process)
 from ilpregions.backends.dp.weights import Columns, block_bounds
 from ilpregions.core.combinatorics import binomial_prefix_sums, power_product
-from ilpregions.core.errors import TooLargeError
+from ilpregions.core.errors import ParameterError, TooLargeError
 from ilpregions.core.set_system import components, is_trivial
 from ilpregions.core.results import EnumerationOutcome
 
@@ -63,7 +63,7 @@ def plan_block(inst, comp: list[int], caps: list[int], order: str | tuple[int, .
         candidates = [(name, idx) for name, idx in scan_order.candidate_orders(coords, unique=False)
                       if name == wanted]
         if not candidates:
-            raise ValueError(f"scan order {order!r} is not a permutation of the {len(coords[0])} axes "
+            raise ParameterError("order", f"scan order {order!r} is not a permutation of the {len(coords[0])} axes "
                              f"or a known order name")
     name, idx = candidates[0]
     axes = tuple(int(c) for c in name.split()[-1]) if name.split()[-1].isdigit() else ()
@@ -189,7 +189,7 @@ def _check_estimate(inst, comp, caps, plan, cols, stats, *, deadline, memory_cap
     if refuse and found.memory_bytes > memory_cap:
         raise TooLargeError(f"dp: a block of {len(comp)} positions is too large for the memory cap of "
                             f"{pilot.size_text(memory_cap)}; {found.text()}. Raise the memory cap, spread it over "
-                            f"about {found.workers(memory_cap)} Dask workers of this cap, or use `ilpregions bounds`")
+                            f"about {found.workers(memory_cap)} Dask workers of this cap, or use `bounds()`")
 
 
 def estimate(inst, *, order="auto", memory_cap: int = DEFAULT_MEMORY_CAP) -> dict:

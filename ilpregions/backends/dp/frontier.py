@@ -36,7 +36,7 @@ FRONTIER_CHECK_AT = 256
 WINDOW_POSITIONS = 50_000
 
 _ADVICE = ("the DP's states grow about exponentially with the frontier (21 pixels, 9x9x1 with 3x3 "
-           "kernels, already need millions); use `ilpregions bounds` for this layer")
+           "kernels, already need millions); use `bounds()` for this layer")
 
 
 def window_sides(extents, budget: int = WINDOW_POSITIONS) -> list[int]:
@@ -117,7 +117,7 @@ def check_block(inst, comp: list[int], memory_cap: int) -> None:
     if need > memory_cap:
         raise TooLargeError(f"dp: a block of {len(comp)} positions: checking its scan frontier alone would "
                             f"need about {pilot.size_text(need)}, over the memory cap of "
-                            f"{pilot.size_text(memory_cap)}; use `ilpregions bounds` for this layer")
+                            f"{pilot.size_text(memory_cap)}; use `bounds()` for this layer")
     starts = np.cumsum(lengths) - lengths
     within = np.arange(refs, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     _, pixel = np.unique(pixels[np.repeat(starts[index], sizes) + within], return_inverse=True)

@@ -116,5 +116,5 @@ def _refusal(label, need, cap, n, total, more_than=None, guess=None) -> str:
     workers = -(-need // max(cap, 1))
     return (f"dp: {label}: {n} states with {total} candidate successors; {states} would need about "
             f"{size_text(need)}, over the memory cap of {size_text(cap)} "
-            f"(raise --memory-cap, spread it over about {workers} Dask workers of this cap with "
-            f"--workers/--scheduler, or try the cpsat backend)")
+            f"(raise `memory_cap`, spread it over about {workers} Dask workers of this cap with "
+            f"`dask_workers` or `scheduler`, or try the cpsat backend)")

@@ -14,6 +14,8 @@ p = x^r mod χ, found by squaring in O(n² log r) big multiplications.
 
 from __future__ import annotations
 
+from ilpregions.core.errors import InconsistencyError
+
 
 def matvec(m: list[list[int]], v: list[int]) -> list[int]:
     return [sum(a * b for a, b in zip(row, v) if a) for row in m]
@@ -39,7 +41,8 @@ def charpoly(m: list[list[int]]) -> list[int]:
         mk = prod
         trace = sum(sum(m[i][l] * mk[l][i] for l in range(n) if m[i][l]) for i in range(n))
         q, rem = divmod(-trace, k)
-        assert rem == 0
+        if rem:   # Faddeev-LeVerrier: every trace divides exactly over the integers
+            raise InconsistencyError(f"charpoly: trace {-trace} not divisible by {k}")
         coeffs[n - k] = q
     return coeffs
 

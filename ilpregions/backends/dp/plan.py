@@ -89,7 +89,7 @@ def union_closure(generators: list[int], limit: int) -> list[int]:
         family |= {a | g for a in family}
         if len(family) > limit:
             raise TooLargeError(f"dp: a visible family of more than {limit} frontier sets; the scan "
-                                f"frontier is too wide for the DP (use `ilpregions bounds` for this layer)")
+                                f"frontier is too wide for the DP (use `bounds()` for this layer)")
     return sorted(family)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from ilpregions.backends.subspace.keys import PRIME, inv_mod, mul_mod, sub_mod, decode, encode, hash_key, key_words
+from ilpregions.core.errors import InconsistencyError
 
 LIMB_BITS = 63
 _LIMB_MASK = np.uint64((1 << 63) - 1)
@@ -113,7 +114,7 @@ def expand(K, C, Cold, start, stop, m, a, W, L, v, table):
         for c in range(a):
             M[q, c] = res[c]
         if not encode(M, mask | (np.uint64(1) << np.uint64(q)), a, key, 0, W):
-            raise ValueError("subspace DP: a state's rank exceeded its key width")
+            raise InconsistencyError("subspace DP: a state's rank exceeded its key width")
         h = hash_key(key, 0, W)
         s, j = _lookup(K, W, key, 0, table, h)
         if j < 0:
@@ -239,7 +240,7 @@ def remap(K, C, start, stop, m, a, Wa, b, Wb, L, keep, Cm, out, table):
         if Cm.shape[0] > 0 and nmask != 0:
             nmask = _intersect(N, nmask, b, Cm, A)
         if not encode(N, nmask, b, key, 0, Wb):
-            raise ValueError("subspace DP: a state's rank exceeded its key width")
+            raise InconsistencyError("subspace DP: a state's rank exceeded its key width")
         h = hash_key(key, 0, Wb)
         s, j = _lookup(out, Wb, key, 0, table, h)
         if j < 0:

@@ -53,7 +53,10 @@ def load_model(path: str) -> Network:
 
 
 def print_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2)
+    """Print a command's JSON; library text in it names flags and commands (cli/flags.py)."""
+    from ilpregions.cli.flags import cli_json
+
+    json.dump(cli_json(obj), sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 

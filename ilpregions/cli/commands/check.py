@@ -26,29 +26,25 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ilpregions.services.check import check, parse_t
-    from ilpregions.core.geometry import layer_instance
 
-    backends.resolve(args.backend, backends.CHECK)   # unknown names fail before any work
     network = load_model(args.model)
-    inst = layer_instance(network)
-    t = parse_t(args.t)
-    result = check(inst, t, backend=args.backend)
+    result = check(network, parse_t(args.t), backend=args.backend)
     if args.json:
         out = result.to_json()
         print_json(json_record(args.model, "complete", out.pop("seconds", 0.0), **out))
         return EXIT_OK
     print(f"model: {args.model}" + (f" ({network.name})" if network.name else ""))
-    print(f"t = {list(result.t)}  (Σt = {sum(result.t)}, |∪S| = {inst.union_size})")
+    print(f"t = {list(result.t)}  (Σt = {sum(result.t)}, |∪S| = {result.union_size})")
     if result.feasible:
         print("feasible: yes — t is in K_N. Each position gets t_p distinct input elements "
               "[spatial..., channel], none shared:")
         for p, elements in enumerate(result.assignment):
-            where = ",".join(map(str, inst.position_coords(p)))
+            where = ",".join(map(str, result.position_coords[p]))
             shown = " ".join("[" + ",".join(map(str, e)) + "]" for e in elements) or "-"
             print(f"  position {p} ({where}): {shown}")
-        over = [p for p, v in enumerate(result.t) if v > inst.filters]
+        over = [p for p, v in enumerate(result.t) if v > result.filters]
         if over:
-            print(f"note: t_p > d1 = {inst.filters} at positions {over}: such t is in K_N but "
+            print(f"note: t_p > d1 = {result.filters} at positions {over}: such t is in K_N but "
                   f"contributes C(d1, t_p) = 0 to R_N")
     else:
         v = result.violated

@@ -55,27 +55,16 @@ def run(args) -> int:
 
     start = time.perf_counter()
     network = load_model(args.model)
-    from ilpregions.core.geometry import layer_instance
-    inst = layer_instance(network)
     limit = 10.0 if args.time_limit is None else args.time_limit
-    from ilpregions.core.progress import Progress
-    from ilpregions.services.count import EXTRA_PATHS, counting_paths
-
-    with Progress("compare", total=len({**counting_paths(), **EXTRA_PATHS}), enabled=not args.quiet,
-                  unit="backend") as bar:
-        def tick(name: str) -> None:
-            bar.set_postfix(done=name)
-            bar.update()
-
-        cap = None if args.memory_cap is None else int(args.memory_cap * 2 ** 30)
-        report = compare(inst, time_limit=limit, progress=tick, memory_cap=cap)
+    cap = None if args.memory_cap is None else int(args.memory_cap * 2 ** 30)
+    report = compare(network, time_limit=limit, progress=not args.quiet, memory_cap=cap)
     if args.json:
         status = ("disagree" if not report.agree else "complete" if report.regions is not None
                   else "too_large" if all_refused(report) else "time_limit")
         print_json(json_record(args.model, status, time.perf_counter() - start, **report.to_json()))
     else:
         print(f"model: {args.model}" + (f" ({network.name})" if network.name else "") +
-              f", {inst.positions} positions, |∪S| = {inst.union_size}, time limit {limit:g} s shared by all backends")
+              f", {report.details['positions']} positions, |∪S| = {report.details['union_size']}, time limit {limit:g} s shared by all backends")
         for line in format_table(report):
             print(line)
         if report.agree and report.regions is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ilpregions import backends
 from ilpregions.core.combinatorics import decimal_string
+from ilpregions.cli.flags import cli_text
 from ilpregions.services.count import fraction_string
 from ilpregions.core.results import MEMORY_CAP, TIME_LIMIT
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
@@ -63,90 +64,64 @@ def positive_gib(text: str) -> float:
 
 
 def run(args) -> int:
-    from ilpregions.services.count import choose_backend, count_regions
-    from ilpregions.core.geometry import layer_instance
+    from ilpregions.services.count import count_model
 
     network = load_model(args.model)
-    if args.backend != backends.AUTO:
-        backends.resolve(args.backend, backends.COUNT)  # reject unknown names before any work
-    inst = layer_instance(network)  # one-layer check first: a clear error before any solver starts
-    options = {}
-    memory_cap = getattr(args, "memory_cap", None)
-    resolved = choose_backend(inst) if args.backend == backends.AUTO else args.backend
-    if memory_cap is not None:   # every count backend takes it
-        options["memory_cap"] = int(memory_cap * 2 ** 30)
-    if resolved == "dp":
-        from ilpregions.backends.dp.run import tune_malloc
-
-        tune_malloc()   # process-wide, so only here where the CLI owns the process
-    for name in ("workers", "scheduler"):
-        if getattr(args, name, None) is not None:
-            if resolved != "dp":
-                from ilpregions.core.errors import InputError
-
-                raise InputError(f"--{name} needs the dp backend (got --backend {resolved})")
-            options[name] = getattr(args, name)
-    result = count_regions(network, backend=args.backend, time_limit=args.time_limit,
-                           progress=not args.quiet, **options)
-    poly = None
-    if getattr(args, "polynomial", False):
-        poly = _polynomial(inst, args, memory_cap)
-        if poly is not None and result.exact and poly(inst.filters) != result.regions:
-            raise AssertionError(f"internal error: the polynomial gives {poly(inst.filters)} at "
-                                 f"d1 = {inst.filters}, the count {result.regions}")
+    cap = None if args.memory_cap is None else int(args.memory_cap * 2 ** 30)
+    # tune_process: the CLI owns its process, so the dp engine may tune its allocator.
+    out = count_model(network, backend=args.backend, time_limit=args.time_limit, progress=not args.quiet,
+                      memory_cap=cap, dask_workers=args.workers, scheduler=args.scheduler,
+                      polynomial=args.polynomial, tune_process=True)
     if args.json:
-        out = result.to_json()
-        out["model"] = args.model
-        if getattr(args, "polynomial", False):
-            if poly is None:
-                out.update({"polynomial": None, "degree": inst.union_size, "leading": None,
-                            "polynomial_status": TIME_LIMIT})
-            else:
-                out.update(poly.to_json())
-        out.pop("model", None)
-        print_json(json_record(args.model, out.pop("status"), out.pop("seconds"), **out))
+        _print_json(args, out)
     else:
-        label = f" ({network.name})" if network.name else ""
-        print(f"model: {args.model}{label}")
-        value = decimal_string(result.regions)
-        if result.exact:
-            print(f"regions: {value}")
+        _print_text(args, network, out)
+    return EXIT_OK if out.complete else EXIT_PARTIAL
+
+
+def _print_json(args, out) -> None:
+    record = out.count.to_json()
+    record.pop("model", None)   # a backend's own "model" detail yields to the spec's path
+    if out.polynomial_asked:
+        if out.polynomial is None:
+            record.update({"polynomial": None, "degree": out.count.union_size, "leading": None,
+                           "polynomial_status": TIME_LIMIT})
         else:
-            why = "memory cap reached" if result.status == MEMORY_CAP else "time limit reached"
-            print(f"regions: at least {value} ({why}; partial sum, a lower bound)")
-        if len(value) > 15:
-            print(f"         ≈ {short_int(result.regions)}")
-        t_info = (f"{decimal_string(result.t_vectors)} feasible t-vectors" if result.t_vectors is not None
-                  else "t-vectors: not all visited")
-        print(f"backend: {result.backend}, {result.positions} positions, |∪S| = {result.union_size}, "
-              f"{t_info}, {result.seconds:.3f} s")
-        if "peak_states" in result.details:
-            nbytes = result.details["peak_memory_bytes"]
-            size = f"{nbytes / 2 ** 20:.1f} MiB" if nbytes >= 2 ** 20 else f"{nbytes / 2 ** 10:.1f} KiB"
-            print(f"dp: peak {result.details['peak_states']} states, about {size}")
-        if "dask_workers" in result.details:
-            d = result.details
-            print(f"dask: {d['dask_workers']} workers, up to {d['dask_max_partitions']} partitions, "
-                  f"{d['dask_steps']} distributed steps")
-        if result.note:
-            print(f"note: {result.note}")
-        if getattr(args, "polynomial", False):
-            if poly is None:
-                print("polynomial: not finished within the time limit")
-            else:
-                print(f"polynomial: R_N(d1) = {poly.text()}")
-                print(f"degree: {poly.degree} (= |∪S|); leading constant: {fraction_string(poly.leading)} "
-                      f"(R_N ~ {fraction_string(poly.leading)}·d1^{poly.degree})")
-    partial = not result.exact or (getattr(args, "polynomial", False) and poly is None)
-    return EXIT_PARTIAL if partial else EXIT_OK
+            record.update(out.polynomial.to_json())
+    print_json(json_record(args.model, record.pop("status"), record.pop("seconds"), **record))
 
 
-def _polynomial(inst, args, memory_cap):
-    """The polynomial form, or None when the time limit stops it."""
-    from ilpregions.services.count import PolynomialTimeLimit, region_polynomial
-
-    cap = None if memory_cap is None else int(memory_cap * 2 ** 30)
-    try:
-        return region_polynomial(inst, time_limit=args.time_limit, memory_cap=cap)
-    except PolynomialTimeLimit:
-        return None
+def _print_text(args, network, out) -> None:
+    result = out.count
+    label = f" ({network.name})" if network.name else ""
+    print(f"model: {args.model}{label}")
+    value = decimal_string(result.regions)
+    if result.exact:
+        print(f"regions: {value}")
+    else:
+        why = "memory cap reached" if result.status == MEMORY_CAP else "time limit reached"
+        print(f"regions: at least {value} ({why}; partial sum, a lower bound)")
+    if len(value) > 15:
+        print(f"         ≈ {short_int(result.regions)}")
+    t_info = (f"{decimal_string(result.t_vectors)} feasible t-vectors" if result.t_vectors is not None
+              else "t-vectors: not all visited")
+    print(f"backend: {result.backend}, {result.positions} positions, |∪S| = {result.union_size}, "
+          f"{t_info}, {result.seconds:.3f} s")
+    if "peak_states" in result.details:
+        nbytes = result.details["peak_memory_bytes"]
+        size = f"{nbytes / 2 ** 20:.1f} MiB" if nbytes >= 2 ** 20 else f"{nbytes / 2 ** 10:.1f} KiB"
+        print(f"dp: peak {result.details['peak_states']} states, about {size}")
+    if "dask_workers" in result.details:
+        d = result.details
+        print(f"dask: {d['dask_workers']} workers, up to {d['dask_max_partitions']} partitions, "
+              f"{d['dask_steps']} distributed steps")
+    if result.note:
+        print(f"note: {cli_text(result.note)}")
+    if out.polynomial_asked:
+        poly = out.polynomial
+        if poly is None:
+            print("polynomial: not finished within the time limit")
+        else:
+            print(f"polynomial: R_N(d1) = {poly.text()}")
+            print(f"degree: {poly.degree} (= |∪S|); leading constant: {fraction_string(poly.leading)} "
+                  f"(R_N ~ {fraction_string(poly.leading)}·d1^{poly.degree})")

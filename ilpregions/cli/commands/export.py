@@ -28,15 +28,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ilpregions.core.set_system import RowsTimeUp
     from ilpregions.services.check import export_model
-    from ilpregions.core.geometry import layer_instance
 
     start = time.perf_counter()
-    from ilpregions.core.set_system import RowsTimeUp
-
-    inst = layer_instance(load_model(args.model))
+    network = load_model(args.model)
     try:
-        summary = export_model(inst, args.format, args.output, time_limit=args.time_limit)
+        summary = export_model(network, args.format, args.output, time_limit=args.time_limit)
     except RowsTimeUp as exc:
         if args.json:
             print_json(json_record(args.model, "time_limit", time.perf_counter() - start, format=args.format,
@@ -47,9 +45,9 @@ def run(args) -> int:
     if args.json:
         print_json(json_record(args.model, "complete", time.perf_counter() - start, format=summary.format,
                                output=args.output, variables=summary.variables, rows=summary.rows,
-                               union_size=decimal_string(inst.union_size)))
+                               union_size=decimal_string(summary.union_size)))
         return EXIT_OK
     print(f"wrote {args.output}: {summary.format} model, {summary.variables} variables t_p, "
-          f"{summary.rows} union rows, objective max Σ t (optimum |∪S| = {inst.union_size} "
+          f"{summary.rows} union rows, objective max Σ t (optimum |∪S| = {summary.union_size} "
           f"when d1 ≥ every |S_p|)")
     return EXIT_OK

@@ -44,6 +44,7 @@ class ExportSummary:
     path: str
     variables: int
     rows: int
+    union_size: int = 0
 
 
 def binding_rows(inst: Theorem1Instance, deadline: float | None = None, essential=None):
@@ -80,7 +81,7 @@ def export_model(model, fmt: str, path: str, time_limit: float | None = None) ->
     model_rows = essential if fmt == "cp" else rows
     with output_lock(path), atomic_path(path) as tmp:
         writer.write_model(inst, positions, model_rows, fmt, tmp)
-    return ExportSummary(fmt, path, len(positions), len(rows))
+    return ExportSummary(fmt, path, len(positions), len(rows), inst.union_size)
 
 
 __all__ = ["export_model", "ExportSummary", "FORMATS", "binding_rows"]

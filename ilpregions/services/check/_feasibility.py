@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 from typing import Iterable
 
 from ilpregions import backends
@@ -120,6 +121,7 @@ def check(model, t: Iterable, backend: str = "flow") -> FeasibilityResult:
         (a :class:`~ilpregions.core.errors.ParameterError` for parameter ``t``),
         or an unknown backend.
     """
+    backends.resolve(backend, backends.CHECK)   # an unknown name fails before any work
     inst = as_instance(model)
     values = validate_t(inst, t)
     # the flow network has an arc per (position with t_p > 0, pixel of its field): size it first
@@ -127,8 +129,9 @@ def check(model, t: Iterable, backend: str = "flow") -> FeasibilityResult:
     if arcs > MAX_FLOW_ARCS:
         raise ParameterError("t", f"{arcs} arcs in the flow network of this t (one per pixel of each field "
                                   f"with t_p > 0), over the limit of {MAX_FLOW_ARCS}")
-    module = backends.load(backend, backends.CHECK)
-    return module.check(inst, values)
+    result = backends.load(backend, backends.CHECK).check(inst, values)
+    coords = tuple(tuple(inst.position_coords(p)) for p in range(inst.positions)) if result.feasible else ()
+    return replace(result, union_size=inst.union_size, filters=inst.filters, position_coords=coords)
 
 
 #: Arcs of one feasibility flow network (a few hundred bytes each in the solvers' Python models).

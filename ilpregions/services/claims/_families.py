@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from ilpregions.core.errors import ParameterError
+
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 from ilpregions.theory.fc_bounds import fc_params
 
@@ -15,7 +17,7 @@ def spatial_sizes(n0) -> tuple[int, ...]:
     """An int means a 1-D signal of that length; a list gives the spatial sizes."""
     spatial = (n0,) if isinstance(n0, int) else tuple(n0)
     if not spatial or any(n < 2 for n in spatial):
-        raise ValueError(f"input sizes must be >= 2, got {n0!r}")
+        raise ParameterError("n0", f"input sizes must be >= 2, got {n0!r}")
     return spatial
 
 
@@ -32,7 +34,7 @@ def deep_cnn(n0, depth: int, d: int, last_stride: int = 2, shared_last: bool = T
     """
     spatial = spatial_sizes(n0)
     if depth < 1 or d < 1:
-        raise ValueError("need depth >= 1 and d >= 1")
+        raise ParameterError("depth" if depth < 1 else "d", f"must be >= 1 (depth {depth}, d {d})")
     layers = ([ConvLayer(d, 3, padding=1) for _ in range(depth - 1)]
               + [ConvLayer(d, 2, stride=last_stride, shared=shared_last)])
     return Network(spatial + (1,), tuple(layers), name=f"deep CNN {family_label(n0)} L={depth} d={d}")

@@ -32,6 +32,7 @@ from ilpregions import backends
 from ilpregions.core.combinatorics import decimal_string
 from ilpregions.core.errors import BackendUnavailableError, TooLargeError
 from ilpregions.core.geometry import as_instance
+from ilpregions.core.progress import Progress
 from ilpregions.core.results import COMPLETE, ERROR, MEMORY_CAP, TIME_LIMIT, TOO_LARGE, UNAVAILABLE, UNSUPPORTED, EnumerationOutcome
 
 
@@ -142,19 +143,31 @@ def _share(deadline: float | None, paths_left: int) -> float | None:
 
 
 def compare(model, time_limit: float | None = 10.0,
-            progress: Callable[[str], None] | None = None, memory_cap: int | None = None) -> ComparisonReport:
+            progress: bool | Callable[[str], None] | None = None, memory_cap: int | None = None) -> ComparisonReport:
     """Run every installed counting path under one shared ``time_limit`` (seconds, all paths together).
 
     Each path gets an equal share of the time still left when it starts. A
     path whose turn comes after the limit passed is not started: its row says
     so (status ``time_limit``, no value). Backends refuse an instance too
     large for them by arithmetic, before building a model (status ``too_large``).
-    ``progress(name)`` is called after each path. Ctrl-C (KeyboardInterrupt)
+    ``progress(name)`` is called after each path; ``progress=True`` shows a
+    bar on stderr instead (one step per path). Ctrl-C (KeyboardInterrupt)
     is not a backend failure: it stops the comparison and propagates.
     ``memory_cap`` (bytes) goes to every backend, as ``count --memory-cap`` does.
     """
     inst = as_instance(model)
     paths = {**(counting_paths() if memory_cap is None else counting_paths(memory_cap)), **EXTRA_PATHS}
+    if progress is True or progress is False:
+        with Progress("compare", total=len(paths), enabled=progress, unit="backend") as bar:
+            def tick(name: str) -> None:
+                bar.set_postfix(done=name)
+                bar.update()
+
+            return _compare(inst, paths, time_limit, tick)
+    return _compare(inst, paths, time_limit, progress)
+
+
+def _compare(inst, paths: dict, time_limit: float | None, progress) -> ComparisonReport:
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     rows = []
     for index, (name, path) in enumerate(paths.items()):

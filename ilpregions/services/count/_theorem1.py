@@ -111,7 +111,7 @@ def count_regions(model, backend: str = "auto", time_limit: float | None = None,
     if note and layer is not None and strict_gap_expected(layer, inst):
         note += "; here the tied maximum is strictly smaller (shifted filters are always dependent)"
     if note:
-        note += "; `ilpregions tied-max` gives the real (shared-filter) maximum"
+        note += "; `tied_max()` gives the real (shared-filter) maximum"
     return CountResult(
         regions=outcome.regions, exact=outcome.complete, backend=backend,
         t_vectors=outcome.t_vectors, union_size=inst.union_size, positions=inst.positions,

@@ -72,13 +72,13 @@ def _check_size(m: int, cols: int) -> None:
     >>> _check_size(11552, 1601)
     Traceback (most recent call last):
     ...
-    ilpregions.core.errors.TooLargeError: layers: one block of 11552 neurons on 1600 inputs: the exact rank count would hold about 796.0 GiB of reduced rows at its first step (limit 2 GiB); use `ilpregions bounds` for the maximum or the sample method
+    ilpregions.core.errors.TooLargeError: layers: one block of 11552 neurons on 1600 inputs: the exact rank count would hold about 796.0 GiB of reduced rows at its first step (limit 2 GiB); use `bounds()` for the maximum or the sample method
     """
     need = 8 * cols * m * (m + 1) // 2
     if need > MAX_SEARCH_BYTES:
         raise TooLargeError(f"layers: one block of {m} neurons on {cols - 1} inputs: the exact rank count would "
                             f"hold about {need / 2 ** 30:.1f} GiB of reduced rows at its first step (limit "
-                            f"{MAX_SEARCH_BYTES // 2 ** 30} GiB); use `ilpregions bounds` for the maximum or "
+                            f"{MAX_SEARCH_BYTES // 2 ** 30} GiB); use `bounds()` for the maximum or "
                             f"the sample method")
 
 

@@ -54,7 +54,7 @@ _WHAT = {"base": "the base spec", "axes": "the grid axes",
 def check_fingerprint(output: Path, grid: Grid) -> None:
     """Refuse to resume ``output`` unless its sidecar fingerprint matches ``grid``."""
     sidecar = sidecar_path(output)
-    hint = "(use a new -o, or --overwrite)"
+    hint = "(use a new `output`, or `overwrite=True`)"
     if not sidecar.exists():
         raise InputError(f"{output}: no fingerprint file {sidecar.name} beside it, so it cannot be "
                          f"checked to come from this grid {hint}")

@@ -106,7 +106,7 @@ def _prepare_output(grid: Grid, final: Path, resume: bool, overwrite: bool) -> d
     """Check the output, load the rows to keep (``resume``), write a clean start file."""
     csv_path = _csv_path(final)
     output_target(csv_path)  # a partial CSV beside Parquet must be a regular file too
-    exists_hint = "pass --resume to continue it or --overwrite to replace it"
+    exists_hint = "pass `resume=True` to continue it or `overwrite=True` to replace it"
     done: dict[int, dict] = {}
     if csv_path.exists():
         if not (resume or overwrite):

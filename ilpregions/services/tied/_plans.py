@@ -54,7 +54,7 @@ class ScanPlans:
             if widest > engine.MAX_FRAME:
                 raise TooLargeError(f"method: the dp scan needs {widest} active elements at once, beyond the "
                                     f"{engine.MAX_FRAME} a state key holds (and far beyond what fits in memory); "
-                                    f"`ilpregions count` gives the formula, an upper bound")
+                                    f"`count_regions()` gives the formula, an upper bound")
             self.made[index] = engine.make_plan(self.sup, order, axes)
         return self.made[index]
 

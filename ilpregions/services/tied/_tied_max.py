@@ -48,7 +48,7 @@ import numpy as np
 from ilpregions.core.bigint import big_int_repr
 from ilpregions.services.tied._plans import ScanPlans, subspace
 from ilpregions.services.tied._runner import Runner
-from ilpregions.core.errors import InputError, TooLargeError
+from ilpregions.core.errors import InputError, ParameterError, TooLargeError
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.set_system import components
 from ilpregions.core.spec import ConvLayer, Network
@@ -188,9 +188,9 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
 
     start = time.perf_counter()
     if method not in METHODS:
-        raise InputError(f"method: unknown method {method!r}; valid: {', '.join(METHODS)}")
+        raise ParameterError("method", f"unknown method {method!r}; valid: {', '.join(METHODS)}")
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
-        raise InputError(f"repeats: the number of draws must be a positive integer, got {repeats!r}")
+        raise ParameterError("repeats", f"the number of draws must be a positive integer, got {repeats!r}")
     if repeats > MAX_REPEATS:
         raise TooLargeError(f"repeats: {repeats} draws asked, at most {MAX_REPEATS} (each draw is a full count; "
                             f"the failure bound is already the per-draw bound to the power of the draws)")
@@ -249,7 +249,7 @@ def _check_window(inst) -> None:
         raise TooLargeError(f"method: the dp scan needs at least {found.pixels * inst.channels} active elements at "
                             f"once (found on {found.positions} positions of the block holding output position "
                             f"{found.first_position}), beyond the {engine.MAX_FRAME} a state key holds; "
-                            f"`ilpregions count` gives the formula, an upper bound")
+                            f"`count_regions()` gives the formula, an upper bound")
 
 
 def _details(inst, blocks, plans, runner, draws, best, partial, chosen, shared, formula) -> dict[str, Any]:

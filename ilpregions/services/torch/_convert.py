@@ -56,7 +56,7 @@ from ilpregions.services.torch._file import (FORMAT, flatten_modules, entry_name
                                             build_module, load_file, save)
 
 #: Where a model the spec format cannot express can still be analysed.
-SLICE_HINT = "`ilpregions slice` (slice_network) handles it"
+SLICE_HINT = "`slice_network()` handles it"
 
 _ACTIVATIONS = ("Tanh", "Sigmoid", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU",
                 "Mish", "Softplus", "Softsign", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid",

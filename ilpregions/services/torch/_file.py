@@ -100,7 +100,7 @@ def _declared_parameters(kind: str, kwargs: Mapping[str, Any]) -> int:
         value = kwargs.get(key, 1)
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
-            raise ValueError(key)
+            raise ParameterError(key, "must be a positive integer (or a list of them)")
         return math.prod(values)
 
     if kind.startswith("Conv"):
@@ -119,8 +119,8 @@ def _declared_parameters(kind: str, kwargs: Mapping[str, Any]) -> int:
 def _check_declared_size(kind: str, kwargs: Mapping[str, Any], at: str) -> None:
     try:
         count = _declared_parameters(kind, kwargs)
-    except ValueError as exc:
-        raise InputError(f"{at}.{exc.args[0]}: must be a positive integer (or a list of them)") from None
+    except ParameterError as exc:
+        raise InputError(f"{at}.{exc}") from None
     if count > MAX_PARAMETERS:
         raise TooLargeError(f"{at}: {kind} declares {count} parameters, more than {MAX_PARAMETERS}; "
                             f"refused before building it")

@@ -281,10 +281,10 @@ def as_sequential(module):
         inputs = [a for a in list(node.args) + list(node.kwargs.values()) if hasattr(a, "op")]
         if kind in ("add", "sub") and len(inputs) == 2:
             raise InputError(f"{where}: a residual addition; the spec format cannot express it; "
-                             f"`ilpregions slice` (slice_network) handles it")
+                             f"`slice_network()` handles it")
         if len(inputs) != 1 or inputs[0] is not previous:
             raise InputError(f"{where}: the graph is not a chain of layers, which the spec format needs; "
-                             f"`ilpregions slice` (slice_network) handles it")
+                             f"`slice_network()` handles it")
         if node.op == "call_module":
             chain.append(m)
         elif kind == "relu":
@@ -292,8 +292,8 @@ def as_sequential(module):
         elif kind == "alias" and (node.target == "flatten" or getattr(node.target, "__name__", "") == "flatten"):
             chain.append(nn.Flatten())
         else:
-            raise InputError(f"{where}: not a layer the spec format knows; `ilpregions slice` "
-                             f"(slice_network) may handle it")
+            raise InputError(f"{where}: not a layer the spec format knows; `slice_network()` "
+                             f"may handle it")
         previous = node
     raise InputError("the traced graph has no output")
 

@@ -4,6 +4,8 @@ textbook baselines."""
 
 from __future__ import annotations
 
+from ilpregions.core.errors import InconsistencyError
+
 from typing import Sequence
 
 import numpy as np
@@ -34,7 +36,7 @@ def best_box(inst: Theorem1Instance, _net=None, _state=None) -> tuple[int, ...]:
     # that level in the residual network of a flow that saturates c.
     value, used = net.max_flow(c)
     if value != int(c.sum()):  # pragma: no cover - phase 1 established feasibility
-        raise RuntimeError("best_box: the uniform level is not feasible after all")
+        raise InconsistencyError("best_box: the uniform level is not feasible after all")
     load = np.bincount(net.pix, weights=used, minlength=net.n_pix).astype(np.int64)
     frozen = np.zeros(len(caps), dtype=bool)
     level = lo

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ilpregions.core.errors import InconsistencyError
+
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +76,7 @@ def one_layer_bounds(inst: Theorem1Instance, baselines: bool = True) -> OneLayer
     start = time.perf_counter()
     exponent = lp_exponent(inst, (net, *state) if state else None)
     if exponent != inst.union_size:
-        raise RuntimeError(f"LP exponent {exponent} differs from |∪S| = {inst.union_size}")
+        raise InconsistencyError(f"LP exponent {exponent} differs from |∪S| = {inst.union_size}")
     timings["exponent"] = time.perf_counter() - start
 
     start = time.perf_counter()
