@@ -1,18 +1,6 @@
 """Architecture specs: frozen dataclasses (their TOML format is :mod:`ilpregions.core.spec_toml`).
 
-A spec file looks like::
-
-    name = "one conv layer on a 3x3 grey image"   # optional
-    input = [3, 3, 1]          # spatial sizes..., then channels
-    [[layers]]
-    type = "conv"              # "conv" | "local" | "dense" | "maxpool" | "avgpool"
-    filters = 3
-    kernel = [2, 2]            # an int means every spatial axis
-    stride = 1
-    padding = 0
-    dilation = 1
-
-Layers may also be built in code; :class:`Network` validates the whole stack
+Layers are built in code or read from TOML; :class:`Network` validates the whole stack
 and normalises every per-axis option to a tuple, so two equal architectures
 compare equal however they were written.
 

@@ -8,6 +8,8 @@ A spec file looks like::
     type = "conv"              # "conv" | "local" | "dense" | "maxpool" | "avgpool"
     filters = 3
     kernel = [2, 2]            # an int means every spatial axis
+    stride = 1                 # int or list; also padding, dilation
+    padding = 0
 
 Examples
 --------
