@@ -213,3 +213,40 @@ def test_cpsat_binary_counts_solutions_and_rows_does_not_project():
     assert binary.solutions == 55 and binary.t_vectors is None      # one solution per neuron set
     assert rows.solutions == rows.t_vectors                          # every t enumerated by CP-SAT
     assert plain.solutions < plain.t_vectors                         # projected positions summed in bulk
+
+
+def test_a_layer_too_large_to_count_gets_its_proven_bounds(cli):
+    """count on a CIFAR-size layer: the proven bounds on its Theorem-1 value instead of a refusal (exit 3)."""
+    import json
+
+    code, out, err = cli("count", "models/cifar_conv.toml", "--json", "--quiet", "--time-limit", "5")
+    data = json.loads(out)
+    assert code == 3 and data["status"] == "bounds_only" and data["regions"] is None and not data["exact"]
+    assert "frontier" in data["refused"] and data["quantity"] == "theorem1"
+    low, up = int(data["bounds"]["lower"]), int(data["bounds"]["upper"])
+    assert 10 ** 2800 < low < up < 10 ** 3500
+    code, out, _ = cli("count", "models/cifar_conv.toml", "--quiet", "--time-limit", "5")
+    assert code == 3 and "regions: not counted exactly" in out and "lower: " in out and "upper: " in out
+
+
+def test_the_bounds_instead_of_a_count_bracket_the_count(monkeypatch):
+    """Where the engine is made to refuse, the bounds printed instead bracket the exact count."""
+    from ilpregions.core.errors import TooLargeError
+    from ilpregions.services.count import _model, count_model
+
+    for net in (Network((4, 4, 1), (ConvLayer(2, 2),)), Network((5, 5, 2), (ConvLayer(3, 3, padding=1),)),
+                Network((6, 1), (ConvLayer(3, 2, stride=2, shared=False),))):
+        exact = count_regions(net).regions
+
+        def refuse(*args, **kwargs):
+            raise TooLargeError("dp: refused for the test")
+
+        monkeypatch.setattr(_model, "count_regions", refuse)
+        out = count_model(net, bounds_if_too_large=True)
+        monkeypatch.undo()
+        assert out.count is None and out.refused == "dp: refused for the test"
+        assert out.bounds.lower <= exact <= out.bounds.upper, (net, exact, out.bounds.lower, out.bounds.upper)
+        with pytest.raises(TooLargeError):
+            monkeypatch.setattr(_model, "count_regions", refuse)
+            count_model(net)
+        monkeypatch.undo()

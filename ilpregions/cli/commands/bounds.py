@@ -17,9 +17,6 @@ from ilpregions.core.bigint import short_text
 from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, json_record, load_model,
                                              positive_seconds, print_json)
 
-#: Seconds each one-layer exact count may take inside ``bounds`` (the size
-#: guard already skips hopeless instances without starting the engine).
-DEFAULT_EXACT_SECONDS = 4.0
 
 
 def register(sub) -> None:
@@ -30,7 +27,7 @@ def register(sub) -> None:
     parser.add_argument("--time-limit", type=positive_seconds, metavar="S", default=None,
                         help=f"stop after about S seconds in all: bounds that cannot finish in the time left are "
                              f"listed as 'not run: time limit' and the exit code is 3 (default: no overall limit, "
-                             f"{DEFAULT_EXACT_SECONDS:g} s per exact count, tied_max run and strip search)")
+                             "a few seconds per exact count, tied_max run and strip search)")
     add_json_argument(parser)
     parser.set_defaults(func=run)
 
@@ -79,13 +76,13 @@ def format_report(report, header: str) -> str:
 
 
 def run(args) -> int:
-    from ilpregions.services.bounds import compute_bounds
+    from ilpregions.services.bounds import DEFAULT_STEP_SECONDS, compute_bounds
 
     started = time.perf_counter()
     network = load_model(args.model)
     start = time.perf_counter()
     if args.time_limit is None:
-        report = compute_bounds(network, time_limit=DEFAULT_EXACT_SECONDS, progress=True)
+        report = compute_bounds(network, time_limit=DEFAULT_STEP_SECONDS, progress=True)
     else:   # one deadline for the whole call, from the start of the command
         report = compute_bounds(network, time_limit=args.time_limit, progress=True,
                                 total_seconds=max(args.time_limit - (time.perf_counter() - started), 0.01))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ilpregions import backends
-from ilpregions.core.combinatorics import decimal_string
+from ilpregions.core.bigint import short_text
+from ilpregions.core.combinatorics import decimal_string, log10_int
 from ilpregions.cli.flags import cli_text
 from ilpregions.services.count import fraction_string
 from ilpregions.core.results import MEMORY_CAP, TIME_LIMIT
@@ -71,7 +72,10 @@ def run(args) -> int:
     # tune_process: the CLI owns its process, so the dp engine may tune its allocator.
     out = count_model(network, backend=args.backend, time_limit=args.time_limit, progress=not args.quiet,
                       memory_cap=cap, dask_workers=args.workers, scheduler=args.scheduler,
-                      polynomial=args.polynomial, tune_process=True)
+                      polynomial=args.polynomial, tune_process=True, bounds_if_too_large=True)
+    if out.count is None:    # too large for an exact count: the proven bounds instead (exit 3)
+        _print_bounds(args, network, out)
+        return EXIT_PARTIAL
     if args.json:
         _print_json(args, out)
     else:
@@ -89,6 +93,29 @@ def _print_json(args, out) -> None:
         else:
             record.update(out.polynomial.to_json())
     print_json(json_record(args.model, record.pop("status"), record.pop("seconds"), **record))
+
+
+def _print_bounds(args, network, out) -> None:
+    from ilpregions.services.count import BOUNDS_ONLY
+
+    report = out.bounds
+    if args.json:
+        print_json(json_record(args.model, BOUNDS_ONLY, out.seconds, regions=None, exact=False,
+                               refused=out.refused, quantity="theorem1", bounds=report.to_json()))
+        return
+    label = f" ({network.name})" if network.name else ""
+    print(f"model: {args.model}{label}")
+    print(f"regions: not counted exactly ({cli_text(out.refused)})")
+    print("proven bounds on R_N, the Theorem-1 value (the locally connected layer's maximum):")
+    for kind, value, name in (("lower", report.lower, report.lower_name), ("upper", report.upper, report.upper_name)):
+        print(f"  {kind}: {'none applies' if value is None else short_text(value)}"
+              + (f"  ({name})" if name else ""))
+    if report.lower and report.upper:
+        print(f"  log10(upper) / log10(lower) = {log10_int(report.upper) / log10_int(report.lower):.4f}")
+    if report.cut:
+        print(f"  time limit: not run or cut short: {', '.join(report.cut)}")
+    print("note: exact values, each proven; R_N bounds the shared-filter CNN from above, and "
+          "`ilpregions bounds` gives the network's own bounds, each with its reason")
 
 
 def _print_text(args, network, out) -> None:

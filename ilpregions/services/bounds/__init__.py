@@ -11,7 +11,7 @@ bounds), ``_budget`` (time estimates) and ``_assemble`` (the report). The
 arguments are in docs/bounds.md.
 """
 
-from ilpregions.services.bounds._assemble import BoundsReport, best_bounds, compute_bounds
+from ilpregions.services.bounds._assemble import DEFAULT_STEP_SECONDS, BoundsReport, best_bounds, compute_bounds
 from ilpregions.services.bounds._common import *  # noqa: F401,F403
 from ilpregions.services.bounds._common import __all__ as _names
 from ilpregions.services.bounds._lp import OneLayerBounds, one_layer_bounds
@@ -22,7 +22,7 @@ from ilpregions.services.bounds._one_layer import real_lower, strip_partition_up
 from ilpregions.services.bounds._sizes import input_dim, layer_neurons, layer_params, layer_positions, neurons, params
 from ilpregions.services.bounds._stack import cnn_upper, composite_instances, tail_upper
 
-__all__ = ["compute_bounds", "BoundsReport", "best_bounds", "Exact", "box_upper", "bruteforce_counter",
+__all__ = ["compute_bounds", "DEFAULT_STEP_SECONDS", "BoundsReport", "best_bounds", "Exact", "box_upper", "bruteforce_counter",
            "engine_counter", "first_layer_instance", "largest_block", "size_guard", "fc_bounds_for", "single_tap",
            "theorem2_lower", "theorem2_upper", "real_lower", "strip_partition_upper", "input_dim", "layer_neurons",
            "layer_params", "layer_positions", "neurons", "params", "cnn_upper", "composite_instances",

@@ -192,6 +192,11 @@ def _prefix_row(network: Network, real) -> Any:
                                                         f"regions contains one of the whole network")
 
 
+#: Seconds each exact count, tied_max run and strip search may take when the caller sets no limit of
+#: its own (the size guards already skip hopeless instances without starting an engine).
+DEFAULT_STEP_SECONDS = 4.0
+
+
 def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
                    time_limit: float | None = None, lp: bool = True, search: bool = True,
                    progress: bool = False, total_seconds: float | None = None) -> BoundsReport:
@@ -293,4 +298,4 @@ def _notes(network: Network, first, budget: Budget) -> tuple[str, ...]:
     return tuple(notes)
 
 
-__all__ = ["BoundsReport", "compute_bounds", "best_bounds"]
+__all__ = ["BoundsReport", "compute_bounds", "best_bounds", "DEFAULT_STEP_SECONDS"]

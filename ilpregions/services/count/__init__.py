@@ -17,11 +17,11 @@ Examples
 
 from ilpregions.services.count._compare import (EXTRA_PATHS, ComparisonReport, ComparisonRow, all_refused, compare,
                                                 counting_paths)
-from ilpregions.services.count._model import ModelCount, count_model
+from ilpregions.services.count._model import BOUNDS_ONLY, ModelCount, count_model, theorem1_bounds
 from ilpregions.services.count._polynomial import (PolynomialTimeLimit, RegionPolynomial, fraction_string,
                                                    region_polynomial)
 from ilpregions.services.count._theorem1 import choose_backend, count_regions, strict_gap_expected, weight_sharing_note
 
-__all__ = ["count_model", "ModelCount", "count_regions", "choose_backend", "weight_sharing_note", "strict_gap_expected", "region_polynomial",
+__all__ = ["count_model", "ModelCount", "theorem1_bounds", "BOUNDS_ONLY", "count_regions", "choose_backend", "weight_sharing_note", "strict_gap_expected", "region_polynomial",
            "RegionPolynomial", "PolynomialTimeLimit", "fraction_string", "compare", "ComparisonReport",
            "ComparisonRow", "all_refused", "counting_paths", "EXTRA_PATHS"]
