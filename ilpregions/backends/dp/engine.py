@@ -40,7 +40,7 @@ from ilpregions.backends.dp import frontier, hashstep
 from ilpregions.backends.dp import order as scan_order
 from ilpregions.backends.dp.plan import Plan, PlanningTimeout, make_plan
 from ilpregions.backends.dp.run import DEFAULT_MEMORY_CAP, GIB, Stopped, run_plan, tune_malloc  # noqa: F401 (the CLI tunes its own process)
-from ilpregions.backends.dp.weights import Columns, block_bounds
+from ilpregions.backends.dp.weights import Columns, block_bounds, single_total
 from ilpregions.core.combinatorics import binomial_prefix_sums, power_product
 from ilpregions.core.errors import ParameterError, TooLargeError
 from ilpregions.core.set_system import components, is_trivial
@@ -114,8 +114,7 @@ def evaluate(inst, groups_for_block, caps: list[int], *, time_limit: float | Non
             cap = caps[comp[0]]
             single = (cap, len(inst.fields[comp[0]]))
             if single not in singles:
-                singles[single] = [binomial_prefix_sums(x, cap)[cap] if kind == "binom" else cap + 1
-                                   for kind, x, _ in groups_for_block(comp)]
+                singles[single] = [single_total(kind, x, cap) for kind, x, _ in groups_for_block(comp)]
             results.append(singles[single])
             continue
         groups = groups_for_block(comp)

@@ -10,13 +10,12 @@ power (:mod:`ilpregions.backends.dp.linear`).
 from __future__ import annotations
 
 import time
-from math import comb
 
 import numpy as np
 
 from ilpregions.backends.dp import hashstep, npstep
 from ilpregions.backends.dp.plan import Plan
-from ilpregions.backends.dp.weights import Columns, crt
+from ilpregions.backends.dp.weights import Columns, crt, group_weight
 from ilpregions.core.errors import ILPRegionsError, TooLargeError
 
 GIB = 2 ** 30
@@ -114,7 +113,7 @@ def jump(states, weights, step, cols: Columns, r: int, stats: dict, memory_cap: 
     for kind, x, lo, hi in cols.groups:
         matrix = [[0] * n for _ in range(n)]
         for d, s_, t in zip(dst, src.tolist(), ts.tolist()):
-            matrix[d][s_] += comb(x, t) if kind == "binom" else 1
+            matrix[d][s_] += group_weight(kind, x, t)
         if cols.mods is None:
             out[:, lo] = power_apply(matrix, [int(v) for v in weights[:, lo]], r)
             continue

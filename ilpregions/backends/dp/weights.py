@@ -1,8 +1,11 @@
 """Exact weights of the frontier DP: residues modulo primes, or Python ints.
 
 Every DP state carries one weight per *group*: per evaluation point d1 = x
-(the weight of a demand t is C(x, t)) or the unit weight (1, which counts
-t-vectors). A weight is kept either as residues modulo primes below 2^31
+(the weight of a demand t is C(x, t)), the unit weight (1, which counts
+t-vectors), or a generating-function weight ``("kron", (d1, B), bound)``:
+C(d1, t)·2^{B·t}, whose total is the block's polynomial
+Σ_t Π_p C(d1, t_p)·y^{Σt} at y = 2^B, read back coefficient by coefficient
+(docs/math.md#capped-strip-product). A weight is kept either as residues modulo primes below 2^31
 (enough primes that their product exceeds an a-priori bound on the group's
 total; the exact integer comes back by the Chinese remainder theorem) or as
 one Python integer per group. Every operation is exact.
@@ -93,6 +96,31 @@ def crt(residues: list[int], moduli: list[int]) -> int:
     return x
 
 
+def group_weight(kind: str, x, t: int) -> int:
+    """The weight of demand ``t`` in a group: C(x, t) ("binom"), 1 ("unit") or C(d1, t)·2^{B·t} ("kron", x = (d1, B)).
+
+    >>> group_weight("binom", 5, 2), group_weight("unit", 0, 2), group_weight("kron", (5, 3), 2)
+    (10, 1, 640)
+    """
+    if kind == "binom":
+        return comb(x, t)
+    if kind == "kron":
+        d1, shift = x
+        return comb(d1, t) << (shift * t)
+    return 1
+
+
+def single_total(kind: str, x, cap: int) -> int:
+    """A lone position's total in a group: Σ_{t≤cap} of :func:`group_weight`.
+
+    >>> single_total("binom", 3, 2), single_total("unit", 0, 2), single_total("kron", (2, 1), 2)
+    (7, 3, 9)
+    """
+    if kind == "binom":
+        return binomial_prefix_sums(x, cap)[cap]
+    return sum(group_weight(kind, x, t) for t in range(cap + 1))
+
+
 def block_bounds(d1_values, caps: list[int], coverage: int) -> dict:
     """Bounds on a block's totals, used to size the residue columns.
 
@@ -136,10 +164,8 @@ class Columns:
     MAX_RESIDUE_COLUMNS = 96
 
     def __init__(self, groups: list[tuple[str, int, int]], top_t: int, mode: str = "auto"):
-        # groups: (kind, x, bound) with kind "binom" or "unit".
-        def weight(kind, x, t):
-            return comb(x, t) if kind == "binom" else 1
-
+        # groups: (kind, x, bound) with kind "binom", "unit" or "kron".
+        weight = group_weight
         self.spec = (list(groups), top_t)
         if mode == "auto":
             need = sum(bound.bit_length() // (PRIME_BITS - 1) + 1 for _, _, bound in groups)

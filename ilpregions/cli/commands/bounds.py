@@ -62,6 +62,10 @@ def format_report(report, header: str) -> str:
         lines.append(f"status: time limit: not run or cut short: {', '.join(report.cut)} (exit code 3)")
     lines.append(f"best lower: {low}   [proven for the network as specified]")
     lines.append(f"best upper: {up}   [proven for the network as specified]")
+    t_low, t_up, t_low_name, t_up_name = report.theorem1
+    if t_low is not None or t_up is not None:
+        lines.append(f"Theorem 1's value (the locally connected layer): lower {_pair_text(t_low, t_low_name)}, "
+                     f"upper {_pair_text(t_up, t_up_name)}")
     if report.real_max is not None:
         lines.append(f"real maximum (DP count, proven lower bound): {short_text(report.real_max)}")
     lines.append(f"parameters: {report.params}   neurons: {report.neurons}")
@@ -73,6 +77,10 @@ def format_report(report, header: str) -> str:
     for note in report.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def _pair_text(value, name) -> str:
+    return "none applies" if value is None else f"{short_text(value)} ({name})"
 
 
 def run(args) -> int:

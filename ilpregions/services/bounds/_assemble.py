@@ -25,6 +25,7 @@ from ilpregions.core.spec import ConvLayer, Network
 from ilpregions.services.bounds import _common as C
 from ilpregions.services.bounds._exact import Exact, ExactCounter, first_layer_instance, first_layer_upper, overlapping
 from ilpregions.services.bounds._budget import Budget
+from ilpregions.services.bounds._locality import strip_cap_upper, with_shrunk_lower
 from ilpregions.services.bounds._named import (fc_bounds_for, stack_seconds, theorem2_lower, theorem2_upper,
                                               theorem2_upper_seconds)
 from ilpregions.services.bounds._one_layer import (SEARCH_SECONDS_PER_POSITION, closed_forms, grid_conv, real_lower,
@@ -58,6 +59,9 @@ class BoundsReport:
     upper_name: str | None = None
     real_max: int | None = None
     cut: tuple[str, ...] = ()
+    #: one-layer conv/local/dense models: the best bounds on Theorem 1's value (the locally connected
+    #: layer), which for shared overlapping filters differs from the network's maximum
+    theorem1: tuple = (None, None, None, None)
 
     @property
     def status(self) -> str:
@@ -85,7 +89,30 @@ class BoundsReport:
         if self.notes:
             out["notes"] = list(self.notes)
         out["cut_by_time_limit"] = list(self.cut)
+        if self.theorem1[0] is not None or self.theorem1[1] is not None:
+            t_low, t_up = C.value_json(self.theorem1[0]), C.value_json(self.theorem1[1])
+            out["theorem1"] = {"lower": t_low["value"], "upper": t_up["value"], "lower_log10": t_low["log10"],
+                               "upper_log10": t_up["log10"], "lower_name": self.theorem1[2],
+                               "upper_name": self.theorem1[3]}
         return out
+
+
+def theorem1_bounds(bounds) -> tuple:
+    """(lower, upper, lower name, upper name): the best applicable bounds on Theorem 1's value of one layer.
+
+    Every lower bound listed holds for it (a bound on the network's maximum is at most the locally
+    connected maximum; ``locally-connected`` rows bound it by construction), and every upper bound
+    listed comes from K_N or from arguments that hold for any weights, so it bounds Theorem 1's
+    value too (docs/math.md#locality-bounds).
+    """
+    ok = [b for b in bounds if b.applicable and b.value is not None]
+    exact = [b for b in ok if b.name == C.THEOREM1]
+    if exact:
+        return exact[0].value, exact[0].value, exact[0].name, exact[0].name
+    low = max((b for b in ok if b.kind in ("lower", "exact")), key=lambda b: b.value, default=None)
+    up = min((b for b in ok if b.kind in ("upper", "exact")), key=lambda b: b.value, default=None)
+    return (None if low is None else low.value, None if up is None else up.value,
+            None if low is None else low.name, None if up is None else up.name)
 
 
 def best_bounds(bounds) -> tuple:
@@ -160,6 +187,7 @@ def _first_layer(network: Network, exact: Exact, budget: Budget, lp: bool, searc
     lp_cost = max(LP_MIN_SECONDS, SEARCH_SECONDS_PER_POSITION * inst.positions)
     budget.reserve = lp_cost if want_lp else 0.0    # the searches leave the LP bounds their time
     real = real_lower(single, inst, value, budget.step, search, budget=budget)
+    real = with_shrunk_lower(real, single, inst, budget, search and value is None)
     budget.reserve = 0.0
     lp_result = None
     if want_lp and budget.allows("lp bounds", lp_cost):
@@ -179,6 +207,10 @@ def _first_layer(network: Network, exact: Exact, budget: Budget, lp: bool, searc
                     else C.na(C.STRIP_PARTITION, "upper", how))
         if strip_value is not None and (upper[0] is None or strip_value < upper[0]):
             upper = (strip_value, "the strip partition K_N ⊆ Π K_strip")
+        capped = strip_cap_upper(inst, budget) if not budget.expired() else C.na(C.STRIP_CAP, "upper", budget.why())
+        rows.append(capped)
+        if capped.applicable and (upper[0] is None or capped.value < upper[0]):
+            upper = (capped.value, "the capped strip product Σ_{k≤U} [y^k] Π F_strip(y)")
     return {"inst": inst, "rows": rows, "real": real, "upper": upper, "lp": lp_result, "tied": tied}
 
 
@@ -258,10 +290,12 @@ def _compute(network, exact, budget, lp, search, bar) -> BoundsReport:
     notes = _notes(network, first, budget)
     low, up = best_bounds(bounds)
     real_max = first["real"].real_max if one_layer and first["real"] is not None else None
+    pair = theorem1_bounds(bounds) if one_layer and first["inst"] is not None else (None, None, None, None)
     bar.update(1)
     return BoundsReport(tuple(bounds), None if low is None else low.value, None if up is None else up.value,
                         params(network), neurons(network), exponent, maxima, notes,
-                        None if low is None else low.name, None if up is None else up.name, real_max, budget.cut)
+                        None if low is None else low.name, None if up is None else up.name, real_max, budget.cut,
+                        pair)
 
 
 def _upper_rows(network: Network, first, exact: Exact, budget: Budget) -> list:
@@ -298,4 +332,4 @@ def _notes(network: Network, first, budget: Budget) -> tuple[str, ...]:
     return tuple(notes)
 
 
-__all__ = ["BoundsReport", "compute_bounds", "best_bounds", "DEFAULT_STEP_SECONDS"]
+__all__ = ["BoundsReport", "compute_bounds", "best_bounds", "theorem1_bounds", "DEFAULT_STEP_SECONDS"]

@@ -33,6 +33,8 @@ SUBLATTICE = "ilpregions.tied.sublattice"
 STRIPS = "ilpregions.tied.strips"
 BLOCKS = "ilpregions.tied.blocks"
 STRIP_PARTITION = "ilpregions.strip_partition.upper"
+SHRUNK_STRIPS = "ilpregions.local.strips"
+STRIP_CAP = "ilpregions.strip_cap.upper"
 
 NETWORK = "network"
 LOCAL = "locally-connected"
@@ -91,4 +93,4 @@ def bound_json(b: Bound) -> dict[str, Any]:
 __all__ = ["NamedBound", "named", "na", "as_named", "bound_json", "NETWORK", "LOCAL",
            "ACTIVATION", "BOTH", "THEOREM1", "THEOREM2_LOWER", "THEOREM2_UPPER", "CNN_UPPER", "STACK_UPPER",
            "PREFIX_LOWER", "PASCANU", "MONTUFAR2014", "MONTUFAR2017", "SERRA2018", "TIED_MAX", "FRESH_BOX",
-           "SUBLATTICE", "STRIPS", "BLOCKS", "STRIP_PARTITION"]
+           "SUBLATTICE", "STRIPS", "BLOCKS", "STRIP_PARTITION", "SHRUNK_STRIPS", "STRIP_CAP"]
