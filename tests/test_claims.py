@@ -56,12 +56,13 @@ def test_families_match_their_parameter_budgets():
 
 
 def test_deep_side_lower_bound_by_hand():
-    # Theorem 2 (i) on the family: ⌊d/1⌋^{n0·(L−1)} · R_{N'}, N' = kernel 2, stride 2 on n0 inputs:
-    # disjoint fields, so R_{N'} = (Σ_{i≤2} C(d, i))^{n0/2}, and it is rigorous for shared filters.
+    # Theorem 2 (i) on the family with Serra et al.'s sawtooth: (⌊d/1⌋ + 1)^{n0·(L−1)} · R_{N'} for d ≥ 3,
+    # N' = kernel 2, stride 2 on n0 inputs: disjoint fields, so R_{N'} = (Σ_{i≤2} C(d, i))^{n0/2},
+    # rigorous for shared filters; the paper's ⌊d/1⌋^{…} is listed beside it.
     n0, depth, d = 4, 3, 5
     s = C.side("deep", C.deep_cnn(n0, depth, d))
-    assert s.lower == d ** (n0 * (depth - 1)) * sum(comb(d, i) for i in range(3)) ** (n0 // 2)
-    assert s.lower_name == "xiong2020.theorem2.lower"
+    assert s.lower == (d + 1) ** (n0 * (depth - 1)) * sum(comb(d, i) for i in range(3)) ** (n0 // 2)
+    assert s.lower_name == "ilpregions.folding.lower"
 
 
 def test_shallow_side_upper_is_the_theorem1_count():
@@ -117,8 +118,9 @@ def test_two_dimensional_family_by_hand():
     # conv 3×3 (1 channel in), conv 3×3 (d channels in), conv 2×2 (d channels in).
     assert params(deep) == d * 10 + d * (9 * d + 1) + d * (4 * d + 1)
     s = C.side("deep", deep)
-    # ⌊d/1⌋^{16·2} folds times R_{N'}: 4 disjoint 2×2 fields, each Σ_{i≤4} C(d, i).
-    assert s.lower == d ** 32 * sum(comb(d, i) for i in range(5)) ** 4
+    # (⌊d/1⌋ + 1)^{16·2} folds (d = 3 units make 4 teeth) times R_{N'}: 4 disjoint 2×2 fields,
+    # each Σ_{i≤4} C(d, i).
+    assert s.lower == (d + 1) ** 32 * sum(comb(d, i) for i in range(5)) ** 4
     shallow = C.shallow_cnn((4, 4), params(deep))
     assert shallow.layers[0].filters == params(deep) // 10
     assert C.fc_net((4, 4), 3, params(deep)).input_shape == (4, 4, 1)

@@ -21,7 +21,7 @@ from ilpregions.core.errors import TooLargeError
 from ilpregions.core.results import CountResult
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 from ilpregions.core.spec_toml import load
-from ilpregions.services.bounds._common import PREFIX_LOWER as PREFIX
+from ilpregions.services.bounds._common import FOLDING_LOWER, PREFIX_LOWER as PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -265,7 +265,7 @@ def test_cli_bounds_json_and_text():
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     names = [b["name"] for b in data["bounds"]]
-    assert names[:4] == [PREFIX, M.THEOREM2_LOWER, M.THEOREM2_UPPER, M.CNN_UPPER]
+    assert names[:5] == [PREFIX, M.THEOREM2_LOWER, FOLDING_LOWER, M.THEOREM2_UPPER, M.CNN_UPPER]
     assert data["lower"] == "320" and data["params"] == 21 and data["neurons"] == 12
     keys = {"name", "kind", "value", "applicable", "reason", "proven_for", "regions", "digits", "log10"}
     assert all(set(b) == keys for b in data["bounds"])
@@ -344,7 +344,8 @@ def test_composite_instances_2d_and_dense():
 
 OWN_NAMES = {M.THEOREM1, M.THEOREM2_LOWER, M.THEOREM2_UPPER, M.CNN_UPPER, M.PASCANU, M.MONTUFAR2014,
              M.MONTUFAR2017, M.SERRA2018, PREFIX, "ilpregions.tied.max", "ilpregions.tied.fresh_box",
-             "ilpregions.tied.sublattice", "ilpregions.tied.strips", "ilpregions.strip_partition.upper"}
+             "ilpregions.tied.sublattice", "ilpregions.tied.strips", "ilpregions.strip_partition.upper",
+             FOLDING_LOWER, "serra2018.lower", "ilpregions.local.strips", "ilpregions.strip_cap.upper"}
 
 
 def test_lp_bounds_are_included_for_one_layer_models():

@@ -148,6 +148,72 @@ def montufar2014_lower(n0: int, widths: Sequence[int]) -> int:
     return product(factors + [binomial_sum(widths[-1], n0)])
 
 
+def teeth(units: int) -> int:
+    """Linear pieces of (0, 1), each mapped onto (0, 1), that ``units`` ReLUs of one scalar can make.
+
+    ``units`` for 1 and 2 (the folding of Montúfar et al. 2014), ``units + 1``
+    from 3 on, by pointing the last one or two units to the left (Serra,
+    Tjandraatmadja & Ramalingam 2018; construction: :func:`sawtooth`,
+    docs/math.md#teeth-of-a-sawtooth).
+
+    >>> [teeth(m) for m in range(6)]
+    [0, 1, 2, 4, 5, 6]
+    """
+    return units + 1 if units >= 3 else units
+
+
+def sawtooth(units: int):
+    """The folding map of :func:`teeth`: (breakpoints, directions, coefficients, constant), exact Fractions.
+
+    g(z) = constant + Σ_i coefficient_i · ReLU(direction_i · (z − breakpoint_i)) is continuous
+    on (0, 1) with ``teeth(units)`` pieces between the breakpoints, each mapped affinely onto
+    (0, 1), and the active units differ from piece to piece.
+
+    >>> points, directions, _, _ = sawtooth(3)
+    >>> [str(b) for b in points], directions
+    (['1/7', '3/7', '5/7'], [1, 1, -1])
+    """
+    from fractions import Fraction
+
+    if units < 3:   # Montúfar et al.: unit j at j/m pointing right, the first one on the left end
+        m = max(units, 1)
+        slopes = [Fraction(m * (-1) ** i) for i in range(m)]
+        lengths = [Fraction(1, m)] * m
+        points = [Fraction(j, m) for j in range(m)]
+        directions = [1] * m
+        left: set[int] = set()
+    else:
+        rate = Fraction(2 * units + 1, 2)             # a = m + 1/2: every piece but one has length 1/a
+        rates = [rate] * (units + 1)
+        doubled = 0 if units % 2 else units - 2       # odd m: a_1 = a_m + a_{m+1}; even m: a_{m-1} = a_1 + a_{m+1}
+        rates[doubled] = 2 * rate
+        slopes = [r * (-1) ** i for i, r in enumerate(rates)]
+        lengths = [1 / r for r in rates]
+        points = [sum(lengths[:i + 1]) for i in range(units)]
+        left = {units - 1} if units % 2 else {units - 2, units - 1}
+        directions = [-1 if i in left else 1 for i in range(units)]
+    jumps = [slopes[i + 1] - slopes[i] for i in range(len(slopes) - 1)]
+    if units < 3:
+        coefficients = [slopes[0]] + jumps       # the unit on the left end carries the first slope
+    else:
+        coefficients = jumps
+    constant = -sum(c * b for c, b, d in zip(coefficients, points, directions) if d < 0)   # g(0) = 0
+    return points, directions, coefficients, constant
+
+
+def serra2018_lower(n0: int, widths: Sequence[int]) -> int:
+    """Serra, Tjandraatmadja & Ramalingam (2018), lower bound: Montúfar et al.'s with :func:`teeth`.
+
+    (Π_{l<L} teeth(⌊n_l/n0⌋)^{n0}) · Σ_{i≤n0} C(n_L, i); needs n_l ≥ n0 for l < L (the caller checks).
+
+    >>> serra2018_lower(1, [3, 3, 2]), montufar2014_lower(1, [3, 3, 2])   # 4 · 4 · 3 against 3 · 3 · 3
+    (48, 27)
+    """
+    widths = _check_widths(n0, widths)
+    factors = [pow(teeth(w // n0), n0) for w in widths[:-1]]
+    return product(factors + [binomial_sum(widths[-1], n0)])
+
+
 def montufar2017_upper(n0: int, widths: Sequence[int]) -> int:
     """Montúfar (2017), upper bound: Π_l Σ_{i≤m_l} C(n_l, i), m_l = min(n0, n_1..n_{l−1}).
 
@@ -235,5 +301,5 @@ def fc_params(n0: int, widths: Sequence[int]) -> int:
     return total
 
 
-__all__ = ["binomial_sum", "pascanu2013_exact", "montufar2014_lower", "montufar2017_upper",
+__all__ = ["binomial_sum", "pascanu2013_exact", "montufar2014_lower", "teeth", "sawtooth", "serra2018_lower", "montufar2017_upper",
            "serra2018_upper", "serra2018_work", "serra2018_bruteforce", "fc_params"]

@@ -295,6 +295,22 @@ def pool_factor(windows: int, size: int, dimension: int) -> int:
     return min(binomial_sum(hyperplanes, dimension), size ** windows)
 
 
-__all__ = ["fresh_counts", "fresh_box", "box_product", "candidate_orders", "raster_order", "sublattice",
+def joint_pool_factor(entries: int, windows: int, size: int) -> int:
+    """Sign-and-choice patterns of a ReLU layer of ``entries`` neurons and a max-pooling layer on it
+    whose ``windows`` windows of ``size`` entries each are disjoint.
+
+    A window's entries are on (some subset A) or off, and its choice is one of A (none when A is
+    empty): Σ_j C(k, j)·max(j, 1) = 1 + k·2^{k−1} patterns; an entry in no window has 2. On one
+    region of the layers before, each pattern's inputs are a convex set (docs/bounds.md, U4).
+
+    >>> joint_pool_factor(4, 1, 4), joint_pool_factor(6, 1, 4)    # 1 + 4·8 = 33; two free entries
+    (33, 132)
+    """
+    if windows * size > entries:
+        raise ValueError("windows: disjoint windows cannot hold more entries than the layer has")
+    return (1 + size * 2 ** (size - 1)) ** windows * 2 ** (entries - windows * size)
+
+
+__all__ = ["joint_pool_factor", "fresh_counts", "fresh_box", "box_product", "candidate_orders", "raster_order", "sublattice",
            "sublattice_positions", "pool_factor", "box_log10", "grouped_power", "fresh_box_log10", "field_sizes",
            "union_size", "caps"]

@@ -26,7 +26,7 @@ from ilpregions.services.bounds import _common as C
 from ilpregions.services.bounds._exact import Exact, ExactCounter, first_layer_instance, first_layer_upper, overlapping
 from ilpregions.services.bounds._budget import Budget
 from ilpregions.services.bounds._locality import strip_cap_upper, with_shrunk_lower
-from ilpregions.services.bounds._named import (fc_bounds_for, stack_seconds, theorem2_lower, theorem2_upper,
+from ilpregions.services.bounds._named import (fc_bounds_for, stack_seconds, theorem2_lower_rows, theorem2_upper,
                                               theorem2_upper_seconds)
 from ilpregions.services.bounds._one_layer import (SEARCH_SECONDS_PER_POSITION, closed_forms, grid_conv, real_lower,
                                                   strip_partition_upper)
@@ -276,7 +276,7 @@ def _compute(network, exact, budget, lp, search, bar) -> BoundsReport:
         bounds.extend(first["real"].bounds)
     elif not one_layer:
         bounds.append(_prefix_row(network, first["real"]))
-    bounds.append(theorem2_lower(network, exact, budget.step, budget))
+    bounds.extend(theorem2_lower_rows(network, exact, budget.step, budget))
     bar.update(1)
     bar.set_postfix(stage="upper bounds")
     bounds.extend(_upper_rows(network, first, exact, budget))

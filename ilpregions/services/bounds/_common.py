@@ -27,6 +27,8 @@ PASCANU = "pascanu2013.exact"
 MONTUFAR2014 = "montufar2014.lower"
 MONTUFAR2017 = "montufar2017.upper"
 SERRA2018 = "serra2018.upper"
+SERRA2018_LOWER = "serra2018.lower"
+FOLDING_LOWER = "ilpregions.folding.lower"
 TIED_MAX = "ilpregions.tied.max"
 FRESH_BOX = "ilpregions.tied.fresh_box"
 SUBLATTICE = "ilpregions.tied.sublattice"
@@ -93,4 +95,4 @@ def bound_json(b: Bound) -> dict[str, Any]:
 __all__ = ["NamedBound", "named", "na", "as_named", "bound_json", "NETWORK", "LOCAL",
            "ACTIVATION", "BOTH", "THEOREM1", "THEOREM2_LOWER", "THEOREM2_UPPER", "CNN_UPPER", "STACK_UPPER",
            "PREFIX_LOWER", "PASCANU", "MONTUFAR2014", "MONTUFAR2017", "SERRA2018", "TIED_MAX", "FRESH_BOX",
-           "SUBLATTICE", "STRIPS", "BLOCKS", "STRIP_PARTITION", "SHRUNK_STRIPS", "STRIP_CAP"]
+           "SUBLATTICE", "STRIPS", "BLOCKS", "STRIP_PARTITION", "SHRUNK_STRIPS", "STRIP_CAP", "SERRA2018_LOWER", "FOLDING_LOWER"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from ilpregions.core.combinatorics import product
 from ilpregions.core.geometry import conv_instance
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
-from ilpregions.services.bounds._common import (BOTH, MONTUFAR2014, MONTUFAR2017, PASCANU, SERRA2018, THEOREM2_LOWER,
-                                               THEOREM2_UPPER, na, named)
+from ilpregions.services.bounds._common import (BOTH, FOLDING_LOWER, MONTUFAR2014, MONTUFAR2017, PASCANU, SERRA2018,
+                                                SERRA2018_LOWER, THEOREM2_LOWER, THEOREM2_UPPER, na, named)
 from ilpregions.services.bounds._budget import binomial_sum_seconds
 from ilpregions.services.bounds._exact import Exact, overlapping
 from ilpregions.services.bounds._sizes import input_dim, is_relu, layer_neurons, layer_positions
@@ -66,7 +66,14 @@ def _theorem2_conditions(network: Network, k: int) -> str | None:
 
 
 def theorem2_lower(network: Network, exact: Exact, time_limit: float | None, budget=None):
-    """Xiong et al. 2020, Theorem 2 (i): R_N ≥ R_{N'} · Π_{l<L} ⌊d_l/d0⌋^{positions_l·d0}.
+    """Xiong et al. 2020, Theorem 2 (i) (the first row of :func:`theorem2_lower_rows`)."""
+    return theorem2_lower_rows(network, exact, time_limit, budget)[0]
+
+
+def theorem2_lower_rows(network: Network, exact: Exact, time_limit: float | None, budget=None) -> tuple:
+    """Xiong et al. 2020, Theorem 2 (i): R_N ≥ R_{N'} · Π_{l<L} ⌊d_l/d0⌋^{positions_l·d0}; and
+    ``ilpregions.folding.lower``, the same construction with teeth(⌊d_l/d0⌋) teeth per folded scalar
+    (Serra et al. 2018's sawtooth: one more tooth from three units on; docs/math.md#teeth-of-a-sawtooth).
 
     R_{N'} is replaced by a *proven lower bound on N''s real maximum*
     (shared filters included: tied_max, the fresh box, strips; Theorem 1 only
@@ -77,20 +84,24 @@ def theorem2_lower(network: Network, exact: Exact, time_limit: float | None, bud
     """
     name, kind = THEOREM2_LOWER, "lower"
     k = conv_prefix(network)
+
+    def both(why: str) -> tuple:
+        return na(name, kind, why), na(FOLDING_LOWER, kind, why)
+
     if len(network.layers) == 1:
-        return na(name, kind, "one layer: Theorem 2 (i) reduces to R_{N'} itself (see the one-layer bounds)")
+        return both("one layer: Theorem 2 (i) reduces to R_{N'} itself (see the one-layer bounds)")
     if k < 2:
-        return na(name, kind, "needs the network to start with two conv/local layers (this model: "
-                              + ", ".join(layer.type for layer in network.layers) + ")")
+        return both("needs the network to start with two conv/local layers (this model: "
+                    + ", ".join(layer.type for layer in network.layers) + ")")
     why = None
     for length in range(k, 1, -1):
         why = why or _theorem2_conditions(network, length)
         if _theorem2_conditions(network, length) is None:
             if budget is not None and budget.expired():
                 budget.mark(name)
-                return na(name, kind, budget.why())
+                return both(budget.why())
             return _theorem2_on_prefix(network, length, exact, time_limit, budget)
-    return na(name, kind, why)
+    return both(why)
 
 
 #: Proven lower bounds on N''s maximum, by (N', Theorem 1's count, time limit): N' recurs
@@ -124,13 +135,20 @@ def _theorem2_on_prefix(network: Network, k: int, exact: Exact, time_limit: floa
     value = exact(inst)[0] if not overlapping(last, inst) else None
     lower = _n_prime_lower(n_prime, inst, value, time_limit, budget)
     if lower.value is None:
-        return na(THEOREM2_LOWER, "lower", "no proven lower bound on N''s maximum is available")
+        why = "no proven lower bound on N''s maximum is available"
+        return na(THEOREM2_LOWER, "lower", why), na(FOLDING_LOWER, "lower", why)
     positions = layer_positions(network)
-    factors = [pow(layer.filters // d0, positions[i] * d0) for i, layer in enumerate(layers[:-1])]
+    folds = [(layer.filters // d0, positions[i] * d0) for i, layer in enumerate(layers[:-1])]
     notes = [] if lower.name == "xiong2020.theorem1" else [f"R_{{N'}} ≥ {lower.name}"]
     if k < len(network.layers):
         notes.append(f"on layers 1..{k}, whose activation regions each contain one of the whole network")
-    return named(THEOREM2_LOWER, "lower", product(factors + [lower.value]), "; ".join(notes) or None)
+    paper = named(THEOREM2_LOWER, "lower", product([pow(m, n) for m, n in folds] + [lower.value]),
+                  "; ".join(notes) or None)
+    teeth = [fc_bounds.teeth(m) for m, _ in folds]
+    more = "; ".join(notes + [f"teeth per folded scalar: {', '.join(map(str, teeth))} (layers 1..{k - 1})"])
+    ours = named(FOLDING_LOWER, "lower", product([pow(t, n) for t, (_, n) in zip(teeth, folds)] + [lower.value]),
+                 more)
+    return paper, ours
 
 
 def theorem2_upper(network: Network, first_upper: int | None, first_from: str):
@@ -204,7 +222,7 @@ def fc_bounds_for(network: Network, budget=None) -> list:
         out.append(named(PASCANU, "exact", fc_bounds.pascanu2013_exact(n0, widths[0]), regions=BOTH))
     else:
         out.append(na(PASCANU, "exact", f"needs exactly one dense layer (this model: {kinds})"))
-    out.append(_montufar2014(network, n0, kinds))
+    out.extend(_montufar2014(network, n0, kinds))
     if any(isinstance(layer, MaxPoolLayer) for layer in layers):
         reason = "max-pooling is not an affine map between ReLU layers (see ilpregions.cnn.upper)"
         return out + [na(MONTUFAR2017, "upper", reason), na(SERRA2018, "upper", reason)]
@@ -226,18 +244,22 @@ def fc_bounds_for(network: Network, budget=None) -> list:
     return out
 
 
-def _montufar2014(network: Network, n0: int, kinds: str):
+def _montufar2014(network: Network, n0: int, kinds: str) -> list:
+    """Montúfar et al. 2014 and Serra et al. 2018's lower bounds on the longest dense prefix."""
     k = _dense_prefix(network)
     if k == 0:
-        return na(MONTUFAR2014, "lower", f"needs dense layers from the input on (this model: {kinds})")
+        why = f"needs dense layers from the input on (this model: {kinds})"
+        return [na(MONTUFAR2014, "lower", why), na(SERRA2018_LOWER, "lower", why)]
     widths = [layer.units for layer in network.layers[:k]]
     narrow = [i for i, w in enumerate(widths[:-1]) if w < n0]
     if narrow:
         l = narrow[0]
-        return na(MONTUFAR2014, "lower", f"needs n_l ≥ n0 = {n0} in layers 1..L−1; layer {l + 1} has {widths[l]} units")
+        why = f"needs n_l ≥ n0 = {n0} in layers 1..L−1; layer {l + 1} has {widths[l]} units"
+        return [na(MONTUFAR2014, "lower", why), na(SERRA2018_LOWER, "lower", why)]
     note = None if k == len(network.layers) else f"on the dense layers 1..{k}, lifted to the whole network"
-    return named(MONTUFAR2014, "lower", fc_bounds.montufar2014_lower(n0, widths), note)
+    return [named(MONTUFAR2014, "lower", fc_bounds.montufar2014_lower(n0, widths), note),
+            named(SERRA2018_LOWER, "lower", fc_bounds.serra2018_lower(n0, widths), note)]
 
 
-__all__ = ["single_tap", "conv_prefix", "theorem2_lower", "theorem2_upper", "fc_bounds_for", "fc_seconds",
+__all__ = ["single_tap", "conv_prefix", "theorem2_lower", "theorem2_lower_rows", "theorem2_upper", "fc_bounds_for", "fc_seconds",
            "stack_seconds", "theorem2_upper_seconds"]

@@ -13,7 +13,10 @@
       R^loc_l the Theorem-1 count of its receptive fields *in the input*;
       then m ← min(m, N_l);
     * max-pooling with W windows of k entries: min(k^W, Σ_{i≤m} C(W·C(k,2), i))
-      pieces; m ← min(m, W);
+      pieces; m ← min(m, W). When it follows a ReLU layer of N entries and its
+      windows are disjoint (stride ≥ kernel, no padding), the two together cut
+      a region into at most min(their product, (1 + k·2^{k−1})^W · 2^{N − W·k})
+      pieces: the sign-and-choice patterns (:func:`joint_pool_factor`);
     * average pooling: linear, no pieces; m ← min(m, its outputs).
 """
 
@@ -26,7 +29,7 @@ from ilpregions.core.geometry import Theorem1Instance, output_shape, receptive_f
 from ilpregions.core.spec import AvgPoolLayer, ConvLayer, DenseLayer, MaxPoolLayer, Network
 from ilpregions.services.bounds._sizes import is_relu, layer_neurons
 from ilpregions.theory import fc_bounds
-from ilpregions.theory.tied_bounds import pool_factor
+from ilpregions.theory.tied_bounds import joint_pool_factor, pool_factor
 
 #: Composite-field instances with more field entries than this are not built
 #: (their overlap analysis alone would dominate the run time).
@@ -106,6 +109,18 @@ def _pool_sizes(network: Network, index: int) -> tuple[int, int]:
     return product(out), product(layer.kernel)
 
 
+def _joint(network: Network, index: int) -> int | None:
+    """:func:`joint_pool_factor` for the max-pooling layer ``index`` and the ReLU layer just before it, or
+    None when there is none or the windows overlap or are padded."""
+    layer = network.layers[index]
+    if index == 0 or not is_relu(network.layers[index - 1]) or any(layer.padding):
+        return None
+    if any(s < k for s, k in zip(layer.stride, layer.kernel)):
+        return None
+    windows, size = _pool_sizes(network, index)
+    return joint_pool_factor(product(network.output_shapes()[index - 1]), windows, size)
+
+
 def layerwise_upper(network: Network, first_layer: int | None, union_size: int,
                     composite_counts: list[int | None] | None) -> int:
     """The layer-by-layer product (b) of the module docstring."""
@@ -115,7 +130,11 @@ def layerwise_upper(network: Network, first_layer: int | None, union_size: int,
     for index, layer in enumerate(network.layers):
         if isinstance(layer, MaxPoolLayer):
             windows, size = _pool_sizes(network, index)
-            factors.append(pool_factor(windows, size, m))
+            factor = pool_factor(windows, size, m)
+            joint = _joint(network, index)
+            if joint is not None and factors and joint < factors[-1] * factor:
+                factors[-1], factor = joint, 1    # the ReLU layer and this pooling, counted together
+            factors.append(factor)
             m = min(m, windows)
         elif isinstance(layer, AvgPoolLayer):
             m = min(m, product(network.output_shapes()[index]))
