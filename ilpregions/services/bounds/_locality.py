@@ -85,7 +85,7 @@ def shrunk_lower(network: Network, inst: Theorem1Instance, budget: Budget, secon
             continue   # swapping two axes of equal geometry maps these strips onto earlier ones: same count
         seen.add(shape)
         last = 0.0
-        for height in range(1, lines):
+        for height in range(1, max(lines, 2)):
             left = deadline - time.perf_counter()
             if left <= 0 or last * GROWTH * SAFETY > left:
                 break
@@ -219,7 +219,7 @@ def strip_cap_upper(inst: Theorem1Instance, budget: Budget, seconds: float | Non
     allowed = budget.seconds(DEFAULT_SECONDS) if seconds is None else seconds
     deadline = time.perf_counter() + max(allowed or 0.0, 0.0)
     best, why, last = None, "no strip height finished in time", 0.0
-    for height in range(1, inst.output_spatial[0]):
+    for height in range(1, max(inst.output_spatial[0], 2)):
         left = deadline - time.perf_counter()
         if left <= 0 or last * GROWTH * SAFETY > left:
             break
