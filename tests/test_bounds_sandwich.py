@@ -221,3 +221,4 @@ def test_pooled_stacks_stay_below_the_joint_bound():
     wide = Network((4, 1), (ConvLayer(2, 2, padding=1), MaxPoolLayer(2), DenseLayer(2)))
     upper = compute_bounds(wide, time_limit=1, lp=False).upper
     assert all(count_linear_regions(wide, seed=seed, time_limit=30).regions <= upper for seed in range(2))
+

@@ -167,7 +167,7 @@ def test_lower_never_exceeds_upper_on_random_stacks():
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in MODELS.glob("*.toml")
-                                         if p.stem not in ("imagenet_stem", "cifar_conv", "cifar_small")))
+                                         if p.stem not in ("imagenet_stem", "cifar_conv", "cifar_small", "vgg11_cifar")))
 def test_shipped_models_sandwich(name):
     report = M.compute_bounds(load(MODELS / f"{name}.toml"), time_limit=1)
     if report.lower is not None and report.upper is not None:
