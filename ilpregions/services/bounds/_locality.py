@@ -130,8 +130,9 @@ def _shift(inst: Theorem1Instance, comp: list[int]) -> int:
     """Bits per coefficient: more than log2 of the block's box bound Π_p Σ_{t≤cap_p} C(d1, t) ≥ F(1)."""
     from ilpregions.core.combinatorics import binomial_prefix_sums
 
-    prefix = binomial_prefix_sums(inst.filters, inst.filters)
-    bits = sum(prefix[inst.caps[p]].bit_length() for p in comp)
+    caps = inst.caps
+    prefix = binomial_prefix_sums(inst.filters, max((caps[p] for p in comp), default=0))
+    bits = sum(prefix[caps[p]].bit_length() for p in comp)
     return bits + 1
 
 
