@@ -83,7 +83,7 @@ def count_model(model, *, backend: str = "auto", time_limit: float | None = None
         Let the dp engine tune this process's allocator (a process-wide
         change: only for a process that does nothing else, like the CLI's).
     bounds_if_too_large : bool
-        When the backend refuses the layer as too large for an exact count,
+        When the dp engine (no memory cap given) refuses the layer as too large for an exact count,
         return the proven lower and upper bounds on its Theorem-1 value
         instead of raising (:func:`~ilpregions.services.bounds.compute_bounds`
         on the same layer with untied weights).
@@ -116,12 +116,14 @@ def count_model(model, *, backend: str = "auto", time_limit: float | None = None
     if backend != backends.AUTO:
         backends.resolve(backend, backends.COUNT)
     inst = as_instance(model)          # the one-layer check, before any solver starts
-    options = _options(choose_backend(inst) if backend == backends.AUTO else backend,
-                       memory_cap, dask_workers, scheduler, tune_process)
+    chosen = choose_backend(inst) if backend == backends.AUTO else backend
+    options = _options(chosen, memory_cap, dask_workers, scheduler, tune_process)
     try:
         result = count_regions(model, backend=backend, time_limit=time_limit, progress=progress, **options)
     except TooLargeError as exc:
-        if not bounds_if_too_large or not isinstance(model, Network):
+        # the dp engine's own refusal of a size only: another backend's refusal, or one under a memory
+        # cap the caller set, stands as asked (tests/test_binary_sizes.py, test_dp, test_dp_estimate)
+        if not bounds_if_too_large or not isinstance(model, Network) or chosen != "dp" or memory_cap is not None:
             raise
         left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - start))
         report = theorem1_bounds(model, left, progress)
