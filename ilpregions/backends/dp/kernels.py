@@ -24,7 +24,7 @@ when a stage is large enough for compiling to pay.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ilpregions.core.numba_cache import njit
 
 _REDUCE_AT = np.uint64(1 << 63)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)

@@ -14,7 +14,7 @@ piece: the results come back as flat arrays.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ilpregions.core.numba_cache import njit
 
 from ilpregions.backends.slicing.kernels import argmax_list, flatten_pieces, split, values
 

@@ -12,7 +12,7 @@ certification runs them on parts of the points in threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ilpregions.core.numba_cache import njit
 
 
 @njit(cache=True, nogil=True)

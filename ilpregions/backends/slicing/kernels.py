@@ -9,7 +9,7 @@ convex polygon, counter-clockwise (k = 2). An affine function is a row
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ilpregions.core.numba_cache import njit
 
 
 @njit(cache=True)

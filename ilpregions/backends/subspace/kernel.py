@@ -23,7 +23,7 @@ vectorises poorly in numpy and is ~100x slower in Python.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ilpregions.core.numba_cache import njit
 
 from ilpregions.backends.subspace.keys import PRIME, inv_mod, mul_mod, sub_mod, decode, encode, hash_key, key_words
 from ilpregions.core.errors import InconsistencyError

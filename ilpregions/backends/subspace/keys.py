@@ -29,7 +29,7 @@ constant is frozen into the compiled code.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ilpregions.core.numba_cache import njit
 
 PRIME = 2 ** 31 - 1
 _P = np.int64(PRIME)

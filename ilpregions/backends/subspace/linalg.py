@@ -18,7 +18,7 @@ dominated small layers; compiled, microseconds. The pure-Python versions in
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ilpregions.core.numba_cache import njit
 
 from ilpregions.backends.subspace.keys import inv_mod, mul_mod, sub_mod
 

@@ -34,7 +34,7 @@ from functools import lru_cache
 from math import comb
 
 import numpy as np
-from numba import njit
+from ilpregions.core.numba_cache import njit
 
 from ilpregions.backends.subspace.future import block_matrix
 from ilpregions.backends.subspace.keys import mul_mod, sub_mod, decode
