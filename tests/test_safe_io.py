@@ -185,3 +185,46 @@ def test_reading_a_device_as_a_spec_refuses(cli, device, fifo):
 
 def test_errors_are_input_errors():
     assert issubclass(OutputError, InputError)
+
+
+def test_open_input_never_blocks_on_a_fifo_swapped_in_after_the_check(tmp_path, fifo, monkeypatch):
+    import signal
+
+    from ilpregions.core import bounded_input
+
+    monkeypatch.setattr(bounded_input, "_regular_input", lambda path, limit, what: 0)  # the check has passed
+    signal.alarm(5)  # a blocking open would hang the test: fail instead
+    try:
+        with pytest.raises(SpecError, match="is a FIFO"):
+            with bounded_input.open_input(fifo, what="a data file"):
+                pass
+    finally:
+        signal.alarm(0)
+
+
+def test_text_inputs_may_start_with_a_byte_order_mark(tmp_path, cli):
+    spec = tmp_path / "bom.toml"
+    spec.write_bytes(b"\xef\xbb\xbf" + TINY.encode())
+    assert read_text_bounded(spec) == TINY
+    code, out, err = cli("count", str(spec), "--quiet")
+    assert code == 0 and "regions: " in out, err
+
+
+def test_npy_inputs_are_read_header_first(tmp_path, fifo):
+    import numpy as np
+
+    from ilpregions.core.safe_io import read_npy_bounded
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.arange(6.0).reshape(2, 3))
+    assert read_npy_bounded(path).tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    with pytest.raises(SpecError, match="over the limit of 5"):
+        read_npy_bounded(path, max_elements=5)
+    np.save(path, np.array([None], dtype=object), allow_pickle=True)
+    with pytest.raises(SpecError, match="pickles are never loaded"):
+        read_npy_bounded(path)
+    path.write_bytes(b"\x93NUMPY\x01\x00" + b"garbage")
+    with pytest.raises(SpecError, match="not a readable .npy"):
+        read_npy_bounded(path)
+    with pytest.raises(SpecError, match="FIFO"):
+        read_npy_bounded(fifo)

@@ -16,9 +16,11 @@ Outputs
       cannot both proceed.
 
 Inputs
-    :func:`read_bytes_bounded` / :func:`read_text_bounded` read only regular
-    files, at most ``limit`` bytes, so ``/dev/zero`` or a huge file is
-    refused instead of read forever.
+    :func:`read_bytes_bounded` / :func:`read_text_bounded` /
+    :func:`read_npy_bounded` / :func:`read_npz_bounded` / :func:`open_input`
+    (from :mod:`ilpregions.core.bounded_input`) read only regular files, at
+    most ``limit`` bytes, and never block on opening one, so ``/dev/zero``,
+    a FIFO or a huge file is refused instead of read forever.
 
 Every refusal is an :class:`OutputError` or :class:`~ilpregions.core.errors.SpecError`
 (both :class:`~ilpregions.core.errors.InputError`: exit code 2 in the CLI)
@@ -50,26 +52,13 @@ import stat
 from pathlib import Path
 from typing import IO, Iterator
 
-from ilpregions.core.errors import InputError, ParameterError, SpecError
-
-#: Default bound for text inputs (specs, grids, sweep definitions): no real
-#: spec is anywhere near this, and TOML parsing of a few MB takes < 1 s.
-MAX_TEXT_BYTES = 4 * 1024 * 1024
-
+from ilpregions.core.bounded_input import (MAX_TEXT_BYTES, check_input_file, open_input, read_bytes_bounded,
+                                           read_npy_bounded, read_npz_bounded, read_text_bounded)
+from ilpregions.core.bounded_input import file_kind as _kind
+from ilpregions.core.errors import InputError, ParameterError
 
 class OutputError(InputError):
     """An output path that must not or cannot be written."""
-
-
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
-
-
-def _kind(mode: int) -> str:
-    for test, name in _KINDS:
-        if test(mode):
-            return name
-    return "not a regular file"
 
 
 def _label(path: Path) -> str:
@@ -263,118 +252,5 @@ def output_directory(path: str | os.PathLike, make: bool = True) -> Path:
     return path
 
 
-def _regular_input(path: Path, limit: int, what: str) -> int:
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise SpecError("", "no such file", str(path)) from None
-    except OSError as exc:
-        raise SpecError("", f"cannot read the file ({exc.strerror or exc.__class__.__name__})", str(path)) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise SpecError("", f"is a directory, not {what}", str(path))
-    if not stat.S_ISREG(info.st_mode):
-        raise SpecError("", f"is {_kind(info.st_mode)}, not {what} (only regular files are read)", str(path))
-    if info.st_size > limit:
-        raise SpecError("", f"is {info.st_size} bytes, over the limit of {limit} bytes for {what}", str(path))
-    return info.st_size
-
-
-def read_bytes_bounded(path: str | os.PathLike, limit: int = MAX_TEXT_BYTES, what: str = "an input file") -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes, else :class:`SpecError`."""
-    path = Path(path)
-    _regular_input(path, limit, what)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)  # the file may have grown since stat
-    except OSError as exc:
-        raise SpecError("", f"cannot read the file ({exc.strerror or exc.__class__.__name__})", str(path)) from None
-    if len(data) > limit:
-        raise SpecError("", f"is over the limit of {limit} bytes for {what}", str(path))
-    return data
-
-
-def read_text_bounded(path: str | os.PathLike, limit: int = MAX_TEXT_BYTES, what: str = "a text file") -> str:
-    """:func:`read_bytes_bounded`, decoded as UTF-8 (an error names the byte offset)."""
-    data = read_bytes_bounded(path, limit, what)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError("", f"cannot read the file: not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})",
-                        str(path)) from None
-
-
-def read_npz_bounded(path: str | os.PathLike, max_elements: int | None = None,
-                     max_bytes: int | None = None) -> dict:
-    """The arrays of an ``.npz`` file, with every size checked before it is read.
-
-    Never unpickles (object arrays are refused). Each member's declared
-    shape is read from its ``.npy`` header (no data) and checked against
-    ``max_elements``; the declared decompressed sizes of all zip members
-    together against ``max_bytes`` (a zip bomb is refused before
-    decompression, and :mod:`zipfile` never inflates past a declared size).
-    Errors are one-line :class:`SpecError` naming the file and the member.
-    """
-    import zipfile
-
-
-    from ilpregions.core import sizes
-
-    max_elements = sizes.MAX_ARRAY_ELEMENTS if max_elements is None else max_elements
-    max_bytes = sizes.MAX_WEIGHTS_BYTES if max_bytes is None else max_bytes
-    path = Path(path)
-    _regular_input(path, max_bytes, "a weights file")
-    with open(path, "rb") as handle:
-        head = handle.read(6)
-    if head == b"\x93NUMPY":
-        raise SpecError("", "is a .npy file (one array); weights must be an .npz of named arrays "
-                            "(numpy.savez)", str(path))
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            declared = sum(info.file_size for info in members)
-            if declared > max_bytes:
-                raise SpecError("", f"declares {declared} bytes of arrays, over the limit of {max_bytes}",
-                                str(path))
-            return {info.filename[:-4]: _npz_member(archive, info, max_elements, path)
-                    for info in members}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
-        if isinstance(exc, SpecError):
-            raise
-        raise SpecError("", f"not a readable .npz of plain arrays ({exc.__class__.__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''})", str(path)) from None
-
-
-def _npz_member(archive, info, max_elements: int, path: Path):
-    import numpy as np
-    from numpy.lib import format as npy
-
-    from ilpregions.core.sizes import array_bytes
-
-    where = f"member {info.filename!r}"
-    if not info.filename.endswith(".npy"):
-        raise SpecError("", f"{where} is not a .npy array", str(path))
-    with archive.open(info) as member:
-        version = npy.read_magic(member)
-        if version == (1, 0):
-            shape, fortran, dtype = npy.read_array_header_1_0(member)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = npy.read_array_header_2_0(member)
-        else:
-            raise SpecError("", f"{where}: unsupported .npy version {version}", str(path))
-        if dtype.hasobject:
-            raise SpecError("", f"{where} holds Python objects (pickles are never loaded)", str(path))
-        elements = 1
-        for n in shape:
-            elements *= n
-        if elements > max_elements:
-            raise SpecError("", f"{where} declares shape {list(shape)} = {elements} elements, over the "
-                                f"limit of {max_elements}", str(path))
-        if array_bytes(shape, dtype.itemsize) > info.file_size:
-            raise SpecError("", f"{where} declares shape {list(shape)} but holds fewer bytes", str(path))
-        data = member.read(array_bytes(shape, dtype.itemsize))
-    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    return array.copy()
-
-
-__all__ = ["OutputError", "read_npz_bounded", "MAX_TEXT_BYTES", "output_target", "output_directory", "atomic_path", "atomic_open", "atomic_write",
+__all__ = ["OutputError", "read_npz_bounded", "read_npy_bounded", "check_input_file", "open_input", "MAX_TEXT_BYTES", "output_target", "output_directory", "atomic_path", "atomic_open", "atomic_write",
            "output_lock", "lock_path", "fsync_directory", "read_bytes_bounded", "read_text_bounded"]
