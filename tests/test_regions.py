@@ -12,7 +12,7 @@ from ilpregions.services.count._theorem1 import count_regions
 from ilpregions.core.errors import InputError
 from ilpregions.core.forward import (check_weights, decisions, forward, he_normal_weights, layer_affine,
                                 stages, weight_shapes)
-from ilpregions.services.regions import count_independent_subsets, count_linear_regions
+from ilpregions.services.regions import count_linear_regions, count_one_layer
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 
 
@@ -150,14 +150,15 @@ def test_far_away_regions_are_counted():
     assert result.details["tests"]["lp_ambiguous"] == 0
 
 
-def test_non_generic_biases_fall_back_to_lps():
+@pytest.mark.parametrize("method", ["exact", "lp"])
+def test_non_generic_biases_are_counted_exactly(method):
     # Zero biases: every hyperplane passes through 0 (a central arrangement). The
-    # count is then no longer the number of independent subsets, and the LP tree runs.
+    # count is then no longer the number of independent subsets; both routes count it.
     net = Network((3, 1), (DenseLayer(4),))
     w = he_normal_weights(net, seed=0)
     w["layers.0.bias"][:] = 0.0
-    result = count_linear_regions(net, weights=w)
-    assert result.method == "lp"
+    result = count_linear_regions(net, weights=w, method=method)
+    assert result.method == ("rank" if method == "exact" else "lp") and result.exact
     # 4 generic central planes in R^3: 2 * (C(3,0) + C(3,1) + C(3,2)) = 14 regions.
     assert result.regions == 14
 
@@ -165,7 +166,7 @@ def test_non_generic_biases_fall_back_to_lps():
 def test_independent_subset_count_pascanu():
     # n0 = 3 inputs, n1 = 5 generic neurons: sum_{i<=3} C(5, i) = 26 (Pascanu et al.).
     rows = np.random.default_rng(0).normal(size=(5, 4))
-    assert count_independent_subsets(rows)[0] == 26
+    assert count_one_layer(rows).regions == 26
 
 
 # -- multi-layer and pooling: an independent 1-D sweep -------------------------------

@@ -215,6 +215,10 @@ class CellLP:
         raise SolverError(f"regions: HiGHS could not solve a cell LP ({len(self.idx) - 2} inputs, "
                           f"{self.rows} rows): status {'; '.join(tried)}")
 
+    def duals(self) -> np.ndarray:
+        """The row duals of the last solve (row 0: y0 - t >= 0, then the cell's rows)."""
+        return np.asarray(self.h.getSolution().row_dual, dtype=float)
+
     def solve(self) -> tuple[float, np.ndarray]:
         """(t*, the point (y, y0)) of the current stack of rows."""
         import highspy

@@ -141,7 +141,8 @@ class SliceBackend(Protocol):
 @runtime_checkable
 class CellBackend(Protocol):
     """Task "cells": the LP of the region tree (``CellLP(n)``: rows pushed and
-    popped with the tree, ``solve()`` gives (t*, a point); ``RETRIES`` the
+    popped with the tree, ``solve()`` gives (t*, a point), ``duals()`` the row duals of
+    that solve (the exact re-decision reads a Gordan certificate from them); ``RETRIES`` the
     settings tried when a solve ends neither optimal nor infeasible)."""
 
     CellLP: type

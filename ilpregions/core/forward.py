@@ -257,6 +257,9 @@ class Stage:
     b: np.ndarray | None = None
     windows: tuple[np.ndarray, ...] | None = None
     nonneg: bool = False
+    #: When average pooling was multiplied in: (the layer's own A, the pooling as an
+    #: integer matrix, its divisor), so that exact arithmetic can redo ``A @ P`` (1/k is no float).
+    pooled: tuple[np.ndarray, np.ndarray, int] | None = None
 
     @property
     def decisions(self) -> int:
@@ -271,10 +274,14 @@ def stages(network: Network, weights: Mapping[str, np.ndarray]) -> list[Stage]:
     changes no decision and is dropped. Max-pooling right after average
     pooling is refused (not an affine-then-max stage).
     """
-    out, nonneg, pending = [], False, None
+    out, nonneg, pending, exact = [], False, None, None
     for i, layer in enumerate(network.layers):
         if isinstance(layer, AvgPoolLayer):
             P = avgpool_matrix(network, i)
+            k = math.prod(tuple(layer.kernel) if isinstance(layer.kernel, tuple)
+                          else (layer.kernel,) * (len(network.input_shapes()[i]) - 1))
+            counts = np.rint(P * k).astype(np.int64)  # P holds counts / k exactly
+            exact = (counts, k) if exact is None else (counts @ exact[0], k * exact[1])
             pending = P if pending is None else P @ pending
         elif isinstance(layer, MaxPoolLayer):
             if pending is not None:
@@ -283,9 +290,11 @@ def stages(network: Network, weights: Mapping[str, np.ndarray]) -> list[Stage]:
             out.append(Stage("pool", i, windows=tuple(pool_windows(network, i)), nonneg=nonneg))
         else:
             A, b = layer_affine(network, weights, i)
+            pooled = None
             if pending is not None:
-                A, pending = A @ pending, None
-            out.append(Stage("relu", i, A=A, b=b))
+                pooled = (A, exact[0], exact[1])
+                A, pending, exact = A @ pending, None, None
+            out.append(Stage("relu", i, A=A, b=b, pooled=pooled))
             nonneg = True
     return out
 

@@ -24,11 +24,11 @@ decided, cheapest first, by
    t* > 0; a cell reaching out to infinity keeps a positive t* however far
    away it lies, so nothing is lost to a bounding box.
 
-For a single conv/local/dense layer with generic biases, the regions are the
-independent subsets of the neurons' normals (Zaslavsky; docs/math.md#regions-of-one-layer), counted
-by a search that prunes every superset of a dependent set and checks, for
-every dependent set it meets, that the biases keep it non-central. When
-that check fails, the LP enumeration runs instead.
+For a single conv/local/dense layer the count is exact for any biases: the
+no-broken-circuit sets of the coned arrangement (for generic biases, the
+independent subsets of the neurons' normals; Zaslavsky;
+docs/math.md#regions-of-one-layer), over ranks mod p whose every pruning
+dependency is certified over Q (:mod:`ilpregions.theory.arrangement`).
 
 ``method="sample"`` is the authors' baseline (Xiong et al. 2020): count the
 distinct patterns of Gaussian inputs. It is a lower bound.
@@ -44,15 +44,15 @@ Examples
 
 This module is the package's front: other packages and the CLI import only
 the names below. Its private helpers, by job: ``_cell`` (a cell's rows and
-its witness tests; the cell LP is the ``highs`` backend's), ``_tree`` (the
-LP tree), ``_rank`` (the rank count), ``_sampler`` (the baseline) and
-``_count`` (the entry point).
+its witness tests; the cell LP is the ``highs`` backend's), ``_exact`` (the
+exact re-decision of cells), ``_tree`` (the LP tree), ``_rank`` (the exact
+one-layer count), ``_sampler`` (the baseline) and ``_count`` (the entry point).
 """
 
 from __future__ import annotations
 
 from ilpregions.services.regions._count import METHODS, RegionsResult, count_linear_regions
-from ilpregions.services.regions._rank import count_independent_subsets
+from ilpregions.services.regions._rank import count_one_layer
 from ilpregions.services.regions._sampler import sample_patterns
 
-__all__ = ["RegionsResult", "count_linear_regions", "count_independent_subsets", "sample_patterns", "METHODS"]
+__all__ = ["RegionsResult", "count_linear_regions", "count_one_layer", "sample_patterns", "METHODS"]

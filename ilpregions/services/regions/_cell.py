@@ -14,18 +14,15 @@ import math
 
 import numpy as np
 
+from ilpregions.services.regions._exact import gordan_empty, point_inside, simplex_nonempty
 from ilpregions import backends
 
 #: Relative size below which a residual counts as zero (rank decisions).
 RANK_TOL = 1e-9
-#: An LP optimum t* above this proves a non-empty cell; below LP_EMPTY, empty.
+#: An LP optimum t* above this proves a non-empty cell; every other verdict is re-decided exactly.
 LP_FEASIBLE = 1e-9
-LP_EMPTY = 1e-11
 #: A witness point must clear every row by this much (rows and points unit-scaled).
 WITNESS_TOL = 1e-11
-#: In the LP's tolerance band, its point still certifies a cell if it clears every row by
-#: this much: far above the ~n * 1e-16 rounding of a unit row times a unit-scaled point.
-AMBIGUOUS_WITNESS_TOL = 1e-13
 
 
 def homogeneous(X: np.ndarray) -> np.ndarray:
@@ -38,10 +35,13 @@ def homogeneous(X: np.ndarray) -> np.ndarray:
 class Cell:
     """The current cell: a stack of rows, with its LP and statistics."""
 
-    def __init__(self, n: int, stats: dict):
+    def __init__(self, n: int, stats: dict, exact=None, deadline: float | None = None):
         self.n = n
         self.stats = stats
+        self.exact = exact                      # an ExactRows: the rows in exact arithmetic, by key
+        self.deadline = deadline
         self.lp = backends.load("highs", backends.CELLS).CellLP(n)
+        self.keys: list = []                    # each row's key for `exact`
         self.rows = np.zeros((0, n + 1))        # the cell's constraint rows (stack)
         self.Q = np.zeros((0, n))               # orthonormal basis of their normals
         self.min_margin = math.inf
@@ -58,8 +58,9 @@ class Cell:
             return False
         return not self.rows.size or (self.rows @ point).min() > WITNESS_TOL
 
-    def push(self, new_rows: np.ndarray):
-        saved = (self.rows, self.Q)
+    def push(self, new_rows: np.ndarray, keys=()):
+        saved = (self.rows, self.Q, len(self.keys))
+        self.keys.extend(keys)
         self.rows = np.vstack([self.rows, new_rows])
         Q = self.Q
         for a in new_rows:
@@ -73,7 +74,8 @@ class Cell:
         return saved
 
     def pop(self, saved, count: int):
-        self.rows, self.Q = saved
+        self.rows, self.Q, kept = saved
+        del self.keys[kept:]
         self.lp.pop(count)
 
     def ray_witness(self, point: np.ndarray, rho: np.ndarray, tries: int = 3):
@@ -122,66 +124,69 @@ class Cell:
         return None
 
     def _second_opinion(self):
-        """Re-decide a cell whose homogeneous margin fell in the tolerance band.
+        """A candidate point of a cell whose homogeneous margin fell in the tolerance band.
 
-        Solve the inhomogeneous Chebyshev LP (rows scaled by |w|, x free):
-        a thin but far-away cell has a tiny homogeneous margin and a normal
-        inradius. Returns (True, point), (False, None) or (None, None).
+        The inhomogeneous Chebyshev LP (rows scaled by |w|, x free): a thin
+        but far-away cell has a tiny homogeneous margin and a normal inradius.
+        Returns (None, the homogeneous point) or (None, None); the caller checks
+        the point exactly.
         """
         from scipy.optimize import linprog
 
         rows = self.rows
         wn = np.linalg.norm(rows[:, :-1], axis=1)
         keep = wn > 0
-        if not np.all(rows[~keep, -1] > 0):
-            return False, None
+        if not np.all(rows[~keep, -1] > 0) or not keep.any():
+            return None, None
         R = rows[keep] / wn[keep, None]
         n = self.n
         # max t  s.t.  -(w.x) + t <= b,  t <= 1
         A = np.concatenate([-R[:, :-1], np.ones((len(R), 1))], axis=1)
         res = linprog(np.r_[np.zeros(n), -1.0], A_ub=A, b_ub=R[:, -1],
                       bounds=[(None, None)] * n + [(None, 1.0)], method="highs")
-        if res.status != 0:
+        if res.status != 0 or not np.all(np.isfinite(res.x)):
             return None, None
-        t = -res.fun
-        if t > LP_FEASIBLE:
-            x = res.x[:n]
-            values = R[:, :-1] @ x + R[:, -1]
-            # Certify in x-space: the rounding of a unit row at x is about n * eps * |x|.
-            slack = 64 * (n + 1) * np.finfo(float).eps * (1.0 + np.abs(x).max())
-            if values.min() > LP_FEASIBLE + slack:
-                return True, homogeneous(x)[0]
-            return None, None
-        if t < LP_EMPTY:
-            return False, None
-        return None, None
+        return None, homogeneous(res.x[:n])[0]
 
-    def lp_child(self, new_rows: np.ndarray):
-        """Decide a child by LP; returns (feasible, point, saved). Leaves rows pushed if feasible."""
-        saved = self.push(new_rows)
+    def lp_child(self, new_rows: np.ndarray, keys=()):
+        """Decide a child by LP; returns (feasible, point, saved). Leaves rows pushed if feasible.
+
+        Only a clear LP optimum (t* > LP_FEASIBLE) is trusted; every other
+        verdict is re-decided in exact arithmetic (:mod:`._exact`), and a cell
+        that stays undecided is counted as ambiguous (the count is then not exact).
+        """
+        saved = self.push(new_rows, keys)
         t, point = self.lp.solve()
         if t > LP_FEASIBLE and point[-1] > 0:
             self.stats["lp_feasible"] += 1
             self.min_margin = min(self.min_margin, t)
             return True, point, saved
-        if t > LP_EMPTY:
-            # Inside the tolerance band: trust the LP's point only if it clears every row.
-            if point[-1] > 0 and (self.rows @ point).min() > AMBIGUOUS_WITNESS_TOL:
-                self.stats["lp_feasible"] += 1
-                self.min_margin = min(self.min_margin, t)
-                return True, point, saved
-            verdict, point = self._second_opinion()
-            if verdict is True:
-                self.stats["lp_feasible"] += 1
-                return True, point, saved
-            if verdict is None:
-                self.stats["lp_ambiguous"] += 1
-            else:
-                self.stats["lp_empty"] += 1
-        else:
-            self.stats["lp_empty"] += 1
+        verdict, point = self._decide_exactly(point)
+        if verdict:
+            return True, point, saved
+        self.stats["lp_empty" if verdict is False else "lp_ambiguous"] += 1
         self.pop(saved, len(new_rows))
         return False, None, None
+
+    def _decide_exactly(self, point):
+        """(True, a point or None) / (False, None) / (None, None) for the current rows, exactly."""
+        if self.exact is None or len(self.keys) != len(self.rows):
+            return None, None
+        rows = [self.exact.row(key) for key in self.keys]
+        if point_inside(rows, point):
+            self.stats["exact_point"] += 1
+            return True, point
+        _, other = self._second_opinion()
+        if point_inside(rows, other):
+            self.stats["exact_point"] += 1
+            return True, other
+        if gordan_empty(rows, self.lp.duals()):
+            self.stats["exact_empty"] += 1
+            return False, None
+        verdict = simplex_nonempty(rows, self.deadline)
+        if verdict is not None:
+            self.stats["exact_simplex"] += 1
+        return verdict, None
 
 
 __all__ = ["Cell", "homogeneous"]

@@ -14,7 +14,7 @@ from ilpregions.core.errors import InputError, ParameterError, TooLargeError
 from ilpregions.core.forward import check_weights, he_normal_weights, stages
 from ilpregions.core.progress import Progress
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
-from ilpregions.services.regions._rank import count_independent_subsets
+from ilpregions.services.regions._rank import count_one_layer
 from ilpregions.services.regions._sampler import SAMPLE_SCALES, sample_patterns
 from ilpregions.services.regions._tree import Enumerator, TimeUp
 
@@ -112,8 +112,9 @@ def count_linear_regions(network: Network, weights: Mapping[str, np.ndarray] | N
     time_limit : float, optional
         Seconds; when reached, ``exact=False`` and ``regions`` is a lower bound.
     method : {"exact", "lp", "sample"}
-        ``"exact"`` uses the rank count for one layer with generic biases and
-        the LP tree otherwise; ``"lp"`` forces the LP tree; ``"sample"`` is the
+        ``"exact"`` counts one layer exactly in the rationals the weights are
+        (no-broken-circuit sets over exact ranks, any biases) and uses the LP
+        tree for deeper networks; ``"lp"`` forces the LP tree; ``"sample"`` is the
         authors' Gaussian sampler (a lower bound).
     samples : int, optional
         Inputs drawn by ``"sample"`` (default 100,000).
@@ -156,11 +157,13 @@ def count_linear_regions(network: Network, weights: Mapping[str, np.ndarray] | N
     if method == "exact" and _one_affine_layer(network):
         st = stage_list[0]
         rows = np.c_[st.A, st.b]
-        count, done, generic = count_independent_subsets(rows, deadline)
-        if generic:
-            return RegionsResult(count, done, 0, time.perf_counter() - start, "rank",
-                                 {"neurons": len(rows), "inputs": n})
-        # non-generic biases: fall through to the LP tree
+        counted = count_one_layer(rows, deadline)
+        if counted.certified:
+            details = {"neurons": len(rows), "inputs": n, "exact_rank_checks": counted.exact_checks}
+            if counted.primes_rejected:
+                details["primes_rejected"] = counted.primes_rejected
+            return RegionsResult(counted.regions, counted.complete, 0, time.perf_counter() - start, "rank", details)
+        # every prime divided some minor (never seen but possible): the LP tree decides instead
     return _lp_tree(stage_list, n, seed, seed_samples, deadline, start, progress)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ilpregions.core.errors import ILPRegionsError
 from ilpregions.core.forward import Stage, decisions
+from ilpregions.services.regions._exact import ExactRows
 from ilpregions.services.regions._cell import RANK_TOL, Cell, homogeneous
 
 #: Samples whose pattern is read with a smaller relative margin are dropped.
@@ -33,7 +34,8 @@ class TimeUp(ILPRegionsError):
 
 def _stats() -> dict[str, int]:
     return {"rank_free": 0, "witness_free": 0, "sample_free": 0, "ray_free": 0, "lp_feasible": 0,
-            "lp_empty": 0, "lp_ambiguous": 0, "constant": 0, "nodes": 0}
+            "lp_empty": 0, "lp_ambiguous": 0, "constant": 0, "nodes": 0, "exact_point": 0, "exact_empty": 0,
+            "exact_simplex": 0, "exact_constant": 0}
 
 
 class Enumerator:
@@ -47,7 +49,9 @@ class Enumerator:
         self.deadline = deadline
         self.rank_tests = rank_tests
         self.stats = _stats()
-        self.cell = Cell(n, self.stats)
+        self.exact = ExactRows(stage_list, n)
+        self.path: list = []    # the decisions of the stages already passed: ("relu", mask) / ("pool", choices)
+        self.cell = Cell(n, self.stats, self.exact, deadline)
         self.lp = self.cell.lp
         self.count = 0
         if samples is not None and len(samples):
@@ -86,15 +90,15 @@ class Enumerator:
                 return self.sample_points[k]
         return None
 
-    def _descend(self, rows: np.ndarray, witness, recurse: Callable[[np.ndarray], None]) -> None:
-        """Enter the child cut out by ``rows`` when it is non-empty (by the
+    def _descend(self, rows: np.ndarray, keys, witness, recurse: Callable[[np.ndarray], None]) -> None:
+        """Enter the child cut out by ``rows`` (exact forms: ``keys``) when it is non-empty (by the
         witness ``(point, statistic)`` or else an LP), run ``recurse(point)``, leave."""
         if witness is not None:
             child_point, how = witness
             self.stats[how] += 1
-            saved = self.cell.push(rows)
+            saved = self.cell.push(rows, keys)
         else:
-            ok, child_point, saved = self.cell.lp_child(rows)
+            ok, child_point, saved = self.cell.lp_child(rows, keys)
             if not ok:
                 return
         try:
@@ -125,19 +129,31 @@ class Enumerator:
         """Split the cell on neuron ``neuron`` of a ReLU stage, then go on."""
         if neuron == len(pre_offset):
             mask = active.astype(float)
-            self._stage(stage + 1, pre_linear * mask[:, None], pre_offset * mask, point, members)
+            self.path.append(("relu", active.astype(bool).tobytes()))
+            try:
+                self._stage(stage + 1, pre_linear * mask[:, None], pre_offset * mask, point, members)
+            finally:
+                self.path.pop()
             return
         self._tick()
         w, beta = pre_linear[neuron], pre_offset[neuron]
         wnorm = math.sqrt(w @ w)
         scale = math.sqrt(wnorm * wnorm + beta * beta)
+        path = tuple(self.path)
         if wnorm <= RANK_TOL * max(scale, 1e-300):
-            # Constant on the cell (e.g. all its inputs inactive): no split.
-            self.stats["constant"] += 1
-            active[neuron] = beta > 0
-            self._neuron(stage, neuron + 1, pre_linear, pre_offset, active, point, members)
-            active[neuron] = False
-            return
+            exact = self.exact.row(("neuron", stage, neuron, 1, path))
+            if not any(exact[:-1]):
+                # Constant on the cell (e.g. all its inputs inactive): no split.
+                self.stats["constant"] += 1
+                active[neuron] = exact[-1] > 0
+                self._neuron(stage, neuron + 1, pre_linear, pre_offset, active, point, members)
+                active[neuron] = False
+                return
+            self.stats["exact_constant"] += 1  # tiny but not zero: a real cut, decided exactly below
+            if scale == 0:
+                w = np.array([float(v) for v in exact[:-1]])
+                wnorm = math.sqrt(w @ w) or 1e-300
+                scale = math.sqrt(wnorm * wnorm + beta * beta)
         a = np.append(w, beta) / scale
         column = self._column(stage, neuron, members)
         free = self._free_direction(w, wnorm)
@@ -148,7 +164,8 @@ class Enumerator:
                 active[neuron] = bool(side)
                 child_members = members[column == side] if members.size else members
                 self._neuron(stage, neuron + 1, pre_linear, pre_offset, active, child_point, child_members)
-            self._descend(((1.0 if side else -1.0) * a)[None, :], witnesses[side], recurse)
+            sign = 1 if side else -1
+            self._descend((sign * a)[None, :], [("neuron", stage, neuron, sign, path)], witnesses[side], recurse)
             active[neuron] = False
 
     def _free_direction(self, w: np.ndarray, wnorm: float):
@@ -190,7 +207,11 @@ class Enumerator:
         if window == len(st.windows):
             rows_linear = np.array([linear[k] if k >= 0 else np.zeros(self.n) for k in chosen]).reshape(-1, self.n)
             rows_offset = np.array([offset[k] if k >= 0 else 0.0 for k in chosen])
-            self._stage(stage + 1, rows_linear, rows_offset, point, members)
+            self.path.append(("pool", tuple(int(k) for k in chosen)))
+            try:
+                self._stage(stage + 1, rows_linear, rows_offset, point, members)
+            finally:
+                self.path.pop()
             return
         self._tick()
         entries = [(local, int(k)) for local, k in enumerate(st.windows[window])]
@@ -202,10 +223,12 @@ class Enumerator:
             self._window(stage, window + 1, linear, offset, chosen + [choice], point, members)
             return
         column = self._column(stage, window, members)
+        path = tuple(self.path)
         for local, k in entries:
-            rows = self._argmax_rows(linear, offset, k, [other for _, other in entries if other != k])
-            if rows is None:
+            found = self._argmax_rows(stage, path, linear, offset, k, [other for _, other in entries if other != k])
+            if found is None:
                 continue
+            rows, keys = found
             witness = None
             if point is not None and self.cell.valid(point, rows):
                 witness = (point, "witness_free")
@@ -216,20 +239,28 @@ class Enumerator:
             def recurse(child_point, local=local, k=k):
                 child_members = members[column == local] if members.size else members
                 self._window(stage, window + 1, linear, offset, chosen + [k], child_point, child_members)
-            self._descend(rows, witness, recurse)
+            self._descend(rows, keys, witness, recurse)
 
-    def _argmax_rows(self, linear, offset, k: int, others: list[int]):
-        """Unit rows for "entry k beats every other entry", or None when it never does."""
-        diffs = []
+    def _argmax_rows(self, stage: int, path, linear, offset, k: int, others: list[int]):
+        """(unit rows, their exact keys) for "entry k beats every other entry", or None when it never does."""
+        diffs, keys = [], []
         for other in others:
             row = np.append(linear[k] - linear[other], offset[k] - offset[other])
             scale = np.linalg.norm(row)
+            key = ("argmax", stage, k, other, path)
             if np.linalg.norm(row[:-1]) <= RANK_TOL * max(scale, 1e-300):
-                if row[-1] <= 0:
-                    return None  # never strictly larger on this cell
-                continue
+                exact = self.exact.row(key)
+                if not any(exact[:-1]):
+                    if exact[-1] <= 0:
+                        return None  # never strictly larger on this cell
+                    continue
+                self.stats["exact_constant"] += 1
+                if scale == 0:
+                    row = np.array([float(v) for v in exact])
+                    scale = np.linalg.norm(row)
             diffs.append(row / scale)
-        return np.array(diffs).reshape(-1, self.n + 1)
+            keys.append(key)
+        return np.array(diffs).reshape(-1, self.n + 1), keys
 
 
 __all__ = ["Enumerator", "TimeUp"]
