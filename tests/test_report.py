@@ -105,7 +105,7 @@ def test_cli_report_rejects_missing_sweeps(tmp_path):
     out = subprocess.run([sys.executable, "-m", "ilpregions", "report", "--out", str(tmp_path),
                           "--sweeps", str(tmp_path / "none.toml"), "--quiet"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert out.returncode == 2 and "no such sweeps file" in out.stderr
+    assert out.returncode == 2 and "no such file" in out.stderr and "none.toml" in out.stderr
 
 
 # --- safe outputs (issue 13): the library itself writes only regular files, atomically ------------

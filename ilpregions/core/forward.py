@@ -75,6 +75,32 @@ def weight_shapes(network: Network) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def check_weight_sizes(network: Network) -> None:
+    """Refuse, by arithmetic and before any array exists, weights over the array limit.
+
+    Every weight array of a concrete network (and the filters a random draw
+    makes) is at most :data:`ilpregions.core.sizes.MAX_ARRAY_ELEMENTS` elements.
+
+    Raises
+    ------
+    TooLargeError
+        Naming the layer, the elements and the limit.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> check_weight_sizes(Network((3, 3, 1), (ConvLayer(2, 2),)))
+    >>> check_weight_sizes(Network((3, 3, 1), (ConvLayer(10 ** 18, 2),)))
+    Traceback (most recent call last):
+    ...
+    ilpregions.core.errors.TooLargeError: layers[0]: 4000000000000000000 weights (layers.0.weight), over the limit of 50000000
+    """
+    from ilpregions.core.sizes import MAX_ARRAY_ELEMENTS, refuse
+
+    for name, shape in weight_shapes(network).items():
+        refuse(f"layers[{name.split('.')[1]}]", f"weights ({name})", math.prod(shape), MAX_ARRAY_ELEMENTS)
+
+
 def fan_in(network: Network, index: int) -> int:
     """Inputs seen by one neuron of layer ``index`` (kernel volume times d_in)."""
     layer, shape = network.layers[index], network.input_shapes()[index]
@@ -100,6 +126,7 @@ def he_normal_weights(network: Network, seed: int | None = 0) -> dict[str, np.nd
     >>> sorted(w), w["layers.0.weight"].shape
     (['layers.0.bias', 'layers.0.weight'], (2, 2, 2, 1))
     """
+    check_weight_sizes(network)
     rng = np.random.default_rng(seed)
     weights: dict[str, np.ndarray] = {}
     for name, shape in weight_shapes(network).items():
@@ -125,6 +152,7 @@ def check_weights(network: Network, weights: Mapping[str, np.ndarray]) -> dict[s
     ...
     ilpregions.core.errors.InputError: weights: layers.0.weight has shape (2, 2, 2), expected (2, 2, 2, 1) (conv: filters, *kernel, d_in)
     """
+    check_weight_sizes(network)
     expected = weight_shapes(network)
     unknown = sorted(set(weights) - set(expected))
     if unknown:
@@ -364,4 +392,4 @@ def forward(network: Network, weights: Mapping[str, np.ndarray], X: np.ndarray) 
 
 
 __all__ = ["weight_shapes", "fan_in", "he_normal_weights", "check_weights", "layer_affine",
-           "pool_windows", "avgpool_matrix", "Stage", "stages", "decisions", "forward"]
+           "pool_windows", "avgpool_matrix", "check_weight_sizes", "Stage", "stages", "decisions", "forward"]

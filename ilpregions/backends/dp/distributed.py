@@ -224,10 +224,25 @@ class DaskRunner:
         return halves
 
 
-def connect(workers: int | None = None, scheduler=None, distribute_at: int | None = None) -> DaskRunner:
+#: Local worker processes one count may start (each is a Python process of ~100 MB).
+MAX_LOCAL_WORKERS = 256
+#: Seconds to wait for a scheduler when no time limit is shorter.
+CONNECT_SECONDS = 10.0
+
+
+def connect(workers: int | None = None, scheduler=None, distribute_at: int | None = None,
+            timeout: float | None = None) -> DaskRunner:
     """A runner on an existing scheduler (address or ``Client``) or on
-    ``workers`` local worker processes (127.0.0.1, no dashboard)."""
+    ``workers`` local worker processes (127.0.0.1, no dashboard).
+
+    The wait for a scheduler is at most ``timeout`` seconds (the time
+    limit left), and never more than :data:`CONNECT_SECONDS`; more than
+    :data:`MAX_LOCAL_WORKERS` local workers are refused before any starts.
+    """
     distribute_at = DISTRIBUTE_AT if distribute_at is None else distribute_at
+    if scheduler is None and workers is not None and workers > MAX_LOCAL_WORKERS:
+        raise SchedulerError(f"workers: {workers} local worker processes, over the limit of {MAX_LOCAL_WORKERS}")
+    wait = CONNECT_SECONDS if timeout is None else max(0.1, min(CONNECT_SECONDS, timeout))
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as error:  # pragma: no cover - dask is a test dependency
@@ -236,11 +251,11 @@ def connect(workers: int | None = None, scheduler=None, distribute_at: int | Non
         return DaskRunner(scheduler, None, distribute_at)
     try:
         if scheduler is not None:
-            return DaskRunner(Client(scheduler, timeout="10s"), None, distribute_at, own_client=True)
+            return DaskRunner(Client(scheduler, timeout=f"{wait:.3f}s"), None, distribute_at, own_client=True)
         if workers is None or workers < 1:
             raise SchedulerError(f"workers: must be a positive integer, got {workers!r}")
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1",
                                dashboard_address=None, processes=True)
         return DaskRunner(Client(cluster), cluster, distribute_at)
-    except (OSError, TimeoutError) as error:
-        raise SchedulerError(f"scheduler: cannot connect to {scheduler!r} ({error})")
+    except (OSError, TimeoutError, ValueError) as error:  # ValueError: an unknown address scheme
+        raise SchedulerError(f"scheduler: cannot connect to {scheduler!r} ({str(error).splitlines()[0]})") from None

@@ -274,8 +274,11 @@ def count(inst, *, time_limit: float | None = None, progress=None,
     if workers is not None or scheduler is not None:
         from ilpregions.backends.dp import distributed
 
-        cluster = distributed.connect(workers=workers, scheduler=scheduler)
+        began = time.perf_counter()
+        cluster = distributed.connect(workers=workers, scheduler=scheduler, timeout=time_limit)
         runner = cluster.runner
+        if time_limit is not None:  # the wait for the cluster counts against the limit
+            time_limit = max(0.0, time_limit - (time.perf_counter() - began))
     try:
         per_block, complete, stats = evaluate(inst, groups, caps, time_limit=time_limit, progress=progress,
                                               memory_cap=memory_cap, order=order, runner=runner,

@@ -55,7 +55,10 @@ class Supports:
 
 
 def supports(network: Network) -> Supports:
-    """The supports of the neurons of a one-layer conv/local/dense network."""
+    """The supports of the neurons of a one-layer conv/local/dense network (filter sizes checked first)."""
+    from ilpregions.core.forward import check_weight_sizes
+
+    check_weight_sizes(network)
     layer = network.layers[0]
     shape = network.input_shape
     spatial, d0 = shape[:-1], shape[-1]

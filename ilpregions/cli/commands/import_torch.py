@@ -56,10 +56,10 @@ def register(sub) -> None:
 
 
 def _read_arch(path: str):
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+    from ilpregions.core.safe_io import read_text_bounded
+
+    try:  # regular files only, bounded, never a blocking open; not UTF-8 is one line
+        data = tomllib.loads(read_text_bounded(path, what="an architecture file"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: TOML syntax error: {exc}") from None
     if set(data) - {"layers"} or "layers" not in data:

@@ -44,14 +44,13 @@ def register(sub) -> None:
 
 
 def _load_npy(path: str, what: str):
-    import numpy as np
+    from ilpregions.core.errors import SpecError
+    from ilpregions.core.safe_io import read_npy_bounded
 
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{what}: {path}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{what}: {path}: not a readable .npy of plain numbers ({exc.__class__.__name__})") from None
+    try:  # regular files only, never a blocking open; header checked before the data
+        return read_npy_bounded(path, what="a .npy array")
+    except SpecError as exc:
+        raise InputError(f"{what}: {exc}") from None
 
 
 def resolve_points(text: str, size: int, data_path: str | None, seed: int) -> list:

@@ -62,11 +62,11 @@ def load_sweeps(path: str | Path | None) -> dict[str, Any]:
     sweeps = copy.deepcopy(DEFAULT_SWEEPS)
     if path is None:
         return sweeps
+    from ilpregions.core.safe_io import read_text_bounded
+
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such sweeps file") from None
+    try:  # regular files only, bounded, never a blocking open
+        data = tomllib.loads(read_text_bounded(path, what="a sweeps file"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: TOML syntax error: {exc}") from None
     for section, values in data.items():

@@ -65,6 +65,8 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 
 def pool(parts: Iterator[list[dict]], workers: int) -> Iterator[list[dict]]:
+    if workers > MAX_WORKERS:
+        raise ParameterError("workers", f"{workers} worker processes, over the limit of {MAX_WORKERS}")
     window = 4 * workers  # bounded in-flight futures: a million-point grid stays small in memory
     executor = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent,
                                    initargs=(os.getpid(),))
@@ -84,6 +86,12 @@ def pool(parts: Iterator[list[dict]], workers: int) -> Iterator[list[dict]]:
             _stop(executor)
 
 
+#: Seconds a sweep waits for its scheduler.
+CONNECT_SECONDS = 10.0
+#: Pool worker processes a sweep may start.
+MAX_WORKERS = 256
+
+
 def dask(parts: Iterator[list[dict]], scheduler) -> Iterator[list[dict]]:
     try:
         from distributed import Client, as_completed
@@ -92,8 +100,7 @@ def dask(parts: Iterator[list[dict]], scheduler) -> Iterator[list[dict]]:
     own_client = not isinstance(scheduler, Client)
     if own_client:
         try:
-            # Connect timeout: Dask's config (distributed.comm.timeouts.connect, 30 s by default).
-            client = Client(scheduler)
+            client = Client(scheduler, timeout=f"{CONNECT_SECONDS:.0f}s")  # not Dask's default 30 s
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {one_line(exc)}") from None
     else:

@@ -89,10 +89,12 @@ def read_rows(path: str | Path, grid: Grid | None = None) -> list[dict[str, str]
     With ``grid``, the header and every row's grid values must match it, else
     an :class:`~ilpregions.core.errors.InputError` says what differs.
     """
+    from ilpregions.core.safe_io import open_input
+
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            text = handle.read()
+    try:  # a regular file only, never a blocking open; 1 GiB at most
+        with open_input(path, 1 << 30, "a sweep CSV") as handle:
+            text = handle.read().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a sweep CSV (not UTF-8 at byte {exc.start})") from None
     except OSError as exc:

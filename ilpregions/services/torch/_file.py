@@ -185,11 +185,15 @@ def read_weights_only(path: str | Path):
     pickled code), with every failure as a one-line :class:`InputError` naming the file."""
     import torch
 
+    from ilpregions.core import sizes
+    from ilpregions.core.safe_io import open_input
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
     try:
-        data = torch.load(str(path), map_location="cpu", weights_only=True)
+        with open_input(path, sizes.MAX_WEIGHTS_BYTES, "a torch file") as handle:  # never blocks on a FIFO
+            data = torch.load(handle, map_location="cpu", weights_only=True)
+    except InputError:
+        raise
     except pickle.UnpicklingError as exc:
         if "unsupported global" not in str(exc).lower():
             raise InputError(f"{path}: not a file torch.load(weights_only=True) can read "
