@@ -20,6 +20,7 @@ Each subcommand lives in ``ilpregions/cli/commands/<name>.py`` and exposes
 from __future__ import annotations
 
 import argparse
+import re
 import importlib
 import os
 import sys
@@ -43,6 +44,12 @@ COMMAND_MODULES = (
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors and exit code 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A value such as "-1,3,3" (--input, --t, --through) is a value to check, not an unknown
+        # option: argparse only knows plain negative numbers ("-1") as values.
+        self._negative_number_matcher = re.compile(r"^-\d[\d,.eE+-]*$")
 
     def error(self, message):  # noqa: D401 - argparse API
         sys.stderr.write(f"{self.prog}: error: {message}\n")

@@ -189,32 +189,48 @@ def lock_path(path: str | os.PathLike) -> Path:
 def output_lock(path: str | os.PathLike, make_parents: bool = False) -> Iterator[Path]:
     """Hold an exclusive lock on ``path`` for writing; refuse if another process has it.
 
-    The lock is an ``fcntl.flock`` on the sidecar :func:`lock_path` (left in
-    place afterwards: deleting it would let a third writer lock a fresh
-    inode while a second still holds the old one). The kernel releases it
-    when the process dies, so a killed writer never leaves a stale lock.
-    Yields the checked output target.
+    The lock is an ``fcntl.flock`` on the sidecar :func:`lock_path`, removed
+    again when the writer is done. It is unlinked while still locked, and a
+    writer that locked a sidecar someone has just unlinked sees that the path
+    no longer names its inode and starts over, so two writers never both hold
+    "the" lock. The kernel releases it when the process dies, so a killed
+    writer never leaves a stale lock (only an empty sidecar, which the next
+    writer reuses and removes). Yields the checked output target.
     """
     import fcntl
 
     target = output_target(path, make_parents)
     sidecar = lock_path(target)
-    try:
-        fd = os.open(sidecar, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-    except OSError as exc:
-        raise OutputError(f"{_label(Path(path))}: cannot create the lock file {sidecar.name} "
-                          f"({exc.strerror or exc})") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OutputError(f"{_label(Path(path))}: its lock file {sidecar.name} is not a regular file")
+    for _ in range(100):  # each retry means another writer finished in between
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputError(f"{_label(Path(path))}: another process is writing it "
-                              f"(locked through {sidecar.name}); wait for it or choose another file") from None
-        yield target
-    finally:
-        os.close(fd)  # closing releases the lock
+            fd = os.open(sidecar, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError as exc:
+            raise OutputError(f"{_label(Path(path))}: cannot create the lock file {sidecar.name} "
+                              f"({exc.strerror or exc})") from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise OutputError(f"{_label(Path(path))}: its lock file {sidecar.name} is not a regular file")
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OutputError(f"{_label(Path(path))}: another process is writing it "
+                                  f"(locked through {sidecar.name}); wait for it or choose another file") from None
+            try:
+                current = os.lstat(sidecar)
+            except FileNotFoundError:
+                current = None
+            if current is None or (current.st_ino, current.st_dev) != (info.st_ino, info.st_dev):
+                continue  # unlinked by the writer before us: lock the new one
+            try:
+                yield target
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(sidecar)  # still locked: nobody can hold this inode meanwhile
+            return
+        finally:
+            os.close(fd)  # closing releases the lock
+    raise OutputError(f"{_label(Path(path))}: could not take its lock ({sidecar.name} kept changing)")
 
 
 def output_directory(path: str | os.PathLike, make: bool = True) -> Path:
@@ -227,7 +243,8 @@ def output_directory(path: str | os.PathLike, make: bool = True) -> Path:
     path = Path(path)
     if os.path.lexists(path) and not path.is_dir():
         try:
-            kind = _kind(os.stat(path).st_mode)
+            mode = os.stat(path).st_mode
+            kind = "a regular file" if stat.S_ISREG(mode) else _kind(mode)
         except OSError:
             kind = "a dangling symlink"
         raise OutputError(f"{_label(path)}: is {kind}, not a directory; refusing to write into it")

@@ -150,7 +150,7 @@ class _Certifier:
             raise BadPrime
 
 
-def _nbc_without_e0(V: np.ndarray, p: int, certify, deadline: float | None) -> tuple[int, bool]:
+def _nbc_without_e0(V: np.ndarray, p: int, certify, deadline: float | None, tick=None) -> tuple[int, bool]:
     """NBC sets without element 0 of the vectors ``V`` (row 0 is e0), over GF(p), certified.
 
     A search adding elements in decreasing order: a node is its chosen set S,
@@ -167,8 +167,11 @@ def _nbc_without_e0(V: np.ndarray, p: int, certify, deadline: float | None) -> t
     while stack:
         R = stack.pop()
         nodes += 1
-        if deadline is not None and nodes % 256 == 0 and time.perf_counter() > deadline:
-            return count, False
+        if nodes % 256 == 0:
+            if tick is not None:
+                tick(256, count)
+            if deadline is not None and time.perf_counter() > deadline:
+                return count, False
         for s in range(len(R) - 1, 0, -1):
             row = R[s]
             pivot = int(np.flatnonzero(row[:cols])[0])
@@ -187,7 +190,7 @@ def _nbc_without_e0(V: np.ndarray, p: int, certify, deadline: float | None) -> t
     return count, True
 
 
-def _block_count(block_rows: np.ndarray, deadline: float | None) -> tuple[int, bool, int, int]:
+def _block_count(block_rows: np.ndarray, deadline: float | None, tick=None) -> tuple[int, bool, int, int]:
     """(regions, complete, primes rejected, exact checks) of one block of rows [w | b]."""
     cone = np.vstack([np.r_[np.zeros(block_rows.shape[1] - 1), 1.0], block_rows])
     exact = exact_integer_rows(cone)
@@ -195,7 +198,7 @@ def _block_count(block_rows: np.ndarray, deadline: float | None) -> tuple[int, b
     certify = _Certifier(exact, support)
     for rejected, p in enumerate(PRIMES):
         try:
-            count, done = _nbc_without_e0(to_residues(cone, p), p, certify, deadline)
+            count, done = _nbc_without_e0(to_residues(cone, p), p, certify, deadline, tick)
         except BadPrime:
             certify.cache.clear()
             continue
@@ -227,7 +230,7 @@ def check_search_size(m: int, n: int) -> None:
                             f"{MAX_SEARCH_BYTES // 2 ** 30} GiB); use `bounds()` for the maximum or the sample method")
 
 
-def count_arrangement(rows, deadline: float | None = None) -> ArrangementCount:
+def count_arrangement(rows, deadline: float | None = None, tick=None) -> ArrangementCount:
     """The exact number of regions of the affine arrangement with rows ``[w_i | b_i]``.
 
     Parameters
@@ -239,6 +242,8 @@ def count_arrangement(rows, deadline: float | None = None) -> ArrangementCount:
     deadline : float, optional
         ``time.perf_counter()`` value; past it the count so far is returned
         with ``complete=False`` (a lower bound).
+    tick : callable, optional
+        ``tick(nodes, regions_so_far)`` every 256 search nodes (a progress bar).
 
     Returns
     -------
@@ -271,7 +276,7 @@ def count_arrangement(rows, deadline: float | None = None) -> ArrangementCount:
     for block, cols in zip(blocks, columns):
         sub = np.c_[rows[np.ix_(block, cols)], rows[block, -1]]
         try:
-            count, done, bad, n_checks = _block_count(sub, deadline)
+            count, done, bad, n_checks = _block_count(sub, deadline, tick)
         except BadPrime:
             return ArrangementCount(0, False, False, len(PRIMES), checks)
         total *= count

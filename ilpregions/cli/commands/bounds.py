@@ -28,6 +28,7 @@ def register(sub) -> None:
                         help=f"stop after about S seconds in all: bounds that cannot finish in the time left are "
                              f"listed as 'not run: time limit' and the exit code is 3 (default: no overall limit, "
                              "a few seconds per exact count, tied_max run and strip search)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_json_argument(parser)
     parser.set_defaults(func=run)
 
@@ -90,9 +91,9 @@ def run(args) -> int:
     network = load_model(args.model)
     start = time.perf_counter()
     if args.time_limit is None:
-        report = compute_bounds(network, time_limit=DEFAULT_STEP_SECONDS, progress=True)
+        report = compute_bounds(network, time_limit=DEFAULT_STEP_SECONDS, progress=not args.quiet)
     else:   # one deadline for the whole call, from the start of the command
-        report = compute_bounds(network, time_limit=args.time_limit, progress=True,
+        report = compute_bounds(network, time_limit=args.time_limit, progress=not args.quiet,
                                 total_seconds=max(args.time_limit - (time.perf_counter() - started), 0.01))
     seconds = time.perf_counter() - start
     if args.json:

@@ -38,6 +38,7 @@ def register(sub) -> None:
                              "tree), lp (always the LP tree) or sample (distinct patterns of Gaussian inputs)")
     parser.add_argument("--samples", type=_positive_int, default=None, metavar="N",
                         help="inputs drawn by --method sample (default 100000)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_time_limit_argument(parser)
     add_json_argument(parser)
     parser.set_defaults(func=run)
@@ -56,7 +57,7 @@ def run(args) -> int:
     network = load_model(args.model)
     weights = load_weights(args.weights) if args.weights else None
     result = count_linear_regions(network, weights=weights, seed=args.seed, time_limit=args.time_limit,
-                                  method=args.method, samples=args.samples, progress=True)
+                                  method=args.method, samples=args.samples, progress=not args.quiet)
     if args.json:
         # "sample" is a lower bound by design; otherwise exact or cut short by the time limit.
         status = "sample" if result.method == "sample" else ("complete" if result.exact else "time_limit")

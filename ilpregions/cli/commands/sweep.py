@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
+from ilpregions.core.errors import EXIT_OK, EXIT_BAD_INPUT, EXIT_PARTIAL
 from ilpregions.cli.commands._common import add_json_argument, json_record, print_json
 
 
@@ -74,4 +74,8 @@ def run(args) -> int:
         resumed = f" ({summary.skipped} already done)" if summary.skipped else ""
         sys.stderr.write(f"sweep: {summary.points} points{resumed}: {statuses}{where} "
                          f"[{summary.seconds:.1f} s]\n")
+    if summary.points and summary.statuses.get("invalid", 0) == summary.points:
+        sys.stderr.write(f"ilpregions sweep: error: all {summary.points} points of the grid are invalid "
+                         f"(their errors are in the output)\n")
+        return EXIT_BAD_INPUT
     return EXIT_PARTIAL if partial else EXIT_OK

@@ -122,7 +122,7 @@ def count_linear_regions(network: Network, weights: Mapping[str, np.ndarray] | N
         Gaussian inputs drawn before the LP tree to give free witness points
         (default 20,000; 0 disables).
     progress : bool
-        A bar on stderr for the LP tree (nodes visited, regions so far), shown after a second.
+        A bar on stderr (nodes visited, regions so far), shown after a second.
 
     Returns
     -------
@@ -157,7 +157,7 @@ def count_linear_regions(network: Network, weights: Mapping[str, np.ndarray] | N
     if method == "exact" and _one_affine_layer(network):
         st = stage_list[0]
         rows = np.c_[st.A, st.b]
-        counted = count_one_layer(rows, deadline)
+        counted = count_one_layer(rows, deadline, progress)
         if counted.certified:
             details = {"neurons": len(rows), "inputs": n, "exact_rank_checks": counted.exact_checks}
             if counted.primes_rejected:

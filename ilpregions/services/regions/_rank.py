@@ -15,7 +15,7 @@ import numpy as np
 from ilpregions.theory.arrangement import ArrangementCount, count_arrangement
 
 
-def count_one_layer(rows: np.ndarray, deadline: float | None = None) -> ArrangementCount:
+def count_one_layer(rows: np.ndarray, deadline: float | None = None, progress: bool = False) -> ArrangementCount:
     """Regions of the layer whose neurons have rows ``[w | b]``, exactly.
 
     Parameters
@@ -24,6 +24,8 @@ def count_one_layer(rows: np.ndarray, deadline: float | None = None) -> Arrangem
         Each neuron's weights and bias.
     deadline : float, optional
         ``time.perf_counter()`` value; past it the count so far is a lower bound.
+    progress : bool
+        A bar on stderr (search nodes, regions so far), shown after a second.
 
     Returns
     -------
@@ -39,7 +41,13 @@ def count_one_layer(rows: np.ndarray, deadline: float | None = None) -> Arrangem
     >>> count_one_layer(np.random.default_rng(0).normal(size=(5, 4))).regions  # Pascanu: Σ_{i≤3} C(5, i)
     26
     """
-    return count_arrangement(rows, deadline)
+    from ilpregions.core.progress import Progress
+
+    with Progress("regions (rank search)", unit="node", enabled=progress) as bar:
+        def tick(nodes: int, found: int) -> None:
+            bar.update(nodes)
+            bar.set_postfix(regions=found)
+        return count_arrangement(rows, deadline, tick)
 
 
 __all__ = ["count_one_layer"]

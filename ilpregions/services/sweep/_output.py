@@ -115,6 +115,11 @@ def read_rows(path: str | Path, grid: Grid | None = None) -> list[dict[str, str]
         raise InputError(f"{path}: not a sweep CSV ({exc})") from None
 
 
+#: The statuses a finished point is stored with (anything else in the column is re-run on resume).
+_STORED = frozenset({"complete", "time_limit", "memory_cap", "unavailable", "unsupported", "too_large",
+                     "error", "invalid"})
+
+
 def _records(reader, header, grid: Grid | None, path: Path) -> list[dict[str, str]]:
     rows, seen = [], set()
     for record in reader:
@@ -125,8 +130,8 @@ def _records(reader, header, grid: Grid | None, path: Path) -> list[dict[str, st
             index = int(row["id"])
         except (KeyError, ValueError):
             continue
-        if index in seen or row.get("status") == "interrupted":
-            continue
+        if index in seen or row.get("status") not in _STORED:
+            continue  # interrupted, or a status cell that is not one we write (corrupted): run it again
         if grid is not None:
             _row_matches(grid, path, index, row)
         seen.add(index)

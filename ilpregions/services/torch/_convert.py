@@ -267,6 +267,9 @@ def _store_affine(b: Builder, layer, weight, bias, outputs: int, where: str) -> 
     index = len(b.layers)
     b.weights[f"layers.{index}.weight"] = b.np.ascontiguousarray(weight)
     b.weights[f"layers.{index}.bias"] = _to_numpy(bias) if bias is not None else b.np.zeros(outputs)
+    for part in ("weight", "bias"):
+        if not b.np.all(b.np.isfinite(b.weights[f"layers.{index}.{part}"])):
+            raise InputError(f"{where}: its {part} contains NaN or infinite values")
     _append(b, layer, where)
     b.pending, b.nonneg = (index, where), False
 

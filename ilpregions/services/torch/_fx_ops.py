@@ -32,6 +32,8 @@ def _basis_matrix(fn, shape_in, n_out: int, where: str):
             basis = torch.zeros((hi - lo, n_in), dtype=torch.float64)
             basis[torch.arange(hi - lo), torch.arange(lo, hi)] = 1.0
             out = fn(basis.reshape((hi - lo, *shape_in))).reshape(hi - lo, -1).numpy()
+            if not np.all(np.isfinite(out)):
+                raise InputError(f"{where}: its weights contain NaN or infinite values")
             r, c = np.nonzero(out)
             rows.append(c)
             cols.append(r + lo)
@@ -166,6 +168,8 @@ def affine_op(node, m, gm, shape_in, shape_out, where):
         full = lambda t: node.target(*[t if a is x else a for a in node.args], **node.kwargs)  # noqa: E731
     with torch.no_grad():
         bias = full(torch.zeros((1, *shape_in), dtype=torch.float64)).reshape(-1).numpy().copy()
+        if not np.all(np.isfinite(bias)):
+            raise InputError(f"{where}: its bias contains NaN or infinite values")
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
         return _basis_matrix(lambda t: m._conv_forward(t, m.weight, None), shape_in, n_out, where), bias
     if isinstance(m, nn.Linear):
