@@ -8,7 +8,8 @@ range up to 2**70, so the arithmetic refusals are exercised, while what is
 accepted stays small.
 
 The quick suite runs a fixed sample (a few cases per property, derandomized);
-``pytest -m slow tests/test_fuzz.py`` runs ≥ 5,000 cases. Set
+``pytest -m slow tests/test_fuzz.py`` runs ≥ 5,000 cases. A writable-cache-free
+run (``HOME`` unwritable, a read-only install) is tests/test_numba_cache.py's. Set
 ``ILPREGIONS_FUZZ_LOG=FILE`` to append one JSON line per case (command, exit
 code, seconds) — results/fuzz.md summarises such a run.
 """
@@ -301,6 +302,82 @@ def prop_torch(data, capsys):
         run_case(capsys, "import-torch", path, "--input", shape, "-o", tmp / "out.toml")
 
 
+PATH_CASES = (  # every input path option, each given a FIFO (issue 21)
+    lambda f, d, m: ["count", f, "--quiet"],
+    lambda f, d, m: ["regions", m, "--weights", f],
+    lambda f, d, m: ["slice", m, "--seed", "0", "--through", "0,1", "--data", f, "--time-limit", "2"],
+    lambda f, d, m: ["slice", m, "--seed", "0", "--through", f"{f},{d}", "--time-limit", "2"],
+    lambda f, d, m: ["import-torch", f, "--input", "1,3,3", "-o", Path(d).with_name("o.toml")],
+    lambda f, d, m: ["import-torch", d, "--arch", f, "--input", "1,3,3", "-o", Path(d).with_name("o.toml")],
+    lambda f, d, m: ["sweep", f, "--workers", "1", "--quiet"],
+    lambda f, d, m: ["report", "--out", Path(d).with_name("r"), "--sweeps", f, "--quiet"],
+    lambda f, d, m: ["geometry", f],
+)
+
+
+def prop_paths(data, capsys):
+    """A FIFO on every path option: refused at once (exit 2), never waited on."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        fifo = tmp / "fifo"
+        os.mkfifo(fifo)
+        npy = tmp / "x.npy"
+        np.save(npy, np.zeros((3, 9)))
+        model = tmp / "m.toml"
+        model.write_text(toml_text({"input": [3, 3, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 2}]}))
+        case = data.draw(st.sampled_from(PATH_CASES), label="path option")
+        code, _, err = run_case(capsys, *case(fifo, npy, model))
+        assert code == 2 and "FIFO" in err, err
+
+
+EXTREME = st.sampled_from(["0", "-1", "-0", "1e308", "1e400", "nan", "inf", "-inf", str(2 ** 63), str(2 ** 64),
+                           "1000000", "1000000000000000000", "0.000001", "-1,3,3", "", "x"])
+
+
+def prop_numerics(data, capsys):
+    """Extreme values on every numeric option, and huge sizes in the spec."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        path = tmp / "m.toml"
+        filters = data.draw(st.sampled_from([1, 2, 10 ** 6, 10 ** 18, 2 ** 63]), label="filters")
+        path.write_text(toml_text({"input": [3, 3, 1], "layers": [{"type": "conv", "filters": filters, "kernel": 2}]}))
+        value = data.draw(EXTREME, label="value")
+        limit = ["--time-limit", "1"]
+        args = data.draw(st.sampled_from([
+            ["count", path, "--workers", value, "--quiet"] + limit,
+            ["count", path, "--memory-cap", value, "--quiet"] + limit,
+            ["count", path, "--time-limit", value, "--quiet"],
+            ["regions", path, "--seed", value] + limit,
+            ["regions", path, "--seed", "0", "--method", "sample", "--samples", value] + limit,
+            ["tied-max", path, "--repeats", value] + limit,
+            ["bounds", path, "--time-limit", value, "--quiet"],
+            ["slice", path, "--seed", "0", "--through", value, "--time-limit", "1"],
+            ["check", path, "--t", value],
+            ["import-torch", path, "--input", value, "-o", tmp / "o.toml"],
+            ["claims", "--widths", value, "--quiet"] + limit,
+        ]), label="command")
+        run_case(capsys, *args)
+
+
+def prop_degenerate(data, capsys):
+    """Near-parallel and near-concurrent weights (gaps 1e-6 ... 1e-17) through regions."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        units = data.draw(st.integers(1, 5), label="units")
+        spec = tmp / "m.toml"
+        spec.write_text(toml_text({"input": [2, 1], "layers": [{"type": "dense", "units": units}]}))
+        W = np.array([[data.draw(st.integers(-2, 2)) for _ in range(2)] for _ in range(units)], dtype=float)
+        b = -(W @ np.array([1 / 3, 2 / 3]))
+        for i in range(units):
+            b[i] += data.draw(st.sampled_from([0.0] + [10.0 ** -k for k in range(6, 18)]))
+        weights = tmp / "w.npz"
+        np.savez(weights, **{"layers.0.weight": W, "layers.0.bias": b})
+        method = data.draw(st.sampled_from(["exact", "lp"]), label="method")
+        code, out, _ = run_case(capsys, "regions", spec, "--weights", weights, "--method", method, "--json",
+                                "--time-limit", "5")
+        assert code == 0 and json.loads(out)["exact"] is True
+
+
 PROPS = {
     # name: (property, quick cases, slow cases)
     "specs": (prop_specs, 15, 2500),
@@ -308,6 +385,9 @@ PROPS = {
     "sweeps": (prop_sweeps, 4, 800),
     "weights": (prop_weights, 6, 700),
     "torch": (prop_torch, 2, 300),
+    "paths": (prop_paths, 4, 400),
+    "numerics": (prop_numerics, 6, 600),
+    "degenerate": (prop_degenerate, 3, 300),
 }
 
 
