@@ -149,7 +149,7 @@ def test_quiet_and_progress_where_they_were_missing(cli):
 
 def test_nan_weights_in_a_torch_model_are_refused(tmp_path, cli):
     torch = pytest.importorskip("torch")
-    from ilpregions.services.torch_import import save
+    from ilpregions.services.torch import save
 
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 2), torch.nn.ReLU())
     with torch.no_grad():
