@@ -159,3 +159,22 @@ def test_nan_weights_in_a_torch_model_are_refused(tmp_path, cli):
     code, _, err = cli("import-torch", str(path), "--input", "1,3,3", "-o", str(tmp_path / "o.toml"))
     _one_line_error(code, err)
     assert "NaN" in err and not (tmp_path / "o.toml").exists()
+
+
+@pytest.mark.parametrize("args", [["slice", PAPER, "--seed", "-1", "--through", "random,random"],
+                                  ["slice", PAPER, "--seed", "0", "--point-seed", "-5", "--through", "random,random"],
+                                  ["tied-max", PAPER, "--seed", "-1"],
+                                  ["count", PAPER, "--memory-cap", "1e308"],
+                                  ["bounds", PAPER, "--time-limit", "1e20"]])
+def test_numeric_options_are_range_checked(args, cli):
+    code, _, err = cli(*args)
+    _one_line_error(code, err)
+
+
+def test_sweep_worker_counts_are_range_checked(tmp_path, cli):
+    (tmp_path / "m.toml").write_text('input = [4, 1]\n[[layers]]\ntype = "conv"\nfilters = 1\nkernel = 2\n')
+    grid = tmp_path / "g.toml"
+    grid.write_text('base = "m.toml"\n[grid]\n"layers[0].filters" = [1, 2]\n')
+    code, _, err = cli("sweep", str(grid), "--workers", "100000", "--quiet", "--json")
+    _one_line_error(code, err)
+    assert "over the limit of 256" in err

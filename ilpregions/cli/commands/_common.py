@@ -12,6 +12,10 @@ from ilpregions.core.spec import Network
 from ilpregions.core.spec_toml import load
 
 
+#: Longest time limit accepted (about 116 days): larger values overflow timer calls and mean no limit.
+MAX_SECONDS = 10_000_000
+
+
 def positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -19,6 +23,8 @@ def positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"--time-limit must be a number of seconds, got {text!r}")
     if not value > 0 or math.isinf(value):
         raise argparse.ArgumentTypeError(f"--time-limit must be a positive number of seconds, got {text!r}")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"--time-limit must be at most {MAX_SECONDS} seconds, got {text!r}")
     return value
 
 

@@ -61,6 +61,8 @@ def positive_gib(text: str) -> float:
         raise argparse.ArgumentTypeError(f"--memory-cap must be a number of GiB, got {text!r}")
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"--memory-cap must be a positive number of GiB, got {text!r}")
+    if value > 2 ** 20:  # 1 PiB: beyond any machine, and its byte count stays a plain integer
+        raise argparse.ArgumentTypeError(f"--memory-cap must be at most {2 ** 20} GiB, got {text!r}")
     return value
 
 

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL, InputError
-from ilpregions.cli.commands._common import add_json_argument, add_time_limit_argument, print_json, torch_input_shape
+from ilpregions.cli.commands._common import (add_json_argument, add_time_limit_argument, nonnegative_int, print_json,
+                                             torch_input_shape)
 from ilpregions.cli.commands.import_torch import add_torch_module_arguments, torch_model
 
 
@@ -20,7 +21,7 @@ def register(sub) -> None:
     parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
                         help="architecture spec (TOML); not needed with --torch")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--seed", type=int, metavar="N", help="He-normal weights from seed N (spec models)")
+    source.add_argument("--seed", type=nonnegative_int, metavar="N", help="He-normal weights from seed N (spec models)")
     source.add_argument("--weights", metavar="W.npz", help="weights of a spec model (layers.<i>.weight/bias)")
     source.add_argument("--torch", metavar="FILE.pt",
                         help="a model saved by ilpregions.services.torch._convert.save, or a state_dict with "
@@ -32,7 +33,7 @@ def register(sub) -> None:
     parser.add_argument("--through", required=True, metavar="A,B[,C]",
                         help="2 or 3 points: FILE.npy, an index into --data, or 'random'")
     parser.add_argument("--data", metavar="X.npy", help="an array of inputs (N, ...) that indices refer to")
-    parser.add_argument("--point-seed", type=int, default=0, metavar="N", help="seed of 'random' points")
+    parser.add_argument("--point-seed", type=nonnegative_int, default=0, metavar="N", help="seed of 'random' points")
     parser.add_argument("--region", choices=("triangle", "parallelogram"), default="triangle",
                         help="with 3 points: the triangle ABC or the parallelogram A, B, B+C-A, C")
     parser.add_argument("--plot", metavar="OUT.png", help="draw the pieces (.png, .pdf or .svg)")

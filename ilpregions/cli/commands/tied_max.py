@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
-from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument,
+from ilpregions.cli.commands._common import (add_json_argument, add_model_argument, add_time_limit_argument, nonnegative_int,
                                              load_model, print_json, short_int)
 
 
@@ -23,7 +23,7 @@ def register(sub) -> None:
                              "(small layers only, an independent check)")
     parser.add_argument("--repeats", "--draws", dest="repeats", type=_positive_int, default=3, metavar="K",
                         help="independent random draws; errors only lower a draw, the maximum is kept (default 3)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random filters (default 0)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the random filters (default 0)")
     add_time_limit_argument(parser)
     parser.add_argument("--memory-cap", type=positive_gib, metavar="GIB", default=None,
                         help="dp: refuse (before allocating) to grow past GIB GiB, and refuse early when a projection "
