@@ -178,3 +178,17 @@ def test_sweep_worker_counts_are_range_checked(tmp_path, cli):
     code, _, err = cli("sweep", str(grid), "--workers", "100000", "--quiet", "--json")
     _one_line_error(code, err)
     assert "over the limit of 256" in err
+
+
+def test_a_failed_plot_names_the_output_not_its_temporary_file(tmp_path, cli, monkeypatch):
+    pytest.importorskip("matplotlib")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refuse)  # what a read-only folder does to the final rename
+    out = tmp_path / "s.png"
+    code, _, err = cli("slice", PAPER, "--seed", "0", "--through", "random,random", "--plot", str(out), "--quiet")
+    _one_line_error(code, err)
+    assert str(out) in err and ".s.png" not in err and ".tmp" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

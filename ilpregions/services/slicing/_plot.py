@@ -21,7 +21,6 @@ from __future__ import annotations
 import colorsys
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -139,17 +138,14 @@ def plot_slice(result, path: str | Path, title: str | None = None, labels=("A", 
 
 
 def save_figure(fig, path: Path) -> None:
-    """Write a figure atomically: a temporary file in the same folder, then a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=path.suffix.lower().lstrip("."))
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a picture is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write a figure atomically, under the output's lock (:mod:`ilpregions.core.safe_io`).
+
+    Errors name ``path``, never the temporary file beside it.
+    """
+    from ilpregions.core.safe_io import atomic_open, output_lock
+
+    with output_lock(path), atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format=path.suffix.lower().lstrip("."))
 
 
 __all__ = ["plot_slice", "check_output_path", "save_figure", "colours"]
