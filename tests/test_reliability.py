@@ -192,3 +192,19 @@ def test_a_failed_plot_names_the_output_not_its_temporary_file(tmp_path, cli, mo
     _one_line_error(code, err)
     assert str(out) in err and ".s.png" not in err and ".tmp" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_sweep_and_report_take_a_time_limit(tmp_path, cli):
+    (tmp_path / "m.toml").write_text('input = [4, 1]\n[[layers]]\ntype = "conv"\nfilters = 1\nkernel = 2\n')
+    grid = tmp_path / "g.toml"
+    grid.write_text('base = "m.toml"\ntime_limit = 1\n[grid]\n"layers[0].filters" = [1, 2, 3]\n'
+                    '"input[0]" = [4, 5, 6, 7, 8, 9, 10, 11, 12, 13]\n')
+    out = tmp_path / "s.csv"
+    code, _, err = cli("sweep", str(grid), "--workers", "1", "-o", str(out), "--time-limit", "0.000001")
+    assert code == 3 and "--resume runs them" in err, err
+    code, _, err = cli("sweep", str(grid), "--workers", "1", "-o", str(out), "--resume", "--quiet")
+    assert code == 0 and len(out.read_text().splitlines()) == 31, err
+    start = time.perf_counter()
+    code, out_text, err = cli("report", "--out", str(tmp_path / "r"), "--time-limit", "0.5", "--no-plots", "--quiet")
+    assert code == 3 and "not rebuilt: models" in err, err
+    assert time.perf_counter() - start < 2 * 0.5 + 1

@@ -49,9 +49,9 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def add_time_limit_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--time-limit", type=positive_seconds, metavar="S", default=None,
-                        help="stop after S seconds with an honest partial answer (exit code 3)")
+def add_time_limit_argument(parser: argparse.ArgumentParser,
+                            help: str = "stop after S seconds with an honest partial answer (exit code 3)") -> None:
+    parser.add_argument("--time-limit", type=positive_seconds, metavar="S", default=None, help=help)
 
 
 def load_model(path: str) -> Network:

@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from ilpregions.core.errors import EXIT_OK
-from ilpregions.cli.commands._common import add_json_argument, json_record, print_json
+from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL
+from ilpregions.cli.commands._common import add_json_argument, add_time_limit_argument, json_record, print_json
 
 DEFAULT_SWEEPS_FILE = Path("results") / "report" / "sweeps.toml"
 
@@ -22,6 +22,8 @@ def register(sub) -> None:
                         help=f"sweep definitions (default {DEFAULT_SWEEPS_FILE} when it exists, else built-in)")
     parser.add_argument("--no-plots", action="store_true", help="tables only")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_time_limit_argument(parser, "no section starts after S seconds; the ones left keep their earlier "
+                                    "files and are listed (exit code 3)")
     add_json_argument(parser)
     parser.set_defaults(func=run)
 
@@ -42,13 +44,19 @@ def run(args) -> int:
     if sweeps_path is not None and os.path.lexists(sweeps_path):  # a missing one: load_sweeps says so
         read_text_bounded(sweeps_path, what="a sweeps file")
     sweeps = load_sweeps(sweeps_path)
-    result = build_report(args.out, sweeps, plots=not args.no_plots, progress=not args.quiet)
+    result = build_report(args.out, sweeps, plots=not args.no_plots, progress=not args.quiet,
+                          time_limit=None if args.time_limit is None
+                          else max(0.0, args.time_limit - (time.perf_counter() - start)))
+    code = EXIT_PARTIAL if result["skipped"] else EXIT_OK
     if args.json:
-        print_json(json_record(None, "complete", time.perf_counter() - start, directory=result["directory"],
-                               files=list(result["files"]), plots=bool(result.get("plots")),
+        print_json(json_record(None, "time_limit" if result["skipped"] else "complete", time.perf_counter() - start,
+                               directory=result["directory"], files=list(result["files"]),
+                               plots=bool(result.get("plots")), skipped=list(result["skipped"]),
                                stages={k: round(v, 6) for k, v in result["seconds"].items()}))
-        return EXIT_OK
+        return code
     print(f"wrote {len(result['files'])} files to {result['directory']}/: {', '.join(result['files'])}")
     for stage, seconds in result["seconds"].items():
         print(f"  {stage}: {seconds:.1f} s", file=sys.stderr)
-    return EXIT_OK
+    if result["skipped"]:
+        print(f"time limit: not rebuilt: {', '.join(result['skipped'])}", file=sys.stderr)
+    return code

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from ilpregions.core.errors import EXIT_OK, EXIT_BAD_INPUT, EXIT_PARTIAL
-from ilpregions.cli.commands._common import add_json_argument, json_record, print_json
+from ilpregions.cli.commands._common import add_json_argument, add_time_limit_argument, json_record, print_json
 
 
 def _workers(text: str) -> int:
@@ -48,6 +48,8 @@ def register(sub) -> None:
                              "unless FILE was written by this same grid, base, task, options and version)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary on stderr")
+    add_time_limit_argument(parser, "for the whole sweep: no result is taken after it (a running point ends "
+                                    "within the grid's per-point limit); exit 3, and --resume runs the rest")
     add_json_argument(parser)
     parser.set_defaults(func=run)
 
@@ -59,20 +61,24 @@ def run(args) -> int:
     stream = sys.stdout if args.output is None and not args.json else None
     summary = run_sweep(grid, workers=args.workers, scheduler=args.scheduler, output=args.output,
                         resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
-                        stream=stream, chunk=args.chunk)
+                        stream=stream, chunk=args.chunk, time_limit=args.time_limit)
     partial = sum(n for s, n in summary.statuses.items() if s not in ("complete", "invalid"))
+    partial += summary.points - len(summary.rows)  # not run: the sweep's own time limit
     if args.json:
         fields = {"points": summary.points, "ran": summary.ran, "skipped": summary.skipped,
                   "statuses": dict(summary.statuses), "output": summary.output}
         if summary.output is None:
             fields["rows"] = [dict(row) for row in summary.rows]  # exact integers stay strings
-        print_json(json_record(None, "partial" if partial else "complete", summary.seconds,
+        status = "time_limit" if not summary.complete else ("partial" if partial else "complete")
+        print_json(json_record(None, status, summary.seconds,
                                grid=args.grid, **fields))
     elif not args.quiet:
         where = f" -> {summary.output}" if summary.output else ""
         statuses = ", ".join(f"{n} {s}" for s, n in summary.statuses.items())
         resumed = f" ({summary.skipped} already done)" if summary.skipped else ""
-        sys.stderr.write(f"sweep: {summary.points} points{resumed}: {statuses}{where} "
+        stopped = "" if summary.complete else (f"; time limit: {summary.points - len(summary.rows)} points "
+                                               f"not run (--resume runs them)")
+        sys.stderr.write(f"sweep: {summary.points} points{resumed}: {statuses}{where}{stopped} "
                          f"[{summary.seconds:.1f} s]\n")
     if summary.points and summary.statuses.get("invalid", 0) == summary.points:
         sys.stderr.write(f"ilpregions sweep: error: all {summary.points} points of the grid are invalid "

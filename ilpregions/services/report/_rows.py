@@ -34,7 +34,8 @@ def _ratio(upper: int | None, lower: int | None):
     return _round(log10_int(upper) / log10_int(lower))
 
 
-def models_rows(paths: list[str], time_limit: float | None, tick=None) -> tuple[list[dict], list[dict]]:
+def models_rows(paths: list[str], time_limit: float | None, tick=None,
+                deadline: float | None = None) -> tuple[list[dict], list[dict]]:
     """(the headline row of each model, one row per model × named bound).
 
     Headline: Theorem 1 for the untied layer (one-layer models), the proven
@@ -48,7 +49,11 @@ def models_rows(paths: list[str], time_limit: float | None, tick=None) -> tuple[
     for path in paths:
         network = load(path)
         start = time.perf_counter()
-        report = compute_bounds(network, time_limit=time_limit)
+        if deadline is None:
+            report = compute_bounds(network, time_limit=time_limit)
+        else:  # the report's own limit: one deadline for the whole call
+            left = max(0.01, deadline - time.perf_counter())
+            report = compute_bounds(network, time_limit=min(time_limit or left, left), total_seconds=left)
         seconds = time.perf_counter() - start
         name = Path(path).stem
         theorem1 = next((b.value for b in report.bounds if b.name == "xiong2020.theorem1" and b.applicable), None)
