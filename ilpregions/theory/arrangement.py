@@ -40,14 +40,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ilpregions.core.combinatorics import connected_groups
-from ilpregions.core.errors import TooLargeError
+from ilpregions.core.errors import ILPRegionsError, TooLargeError
 from ilpregions.theory.gfp import inverse, to_residues
 
 #: Primes below 2^31 (products of residues fit in int64), tried in turn.
 PRIMES = (2147483647, 2147483629, 2147483587, 2147483579, 2147483563, 2147483549)
 
 
-class BadPrime(Exception):
+class BadPrime(ILPRegionsError):
     """The prime divides a minor of a set that is independent over Q: retry with another."""
 
 
@@ -221,7 +221,7 @@ def check_search_size(m: int, n: int) -> None:
     >>> check_search_size(11552, 1600)
     Traceback (most recent call last):
     ...
-    ilpregions.core.errors.TooLargeError: layers: one block of 11552 neurons on 1600 inputs: the exact count would hold about 6802.6 GiB of reduced rows at its first step (limit 2 GiB); use `bounds()` for the maximum or the sample method
+    ilpregions.core.errors.TooLargeError: layers: one block of 11552 neurons on 1600 inputs: the exact count would hold about 6539.9 GiB of reduced rows at its first step (limit 2 GiB); use `bounds()` for the maximum or the sample method
     """
     need = 8 * (n + m + 2) * m * (m + 1) // 2
     if need > MAX_SEARCH_BYTES:

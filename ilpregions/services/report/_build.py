@@ -30,7 +30,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ilpregions.core.errors import InputError
+from ilpregions.core.errors import ILPRegionsError, InputError
 from ilpregions.core.safe_io import atomic_open, atomic_write, output_directory
 from ilpregions.services.report._plots import pyplot, plot_depth, plot_one_layer, plot_width
 from ilpregions.services.report._rows import (claims_rows, depth_rows, leading_constant_bruteforce,  # noqa: F401
@@ -183,7 +183,7 @@ def _can_plot(plots: bool) -> bool:
     return True
 
 
-class _TimeUp(Exception):
+class _TimeUp(ILPRegionsError):
     """The report's time limit passed between two steps of a section."""
 
 
