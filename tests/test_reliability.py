@@ -208,3 +208,11 @@ def test_sweep_and_report_take_a_time_limit(tmp_path, cli):
     code, out_text, err = cli("report", "--out", str(tmp_path / "r"), "--time-limit", "0.5", "--no-plots", "--quiet")
     assert code == 3 and "not rebuilt: models" in err, err
     assert time.perf_counter() - start < 2 * 0.5 + 1
+
+
+def test_two_to_the_63_filters_under_a_tiny_memory_cap(tmp_path, cli):
+    # Found by the fuzz run: count's fallback to bounds overflowed int64 on d1 = 2**63 (exit 70).
+    spec = tmp_path / "m.toml"
+    spec.write_text(BIG_FILTERS.replace("1000000000000000000", str(2 ** 63)))
+    code, out, err = cli("count", str(spec), "--memory-cap", "0.000001", "--quiet", "--time-limit", "1")
+    assert code in (2, 3) and "internal error" not in err, err

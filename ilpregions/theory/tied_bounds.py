@@ -102,8 +102,11 @@ def union_size(inst: Theorem1Instance) -> int:
 
 
 def caps(inst: Theorem1Instance) -> tuple[int, ...]:
-    """min(d1, |S_p|) per position (``inst.caps`` without a per-position Python loop)."""
-    return tuple(np.minimum(field_sizes(inst), inst.filters).tolist())
+    """min(d1, |S_p|) per position (``inst.caps`` without a per-position Python loop).
+
+    d1 may be any integer (2**63 and beyond): field sizes fit in int64, so d1 is clipped there first.
+    """
+    return tuple(np.minimum(field_sizes(inst), min(inst.filters, np.iinfo(np.int64).max)).tolist())
 
 
 def box_product(d1: int, sizes: Sequence[int]) -> int:
