@@ -20,13 +20,6 @@ BIG_FILTERS = 'input = [4, 4, 1]\n[[layers]]\ntype = "conv"\nfilters = 100000000
 
 
 @pytest.fixture
-def fifo(tmp_path):
-    path = tmp_path / "fifo"
-    os.mkfifo(path)
-    return path
-
-
-@pytest.fixture
 def quick():
     """Fail (instead of hanging) when a case blocks for more than 20 s."""
     signal.alarm(20)

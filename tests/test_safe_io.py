@@ -19,13 +19,6 @@ TINY = 'input = [4, 1]\n[[layers]]\ntype = "conv"\nfilters = 1\nkernel = 2\n'
 
 
 @pytest.fixture
-def fifo(tmp_path):
-    path = tmp_path / "fifo"
-    os.mkfifo(path)
-    return path
-
-
-@pytest.fixture
 def device(tmp_path):
     """A character device node (same numbers as /dev/null), made in tmp_path."""
     path = tmp_path / "null"

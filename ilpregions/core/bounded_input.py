@@ -112,12 +112,8 @@ def open_input(path: str | os.PathLike, limit: int = MAX_TEXT_BYTES, what: str =
 
     Parameters
     ----------
-    path : path-like
-        The file a user named.
-    limit : int
-        Largest size accepted, in bytes.
-    what : str
-        How messages call the file.
+    path, limit, what
+        As for :func:`check_input_file`.
 
     Yields
     ------
