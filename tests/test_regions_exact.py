@@ -130,3 +130,17 @@ def test_a_tiny_normal_is_a_real_cut():
     for method in ("exact", "lp"):
         result = _count(W, b, method)
         assert result.exact and result.regions == 2, result
+
+
+def test_float_witnesses_are_confirmed_exactly_when_rows_may_be_off(monkeypatch):
+    # Deep rows are rounded products; where their rounding bound could reach the witness margin the
+    # float decisions are confirmed against the exact rows. Forcing that everywhere must change nothing.
+    from ilpregions.core.spec import ConvLayer
+    from ilpregions.services.regions import _cell
+
+    net = Network((4, 1), (ConvLayer(2, 2), ConvLayer(1, 2)))
+    plain = count_linear_regions(net, seed=3, method="lp", seed_samples=500)
+    monkeypatch.setattr(_cell, "FRAGILE", -1.0)
+    checked = count_linear_regions(net, seed=3, method="lp", seed_samples=500)
+    assert checked.exact and plain.exact and checked.regions == plain.regions
+    assert checked.details["tests"]["exact_confirmed"] > plain.details["tests"]["exact_confirmed"]

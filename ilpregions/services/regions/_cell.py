@@ -23,6 +23,9 @@ RANK_TOL = 1e-9
 LP_FEASIBLE = 1e-9
 #: A witness point must clear every row by this much (rows and points unit-scaled).
 WITNESS_TOL = 1e-11
+#: A row whose rounding bound (relative to the unit row) is above this may be misread at WITNESS_TOL:
+#: float decisions on a cell with such a row are confirmed in exact arithmetic.
+FRAGILE = 1e-13
 
 
 def homogeneous(X: np.ndarray) -> np.ndarray:
@@ -42,6 +45,7 @@ class Cell:
         self.deadline = deadline
         self.lp = backends.load("highs", backends.CELLS).CellLP(n)
         self.keys: list = []                    # each row's key for `exact`
+        self.noise: list[float] = []            # each row's rounding bound, relative to its unit row
         self.rows = np.zeros((0, n + 1))        # the cell's constraint rows (stack)
         self.Q = np.zeros((0, n))               # orthonormal basis of their normals
         self.min_margin = math.inf
@@ -58,9 +62,10 @@ class Cell:
             return False
         return not self.rows.size or (self.rows @ point).min() > WITNESS_TOL
 
-    def push(self, new_rows: np.ndarray, keys=()):
+    def push(self, new_rows: np.ndarray, keys=(), noise=()):
         saved = (self.rows, self.Q, len(self.keys))
         self.keys.extend(keys)
+        self.noise.extend(noise)
         self.rows = np.vstack([self.rows, new_rows])
         Q = self.Q
         for a in new_rows:
@@ -76,6 +81,7 @@ class Cell:
     def pop(self, saved, count: int):
         self.rows, self.Q, kept = saved
         del self.keys[kept:]
+        del self.noise[kept:]
         self.lp.pop(count)
 
     def ray_witness(self, point: np.ndarray, rho: np.ndarray, tries: int = 3):
@@ -148,16 +154,27 @@ class Cell:
             return None, None
         return None, homogeneous(res.x[:n])[0]
 
-    def lp_child(self, new_rows: np.ndarray, keys=()):
+    def fragile(self) -> bool:
+        """True when some row's float form may be off by more than the witness margin allows."""
+        return bool(self.noise) and max(self.noise) > FRAGILE
+
+    def confirm(self, point) -> bool:
+        """A float-accepted point, checked against the exact rows (only needed when :meth:`fragile`)."""
+        if self.exact is None or len(self.keys) != len(self.rows):
+            return False
+        self.stats["exact_confirmed"] += 1
+        return point_inside([self.exact.row(key) for key in self.keys], point)
+
+    def lp_child(self, new_rows: np.ndarray, keys=(), noise=()):
         """Decide a child by LP; returns (feasible, point, saved). Leaves rows pushed if feasible.
 
         Only a clear LP optimum (t* > LP_FEASIBLE) is trusted; every other
         verdict is re-decided in exact arithmetic (:mod:`._exact`), and a cell
         that stays undecided is counted as ambiguous (the count is then not exact).
         """
-        saved = self.push(new_rows, keys)
+        saved = self.push(new_rows, keys, noise)
         t, point = self.lp.solve()
-        if t > LP_FEASIBLE and point[-1] > 0:
+        if t > LP_FEASIBLE and point[-1] > 0 and (not self.fragile() or self.confirm(point)):
             self.stats["lp_feasible"] += 1
             self.min_margin = min(self.min_margin, t)
             return True, point, saved

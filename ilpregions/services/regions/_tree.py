@@ -35,7 +35,7 @@ class TimeUp(ILPRegionsError):
 def _stats() -> dict[str, int]:
     return {"rank_free": 0, "witness_free": 0, "sample_free": 0, "ray_free": 0, "lp_feasible": 0,
             "lp_empty": 0, "lp_ambiguous": 0, "constant": 0, "nodes": 0, "exact_point": 0, "exact_empty": 0,
-            "exact_simplex": 0, "exact_constant": 0}
+            "exact_simplex": 0, "exact_constant": 0, "exact_confirmed": 0}
 
 
 class Enumerator:
@@ -51,6 +51,12 @@ class Enumerator:
         self.stats = _stats()
         self.exact = ExactRows(stage_list, n)
         self.path: list = []    # the decisions of the stages already passed: ("relu", mask) / ("pool", choices)
+        # Magnitudes |A|·|linear| along the path bound the rounding of each float row: a row's error is at
+        # most _gamma times its magnitude (products of at most this many terms, per stage).
+        self._mag: dict[int, tuple] = {}
+        self._pre_mag: dict[int, tuple] = {}
+        terms = n + 2 + sum(st.decisions for st in stage_list if st.kind == "relu")
+        self._gamma = 4.0 * len(stage_list) * terms * np.finfo(float).eps
         self.cell = Cell(n, self.stats, self.exact, deadline)
         self.lp = self.cell.lp
         self.count = 0
@@ -90,15 +96,19 @@ class Enumerator:
                 return self.sample_points[k]
         return None
 
-    def _descend(self, rows: np.ndarray, keys, witness, recurse: Callable[[np.ndarray], None]) -> None:
+    def _descend(self, rows: np.ndarray, keys, witness, recurse: Callable[[np.ndarray], None], noise=()) -> None:
         """Enter the child cut out by ``rows`` (exact forms: ``keys``) when it is non-empty (by the
         witness ``(point, statistic)`` or else an LP), run ``recurse(point)``, leave."""
         if witness is not None:
             child_point, how = witness
-            self.stats[how] += 1
-            saved = self.cell.push(rows, keys)
-        else:
-            ok, child_point, saved = self.cell.lp_child(rows, keys)
+            saved = self.cell.push(rows, keys, noise)
+            if self.cell.fragile() and not self.cell.confirm(child_point):
+                self.cell.pop(saved, len(rows))  # the floats may be wrong here: let the LP and exact checks decide
+                witness = None
+            else:
+                self.stats[how] += 1
+        if witness is None:
+            ok, child_point, saved = self.cell.lp_child(rows, keys, noise)
             if not ok:
                 return
         try:
@@ -110,6 +120,7 @@ class Enumerator:
 
     def run(self) -> None:
         point = homogeneous(np.zeros(self.n))[0]  # any point is inside R^n
+        self._mag[0] = (np.eye(self.n), np.zeros(self.n))
         self._stage(0, np.eye(self.n), np.zeros(self.n), point, np.arange(len(self.codes)))
 
     def _stage(self, stage: int, linear, offset, point, members):
@@ -120,6 +131,9 @@ class Enumerator:
         if st.kind == "relu":
             pre_linear = st.A @ linear
             pre_offset = st.A @ offset + st.b
+            mag, mag_off = self._mag[stage]   # bounds on |linear|, |offset|: the rounding of the products
+            absA = np.abs(st.A)
+            self._pre_mag[stage] = (absA @ mag, absA @ mag_off + np.abs(st.b))
             active = np.zeros(len(pre_offset), dtype=bool)
             self._neuron(stage, 0, pre_linear, pre_offset, active, point, members)
         else:
@@ -130,6 +144,8 @@ class Enumerator:
         if neuron == len(pre_offset):
             mask = active.astype(float)
             self.path.append(("relu", active.astype(bool).tobytes()))
+            pre_mag, pre_mag_off = self._pre_mag[stage]
+            self._mag[stage + 1] = (pre_mag * mask[:, None], pre_mag_off * mask)
             try:
                 self._stage(stage + 1, pre_linear * mask[:, None], pre_offset * mask, point, members)
             finally:
@@ -155,6 +171,8 @@ class Enumerator:
                 wnorm = math.sqrt(w @ w) or 1e-300
                 scale = math.sqrt(wnorm * wnorm + beta * beta)
         a = np.append(w, beta) / scale
+        pre_mag, pre_mag_off = self._pre_mag[stage]
+        noise = self._gamma * (pre_mag[neuron].sum() + pre_mag_off[neuron]) / scale
         column = self._column(stage, neuron, members)
         free = self._free_direction(w, wnorm)
         # Witnesses for both sides first, from the parent cell's point.
@@ -165,7 +183,8 @@ class Enumerator:
                 child_members = members[column == side] if members.size else members
                 self._neuron(stage, neuron + 1, pre_linear, pre_offset, active, child_point, child_members)
             sign = 1 if side else -1
-            self._descend((sign * a)[None, :], [("neuron", stage, neuron, sign, path)], witnesses[side], recurse)
+            self._descend((sign * a)[None, :], [("neuron", stage, neuron, sign, path)], witnesses[side], recurse,
+                          [noise])
             active[neuron] = False
 
     def _free_direction(self, w: np.ndarray, wnorm: float):
@@ -208,6 +227,9 @@ class Enumerator:
             rows_linear = np.array([linear[k] if k >= 0 else np.zeros(self.n) for k in chosen]).reshape(-1, self.n)
             rows_offset = np.array([offset[k] if k >= 0 else 0.0 for k in chosen])
             self.path.append(("pool", tuple(int(k) for k in chosen)))
+            mag, mag_off = self._mag[stage]
+            self._mag[stage + 1] = (np.array([mag[k] if k >= 0 else np.zeros(self.n) for k in chosen]).reshape(-1, self.n),
+                                    np.array([mag_off[k] if k >= 0 else 0.0 for k in chosen]))
             try:
                 self._stage(stage + 1, rows_linear, rows_offset, point, members)
             finally:
@@ -228,7 +250,7 @@ class Enumerator:
             found = self._argmax_rows(stage, path, linear, offset, k, [other for _, other in entries if other != k])
             if found is None:
                 continue
-            rows, keys = found
+            rows, keys, noise = found
             witness = None
             if point is not None and self.cell.valid(point, rows):
                 witness = (point, "witness_free")
@@ -239,11 +261,12 @@ class Enumerator:
             def recurse(child_point, local=local, k=k):
                 child_members = members[column == local] if members.size else members
                 self._window(stage, window + 1, linear, offset, chosen + [k], child_point, child_members)
-            self._descend(rows, keys, witness, recurse)
+            self._descend(rows, keys, witness, recurse, noise)
 
     def _argmax_rows(self, stage: int, path, linear, offset, k: int, others: list[int]):
         """(unit rows, their exact keys) for "entry k beats every other entry", or None when it never does."""
-        diffs, keys = [], []
+        diffs, keys, noise = [], [], []
+        mag, mag_off = self._mag[stage]
         for other in others:
             row = np.append(linear[k] - linear[other], offset[k] - offset[other])
             scale = np.linalg.norm(row)
@@ -260,7 +283,8 @@ class Enumerator:
                     scale = np.linalg.norm(row)
             diffs.append(row / scale)
             keys.append(key)
-        return np.array(diffs).reshape(-1, self.n + 1), keys
+            noise.append(self._gamma * (mag[k].sum() + mag[other].sum() + mag_off[k] + mag_off[other]) / scale)
+        return np.array(diffs).reshape(-1, self.n + 1), keys, noise
 
 
 __all__ = ["Enumerator", "TimeUp"]
