@@ -81,6 +81,11 @@ def check_weight_sizes(network: Network) -> None:
     Every weight array of a concrete network (and the filters a random draw
     makes) is at most :data:`ilpregions.core.sizes.MAX_ARRAY_ELEMENTS` elements.
 
+    Parameters
+    ----------
+    network : Network
+        Any network; only its conv/local/dense layers have weights.
+
     Raises
     ------
     TooLargeError

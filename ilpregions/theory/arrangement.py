@@ -67,6 +67,19 @@ def exact_integer_rows(rows: np.ndarray) -> list[list[int]]:
 
     Row scaling changes neither which sets are dependent nor where hyperplanes meet.
 
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        Finite float64 rows.
+
+    Returns
+    -------
+    list of list of int
+        Each row scaled by a power of two to integers, then divided by the
+        largest power of two common to its entries.
+
+    Examples
+    --------
     >>> exact_integer_rows(np.array([[0.5, 0.25, -1.0], [0.0, 3.0, 0.0]]))
     [[2, 1, -4], [0, 3, 0]]
     """
@@ -99,6 +112,17 @@ def _primitive(ints: list[int]) -> list[int]:
 def integer_rank(vectors: list[list[int]]) -> int:
     """Rank over Q of integer vectors, by fraction-free (Bareiss) elimination.
 
+    Parameters
+    ----------
+    vectors : list of list of int
+        Rows of equal length (Python integers of any size).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
     >>> integer_rank([[1, 2, 3], [2, 4, 6], [0, 0, 1]])
     2
     """
