@@ -209,3 +209,11 @@ def test_two_to_the_63_filters_under_a_tiny_memory_cap(tmp_path, cli):
     spec.write_text(BIG_FILTERS.replace("1000000000000000000", str(2 ** 63)))
     code, out, err = cli("count", str(spec), "--memory-cap", "0.000001", "--quiet", "--time-limit", "1")
     assert code in (2, 3) and "internal error" not in err, err
+
+
+def test_bounds_of_a_layer_whose_fields_are_all_padding(tmp_path, cli):
+    # Found by the fuzz run: the time estimate per scan order was 0, and bounds divided by it (exit 70).
+    spec = tmp_path / "m.toml"
+    spec.write_text('input = [1, 1]\n[[layers]]\ntype = "conv"\nfilters = 1\nkernel = 1\nstride = 2\npadding = 1\n')
+    code, out, err = cli("bounds", str(spec), "--time-limit", "1")
+    assert code in (0, 3) and "internal error" not in err, err

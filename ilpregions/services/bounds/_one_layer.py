@@ -215,7 +215,10 @@ def _closed_forms(inst: Theorem1Instance, budget: Budget) -> list:
     per_order, product = box_seconds(inst)
     orders = T.candidate_orders(inst)
     # as many scan orders as fit (raster first); each order's box is proven on its own
-    fit = len(orders) if budget.deadline is None else int((budget.room(grace=True) / SAFETY - product) // per_order)
+    if budget.deadline is None or per_order <= 0:  # a layer of all-padding fields costs nothing per order
+        fit = len(orders)
+    else:
+        fit = int((budget.room(grace=True) / SAFETY - product) // per_order)
     out = []
     if fit >= 1 or budget.allows(FRESH_BOX, per_order + product, grace=True):
         names = list(orders)[:max(fit, 1)]
