@@ -4,24 +4,20 @@ Each takes an iterator of chunks (lists of jobs) and yields lists of rows in
 completion order, holding a bounded number of chunks in flight, so a huge
 grid is never listed in memory.
 
-Pool workers die with their parent: on Linux each asks the kernel for
-SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``), so ``kill -9``
-of a sweep leaves no orphan computing on.
+Pool workers die with their parent (:mod:`ilpregions.core.processes`), so
+``kill -9`` of a sweep leaves no orphan computing on.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import signal
-import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Iterable, Iterator
 
 from ilpregions.core.errors import InputError, ParameterError
+from ilpregions.core.processes import die_with_parent, stop_pool
 from ilpregions.services.sweep._tasks import one_line, run_point, run_points
-
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def chunks(jobs: Iterable[dict], size: int) -> Iterator[list[dict]]:
@@ -35,33 +31,6 @@ def serial(parts: Iterator[list[dict]]) -> Iterator[list[dict]]:
     for chunk in parts:
         for job in chunk:
             yield [run_point(job)]
-
-
-def die_with_parent(parent: int) -> None:
-    """Pool initializer: be killed when the parent process dies (Linux; elsewhere a no-op).
-
-    The check of ``getppid`` after ``prctl`` closes the race where the parent
-    died before the request was made.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued chunks and end the workers now (on Ctrl-C or an error)."""
-    processes = list(getattr(pool, "_processes", {}).values())  # no public handle on them
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
 
 
 def pool(parts: Iterator[list[dict]], workers: int) -> Iterator[list[dict]]:
@@ -83,7 +52,7 @@ def pool(parts: Iterator[list[dict]], workers: int) -> Iterator[list[dict]]:
         if finished:
             executor.shutdown(wait=True)
         else:
-            _stop(executor)
+            stop_pool(executor)
 
 
 #: Seconds a sweep waits for its scheduler.
