@@ -18,6 +18,8 @@ Python              what it does                                CLI
 ``tied_max``        maximal count with shared filters           ``tied-max``
 ``from_torch``      an ``nn.Sequential`` to a spec + weights    ``import-torch``
 ``sweep``           a grid of architectures, in parallel        ``sweep``
+``slice_network``   exact pieces on a segment or plane          ``slice``
+``line_density``    exact pieces along many lines, per length   ``slice --lines``
 ==================  ==========================================  ===================
 
 Each function lives in a module under :mod:`ilpregions.services` (the layer
@@ -102,6 +104,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "from_torch": ("services.torch", "from_torch"),
     "sweep": ("services.sweep", "run_sweep"),
     "slice_network": ("services.slicing", "slice_network"),
+    "slice_lines": ("services.slicing", "slice_lines"),
+    "line_density": ("services.slicing", "line_density"),
+    "random_lines": ("services.slicing", "random_lines"),
     "load_grid": ("services.sweep", "load_grid"),
     "evaluate_claims": ("services.claims", "evaluate_claims"),
     # result types (frozen dataclasses)
@@ -117,6 +122,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ImportedNetwork": ("services.torch", "ImportedNetwork"),
     "Grid": ("services.sweep", "Grid"),
     "SweepSummary": ("services.sweep", "SweepSummary"),
+    "LineDensity": ("services.slicing", "LineDensity"),
 }
 
 

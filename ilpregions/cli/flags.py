@@ -38,6 +38,8 @@ FLAGS = {
     "drop_head": "--drop-head",
     "torch_module": "--torch-module", "torch_kwargs": "--torch-kwargs",
     "widths": "--widths",
+    "count": "--lines", "data": "--data", "through": "--through", "directions": "--directions",
+    "length": "--line-length",
     "dask_workers": "--workers",
     "overwrite=True": "--overwrite", "resume=True": "--resume",
 }

@@ -1,4 +1,5 @@
-"""``ilpregions slice MODEL --through A,B[,C]``: exact pieces on a segment or plane through points."""
+"""``ilpregions slice MODEL --through A,B[,C]``: exact pieces on a segment or plane through points;
+``--lines N``: N segments at once and their pieces per unit length."""
 
 from __future__ import annotations
 
@@ -24,16 +25,29 @@ def register(sub) -> None:
     source.add_argument("--seed", type=nonnegative_int, metavar="N", help="He-normal weights from seed N (spec models)")
     source.add_argument("--weights", metavar="W.npz", help="weights of a spec model (layers.<i>.weight/bias)")
     source.add_argument("--torch", metavar="FILE.pt",
-                        help="a model saved by ilpregions.services.torch._convert.save, or a state_dict with "
+                        help="a model saved by ilpregions.services.torch.save, or a state_dict with "
                              "--arch or --torch-module (always read with torch.load(weights_only=True))")
     parser.add_argument("--input", type=torch_input_shape, metavar="C,H,W",
                         help="with --torch: one input's shape in torch order")
     parser.add_argument("--arch", metavar="ARCH.toml", help="with --torch and a bare state_dict: the layer list")
     add_torch_module_arguments(parser)
-    parser.add_argument("--through", required=True, metavar="A,B[,C]",
-                        help="2 or 3 points: FILE.npy, an index into --data, or 'random'")
-    parser.add_argument("--data", metavar="X.npy", help="an array of inputs (N, ...) that indices refer to")
-    parser.add_argument("--point-seed", type=nonnegative_int, default=0, metavar="N", help="seed of 'random' points")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--through", metavar="A,B[,C]",
+                       help="2 or 3 points: FILE.npy, an index into --data, or 'random'")
+    where.add_argument("--lines", type=int, metavar="N",
+                       help="N segments, each sliced exactly: between two random rows of --data (or two "
+                            "standard-normal points), or along random directions (--directions); prints the "
+                            "pieces per unit length with their spread")
+    parser.add_argument("--data", metavar="X.npy", help="an array of inputs (N, ...) that indices and lines refer to")
+    parser.add_argument("--point-seed", type=nonnegative_int, default=0, metavar="N",
+                        help="seed of 'random' points and of lines")
+    parser.add_argument("--directions", action="store_true",
+                        help="with --lines: segments centred at random data points along random directions")
+    parser.add_argument("--line-length", type=float, metavar="L",
+                        help="with --directions: each segment's length (default: the RMS distance of two "
+                             "data points)")
+    parser.add_argument("--workers", type=int, metavar="W", help="with --lines: run them on W local processes")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="with --lines: run them on this Dask scheduler")
     parser.add_argument("--region", choices=("triangle", "parallelogram"), default="triangle",
                         help="with 3 points: the triangle ABC or the parallelogram A, B, B+C-A, C")
     parser.add_argument("--plot", metavar="OUT.png", help="draw the pieces (.png, .pdf or .svg)")
@@ -115,6 +129,12 @@ def run(args) -> int:
     if args.plot:
         from ilpregions.services.slicing import check_output_path
         check_output_path(args.plot)  # refuse a bad path before the work
+    if args.lines is not None:
+        return _run_lines(args)
+    for given, what in ((args.directions, "--directions"), (args.line_length is not None, "--line-length"),
+                        (args.workers is not None, "--workers"), (args.scheduler, "--scheduler")):
+        if given:
+            raise InputError(f"{what} goes with --lines N")
     net, name = _model(args)
     points = resolve_points(args.through, net.input_size, args.data, args.point_seed)
     result = slice_network(net, points, region=args.region, time_limit=args.time_limit,
@@ -148,3 +168,57 @@ def _print_human(result, name, args) -> None:
     print(f"time: {result.seconds:.2f} s ({parts})")
     if args.plot:
         print(f"wrote {args.plot}", file=sys.stderr)
+
+
+def _run_lines(args) -> int:
+    from ilpregions.services.slicing import line_density, load_points, random_lines
+
+    if args.plot or args.no_check:
+        raise InputError(f"{'--plot' if args.plot else '--no-check'} does not go with --lines (each line's count "
+                         f"is certified; --json lists every line)")
+    net, name = _model(args)
+    data = load_points(args.data, "data") if args.data else None
+    lines = random_lines(args.lines, data, size=net.input_size, directions=args.directions,
+                         length=args.line_length, seed=args.point_seed)
+    result = line_density(net, lines, time_limit=args.time_limit, workers=args.workers, scheduler=args.scheduler,
+                          progress=not (args.quiet or args.json))
+    if args.json:
+        print_json(result.to_json(model=name))
+    else:
+        _print_lines(result, name, args)
+    return EXIT_OK if result.complete else EXIT_PARTIAL
+
+
+def _spread(s, digits: int = 4) -> str:
+    if not s.n:
+        return "none (no line finished)"
+    q = s.quantiles
+    return (f"mean {s.mean:.{digits}g}, std {s.std:.{digits}g}, median {q['q50']:.{digits}g}, "
+            f"5-95% {q['q05']:.{digits}g}-{q['q95']:.{digits}g}, min {s.min:.{digits}g}, max {s.max:.{digits}g}")
+
+
+def _print_lines(result, name, args) -> None:
+    source = result.source
+    points = f"rows of {args.data}" if source["points"] == "data" else "standard-normal points"
+    kind = (f"segments of length {source['line_length']:.4g} along random directions through {points}"
+            if source["line_kind"] == "directions" else f"segments between two random {points}")
+    print(f"model: {name}")
+    print(f"lines: {len(result.lines) if result.requested is None else result.requested} {kind} "
+          f"(seed {source['point_seed']})")
+    exact = len(result.exact_lines)
+    if result.complete:
+        print(f"exact: all {exact} lines, each piece's pattern certified")
+    else:
+        partial = sum(line.status == "partial" for line in result.lines)
+        other = sum(line.status == "uncertified" for line in result.lines)
+        notes = [f"{partial} stopped by the time limit (their counts lower bounds)" if partial else "",
+                 f"{'some' if result.not_run is None else result.not_run} not run (time limit)"
+                 if result.not_run != 0 else "",
+                 f"{other} not certified" if other else ""]
+        print(f"exact: {exact} lines ({'; '.join(n for n in notes if n)}; statistics over the exact lines only)")
+    print(f"pieces per line: {_spread(result.pieces)}")
+    print(f"pieces per unit length: {_spread(result.density)}")
+    print(f"breakpoints per unit length: {_spread(result.breakpoint_density)}")
+    where = f"Dask at {args.scheduler}" if args.scheduler else f"{result.workers} process" + (
+        "es" if result.workers > 1 else "")
+    print(f"time: {result.seconds:.2f} s ({where})")
