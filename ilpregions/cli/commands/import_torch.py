@@ -3,7 +3,7 @@
 FILE.pt is read with ``torch.load(weights_only=True)`` only; it never unpickles
 arbitrary objects. Two layouts are accepted:
 
-* the file written by ``ilpregions.services.torch._convert.save(model, "model.pt")``: a
+* the file written by ``ilpregions.services.torch.save(model, "model.pt")``: a
   dict of plain data and tensors, ``{"format": "ilpregions.torch/1",
   "architecture": [layer tables], "state_dict": model.state_dict()}``;
 * a bare ``torch.save(model.state_dict(), "model.pt")`` plus ``--arch
@@ -38,7 +38,7 @@ def register(sub) -> None:
                     "architecture as a TOML spec, and optionally its weights as .npz for "
                     "`ilpregions regions --weights`. Needs the torch extra.")
     parser.add_argument("file", metavar="FILE.pt",
-                        help="saved by ilpregions.services.torch._convert.save(model, path), or a bare state_dict with --arch")
+                        help="saved by ilpregions.services.torch.save(model, path), or a bare state_dict with --arch")
     parser.add_argument("--input", type=torch_input_shape, required=True, metavar="C,H,W",
                         help="one input's shape in torch order, without the batch axis (e.g. 3,32,32)")
     parser.add_argument("--arch", default=None, metavar="ARCH.toml",

@@ -202,7 +202,7 @@ def read_weights_only(path: str | Path):
         # torch.save(model), or anything else), and we never run such code.
         raise ParameterError("arch", f"{path}: holds pickled Python objects (a whole "
                              f"torch.save(model)?), which are never loaded; save with "
-                             f"ilpregions.services.torch._convert.save(model, path), or save "
+                             f"ilpregions.services.torch.save(model, path), or save "
                              f"model.state_dict() and give its architecture or its Python class") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds; all mean "not readable"
         raise InputError(f"{path}: cannot be read by torch.load(weights_only=True): "
@@ -234,7 +234,7 @@ def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None)
             raise ParameterError("arch", f"{path}: a bare state_dict does not say the architecture; "
                                  f"give it (ARCH.toml, a list of [[layers]] tables) or the model's Python class, "
                                  f"or save with "
-                                 f"ilpregions.services.torch._convert.save(model, path)")
+                                 f"ilpregions.services.torch.save(model, path)")
     module = build_module(layers)
     if not isinstance(state, Mapping):
         raise InputError(f"{path}: the state_dict is missing")

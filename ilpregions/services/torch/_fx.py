@@ -8,7 +8,8 @@ Supported, wherever they appear in the graph (``nn`` modules, ``torch.*``,
   linear in the input), ``Linear``, ``BatchNorm1d/2d/3d`` in eval mode,
   ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``, ``Flatten``, ``view``/
   ``reshape``/``flatten``, ``Dropout`` and ``Identity`` (eval mode), adding
-  or multiplying by a constant;
+  or multiplying by a constant, negation, ``mean``/``sum`` over non-batch
+  axes (global average pooling written as ``x.mean((2, 3))``);
 * ``ReLU`` (module, ``torch.relu``, ``F.relu``, ``x.relu()``) and
   ``LeakyReLU`` / ``F.leaky_relu`` (any finite slope: still piecewise
   linear, and its pieces are still activation patterns);
@@ -52,7 +53,8 @@ import numpy as np
 
 from ilpregions.core.errors import InputError, TooLargeError
 from ilpregions.core.slicenet import SliceNet, Builder
-from ilpregions.services.torch._fx_ops import affine_op, concat_op, constant_op, leaky_slope, maxpool_windows
+from ilpregions.services.torch._fx_ops import (affine_op, concat_op, constant_op, leaky_slope, maxpool_windows,
+                                               reduction_op)
 
 #: Largest input a traced model may have (entries per sample).
 MAX_INPUT = 1_000_000
@@ -61,13 +63,31 @@ _BATCH = 2
 
 
 def _trace(module):
+    """``torch.fx.symbolic_trace``, but a failure names the innermost submodule whose forward failed."""
     import torch.fx
 
+    class Tracer(torch.fx.Tracer):
+        failed_in = None
+
+        def call_module(self, m, forward, args, kwargs):
+            try:
+                return super().call_module(m, forward, args, kwargs)
+            except Exception:
+                if self.failed_in is None:  # the innermost module is the first to see the error
+                    try:
+                        self.failed_in = f"{self.path_of_module(m)} ({type(m).__name__})"
+                    except NameError:
+                        self.failed_in = type(m).__name__
+                raise
+
+    tracer = Tracer()
     try:
-        return torch.fx.symbolic_trace(module)
+        graph = tracer.trace(module)
+        return torch.fx.GraphModule(tracer.root, graph, type(module).__name__)
     except Exception as exc:  # noqa: BLE001 - tracing fails in many ways; all mean "unsupported"
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{type(module).__name__}: forward cannot be traced by torch.fx ({text})") from None
+        where = tracer.failed_in or type(module).__name__
+        raise InputError(f"{where}: forward cannot be traced by torch.fx ({text})") from None
 
 
 def _check_eval(module) -> None:
@@ -134,7 +154,8 @@ def _classify(node, gm):
         return None, m
     if node.op == "call_method":
         name = node.target
-        return {"relu": "relu", "leaky_relu": "leaky", "add": "add", "sub": "sub", "mul": "scale", "div": "scale"}.get(
+        return {"relu": "relu", "leaky_relu": "leaky", "add": "add", "sub": "sub", "mul": "scale", "div": "scale",
+                "mean": "reduce", "sum": "reduce", "neg": "neg"}.get(
             name, "alias" if name in _RESHAPE_METHODS else "static" if name in _STATIC_METHODS else None), None
     fn = node.target
     table = {torch.relu: "relu", F.relu: "relu", torch.flatten: "alias", torch.reshape: "alias",
@@ -145,7 +166,8 @@ def _classify(node, gm):
              F.adaptive_avg_pool1d: "affine", F.adaptive_avg_pool2d: "affine", F.adaptive_avg_pool3d: "affine",
              F.dropout: "dropout", operator.getitem: "static", F.leaky_relu: "leaky",
              F.adaptive_max_pool1d: "maxpool", F.adaptive_max_pool2d: "maxpool", F.adaptive_max_pool3d: "maxpool",
-             torch.cat: "cat", torch.concat: "cat", torch.concatenate: "cat"}
+             torch.cat: "cat", torch.concat: "cat", torch.concatenate: "cat", torch.mean: "reduce",
+             torch.sum: "reduce", operator.neg: "neg", torch.neg: "neg"}
     try:
         return table.get(fn), None
     except TypeError:
@@ -216,7 +238,8 @@ def _convert(node, gm, b, env):
         what = f"module {type(m).__name__}" if m is not None else f"op {where}"
         raise InputError(f"{where}: unsupported {what}; supported: Conv1d/2d/3d, Linear, ReLU, "
                          f"LeakyReLU, MaxPool, AdaptiveMaxPool, AvgPool, AdaptiveAvgPool, BatchNorm (eval), "
-                         f"Flatten/view/reshape, Dropout, Identity, residual additions, torch.cat")
+                         f"Flatten/view/reshape, mean/sum over non-batch axes, Dropout, Identity, residual additions, "
+                         f"torch.cat")
     x = tensors[0]
     _, tid, shape_in = env[x]
     shape_out = _tensor_shape(node)
@@ -238,6 +261,13 @@ def _convert(node, gm, b, env):
         return ("t", b.relu(tid, where), shape_out)
     if kind == "leaky":
         return ("t", b.relu(tid, where, leaky_slope(node, m, where)), shape_out)
+    if kind == "neg":
+        import scipy.sparse as sp
+        n = b.sizes[tid]
+        return ("t", b.affine(tid, -sp.identity(n, format="csr"), np.zeros(n), where), shape_out)
+    if kind == "reduce":
+        return ("t", b.affine(tid, reduction_op(node, shape_in, shape_out, where), np.zeros(math.prod(shape_out)),
+                              where), shape_out)
     if kind in ("add", "sub") and len(tensors) == 2:
         y = env[tensors[1]][1]
         if env[tensors[1]][2] != shape_in:

@@ -227,4 +227,25 @@ def concat_op(node, b, env, shape_out, where):
     return ("t", total, shape_out)
 
 
-__all__ = ["constant_op", "maxpool_windows", "affine_op", "leaky_slope", "concat_op"]
+def reduction_op(node, shape_in, shape_out, where):
+    """The matrix of ``x.mean(dims)`` / ``x.sum(dims)`` / ``torch.mean(x, dims)`` over non-batch axes."""
+    import torch
+
+    args, kwargs = list(node.args[1:]), dict(node.kwargs)
+    dim = kwargs.pop("dim", args.pop(0) if args else None)
+    keepdim = kwargs.pop("keepdim", args.pop(0) if args else False)
+    ndim = len(shape_in) + 1
+    dims = [dim] if isinstance(dim, int) else list(dim) if isinstance(dim, (list, tuple)) else None
+    if args or kwargs or not isinstance(keepdim, bool) or not dims or not all(
+            isinstance(d, int) and not isinstance(d, bool) for d in dims):
+        raise InputError(f"{where}: only mean/sum over constant axes (dim=..., keepdim=...) is supported")
+    if any(d % ndim == 0 for d in dims):
+        raise InputError(f"{where}: a mean or sum over the batch axis mixes samples; reduce over (C, *spatial) "
+                         f"axes only")
+    name = node.target if isinstance(node.target, str) else node.target.__name__
+    reduce = getattr(torch, name)
+    return _basis_matrix(lambda t: reduce(t, dim=tuple(dims), keepdim=keepdim), shape_in, math.prod(shape_out),
+                         where)
+
+
+__all__ = ["constant_op", "maxpool_windows", "affine_op", "leaky_slope", "concat_op", "reduction_op"]

@@ -2,8 +2,9 @@
 
 A saved *file* must never run code, so the model's code does not come from
 the file: the user names it (``--torch-module``), as ``package.module:Name``
-(importable) or ``path/to/file.py:Name``. ``Name`` is a class or a function
-returning the module; it is called with keyword arguments from
+(importable; the current directory is searched first) or
+``path/to/file.py:Name``. ``Name`` is a class or a function returning the
+module; it is called with keyword arguments from
 ``--torch-kwargs`` (a JSON object of plain values). The weights come from a
 ``torch.save(model.state_dict(), FILE)`` file (or a checkpoint dict holding
 one under ``"state_dict"`` / ``"model_state_dict"``), read with
@@ -23,6 +24,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -60,7 +63,7 @@ def _import_target(target: str):
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
         else:
-            module = importlib.import_module(where)
+            module = _import_from_here(where)
     except ParameterError:
         raise
     except Exception as exc:  # noqa: BLE001 - the user's code can fail in any way
@@ -70,6 +73,20 @@ def _import_target(target: str):
     if not hasattr(module, name):
         raise ParameterError("torch_module", f"{where} has no {name!r}")
     return getattr(module, name)
+
+
+def _import_from_here(name: str):
+    """``importlib.import_module(name)``, with the current directory searched first, as ``python -m`` and
+    ``python script.py`` do (an installed console script does not put it on ``sys.path``)."""
+    here = os.getcwd()
+    added = here not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, here)
+    try:
+        return importlib.import_module(name)
+    finally:
+        if added and here in sys.path:
+            sys.path.remove(here)
 
 
 def build_user_module(torch_module: str, torch_kwargs: Mapping[str, Any] | None = None):
