@@ -27,6 +27,7 @@ def steps(quick: bool, benchmarks: bool) -> list[list[str]]:
         [py, "results/make_bounds_gap.py"],
         [py, "results/make_ground_truth.py"] + q,
         [py, "results/make_tied.py"] + q,
+        [py, "results/make_line_density.py"] + q,   # CIFAR-shaped nets at initialisation (torch extra)
     ]
     if not quick:
         # Trains a small CNN on scikit-learn's bundled digits (the `examples` extra); ~10 min.
