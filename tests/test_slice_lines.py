@@ -132,6 +132,13 @@ def test_time_limit_keeps_the_finished_lines_and_labels_the_rest():
     assert record["lines_not_run"] == summary.not_run and record["status"] == "partial"
 
 
+def test_time_limit_on_a_pool_ends_the_workers_and_labels_the_lines():
+    summary = line_density(CONV, random_lines(100000, size=36, seed=0), seed=2, workers=2, time_limit=0.5)
+    assert summary.status == "partial" and summary.not_run > 0
+    assert all(r.status in ("exact", "partial") for r in summary.lines)
+    assert summary.pieces.n == len(summary.exact_lines)
+
+
 def test_lines_from_an_iterator_without_a_length():
     pairs = (pair for pair in random_lines(3, size=6, seed=2))
     summary = line_density(MLP, pairs, seed=0)
