@@ -151,6 +151,7 @@ def main() -> int:
     from ilpregions.core.safe_io import atomic_write
 
     out = ROOT / "results" / "slices"
+    stamp = machine_stamp()  # before anything is written: the commit the numbers come from
     lines = random_lines(args.lines, size=3 * 32 * 32, directions=True, length=args.length, seed=SEED)
     before = os.getloadavg()[0]
     warm_up()
@@ -165,7 +166,7 @@ def main() -> int:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(out / f"{args.stem}.csv", text.getvalue())
-    atomic_write(out / f"{args.stem}.md", table(rows, machine_stamp(), args, loads))
+    atomic_write(out / f"{args.stem}.md", table(rows, stamp, args, loads))
     plot(rows, out / f"{args.stem}.png")
     print((out / f"{args.stem}.md").read_text())
     return 0
