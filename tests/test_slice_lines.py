@@ -9,8 +9,7 @@ import statistics
 import numpy as np
 import pytest
 
-from ilpregions.core.errors import InputError, ParameterError
-from ilpregions.core.forward import he_normal_weights
+from ilpregions.core.errors import ParameterError
 from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
 from ilpregions.services.slicing import (MAX_LINES, Spread, as_slicenet, line_density, load_points, random_lines,
                                          rms_distance, slice_lines, slice_network)
