@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
 
 import numpy as np
@@ -169,15 +168,14 @@ def test_refusals_name_the_parameter(call, parameter):
     assert info.value.parameter == parameter
 
 
-def test_load_points_reads_only_regular_numeric_files(tmp_path):
+def test_load_points_reads_only_regular_numeric_files(tmp_path, fifo):
     np.save(tmp_path / "x.npy", np.arange(6.0).reshape(3, 2))
     mapped = load_points(tmp_path / "x.npy")
     assert isinstance(mapped, np.memmap) and mapped.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
     np.save(tmp_path / "f.npy", np.asfortranarray(np.arange(6.0).reshape(2, 3)))
     assert load_points(tmp_path / "f.npy").tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
     (tmp_path / "short.npy").write_bytes((tmp_path / "x.npy").read_bytes()[:-8])  # declares more than it holds
-    fifo = tmp_path / "pipe.npy"
-    os.mkfifo(fifo)                              # opening it would block: refused before
+    # the fifo (made in tmp_path by conftest): opening it would block, so it is refused, never waited on
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     (tmp_path / "folder.npy").mkdir()
     for path, needle in [(fifo, "FIFO"), (tmp_path / "objects.npy", "pickles are never loaded"),
@@ -235,9 +233,7 @@ def test_cli_lines_time_limit_exit_3(cli, spec):
     assert record["lines_exact"] == record["pieces"]["n"]
 
 
-def test_cli_lines_refusals(cli, spec, tmp_path):
-    fifo = tmp_path / "pipe.npy"
-    os.mkfifo(fifo)
+def test_cli_lines_refusals(cli, spec, tmp_path, fifo):
     for args, needle in [
         (("--lines", "0"), "--lines: expected a number of lines from 1"),
         (("--lines", "3", "--data", fifo), "--data: "),
