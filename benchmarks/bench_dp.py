@@ -1,15 +1,18 @@
-"""Benchmark of the ``dp`` backend against the engine it replaced, side by side.
+"""Benchmark of the ``dp`` backend against an older revision of it, side by side.
 
 Every measurement runs in a fresh child process of this one run (so each
-gets its own peak RSS and pays its own loading of compiled code), the new
-engine and the old one on the same instance, and the two counts are
-compared. The old engine is the one landed before the compiled kernels
-(benchmarks/baseline_dp_engine.py with its planner, verbatim). The plain
-CP-SAT and prototype baselines of the first version of this benchmark are
-still in benchmarks/ (plain_cpsat.py, prototype_dp.py).
+gets its own peak RSS and pays its own loading of compiled code): this
+tree's engine and the baseline revision's engine on the same geometry, and
+the two counts are compared. The baseline is checked out from git into a
+temporary worktree for the run (benchmarks/_history.py); by default it is
+97c5c3e, the dp engine as landed before the compiled kernels (issue 15).
+The plain CP-SAT baseline (a method, not an older engine of ours) is run by
+benchmarks/bench_cpsat.py; the plain numpy prototype of the DP is
+benchmarks/prototype_dp.py.
 
     python benchmarks/bench_dp.py            # every line, then the Dask table (about 15 min)
     python benchmarks/bench_dp.py --quick    # small lines only
+    python benchmarks/bench_dp.py --baseline main --quick   # a branch against main
 
 Writes results/dp_benchmark.md and results/dp_benchmark.csv.
 """
@@ -18,9 +21,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
+import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +30,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT))  # this tree's ilpregions, not an installed copy
+
+#: The default baseline: the dp engine as landed before the compiled kernels (issue 15).
+BASELINE = "97c5c3e"
 
 # name, (input shape, kernel, d1, stride), run the old engine too, goal
 LINES = [
@@ -55,18 +59,24 @@ def _instance(geometry):
 
 def worker(kind: str, geometry, time_limit: float | None, memory_cap: int | None = None,
            workers: int = 0) -> dict:
-    """Run one side in this (child) process and return a JSON-able record."""
+    """One measurement in this (child) process, with the ``ilpregions`` of the child's tree.
+
+    ``kind``: "count" (a timed count), "estimate" (the pilot alone) or "dask"
+    (every stage on a LocalCluster). Module paths are those of both 97c5c3e
+    and this tree (core.geometry, core.spec, backends.dp.engine); the rest is
+    optional glue, named where it is used.
+    """
     sys.set_int_max_str_digits(0)
     inst = _instance(geometry)
     options = {} if memory_cap is None else {"memory_cap": memory_cap}
     # Imports (and the Dask cluster) come before the clock: we time the counting.
-    if kind == "old":
-        import baseline_dp_engine as engine
-    else:
-        from ilpregions.backends.dp import engine
-        from ilpregions.backends.dp.run import tune_malloc
-
-        tune_malloc()   # as `ilpregions count` does for the dp backend
+    from ilpregions.backends.dp import engine
+    try:
+        from ilpregions.backends.dp.run import tune_malloc   # since issue 15; `count` calls it for dp
+    except ImportError:  # 97c5c3e and older: no malloc tuning existed
+        tune_malloc = None
+    if tune_malloc is not None:
+        tune_malloc()
     if kind == "estimate":   # the pilot alone, on every line (the run pilots wide blocks only)
         start, cpu_start = time.perf_counter(), time.process_time()
         found = engine.estimate(inst)
@@ -108,19 +118,14 @@ def worker(kind: str, geometry, time_limit: float | None, memory_cap: int | None
     return record
 
 
-def run_child(kind: str, geometry, time_limit: float | None, memory_cap: int | None = None,
+def run_child(tree, kind: str, geometry, time_limit: float | None, memory_cap: int | None = None,
               workers: int = 0, kill_after: float | None = None) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, json.dumps(geometry),
-           "--time-limit", str(time_limit or 0), "--cap", str(memory_cap or 0), "--workers", str(workers)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=kill_after)
-    except subprocess.TimeoutExpired:
-        return {"error": f"killed after {kill_after:.0f} s (no time limit given to the engine)",
-                "seconds": kill_after}
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [""])[-1]
-        return {"error": last or f"exit status {proc.returncode} (killed: out of memory?)"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """:func:`worker` in a fresh child whose ``ilpregions`` is ``tree``'s (benchmarks/_history.py)."""
+    record = tree.run("bench_dp.py:worker", {"kind": kind, "geometry": geometry, "time_limit": time_limit,
+                                            "memory_cap": memory_cap, "workers": workers}, timeout=kill_after)
+    if record.get("error", "").startswith("killed after"):
+        record["error"] += " (no time limit given to the engine)"
+    return record
 
 
 def _fmt_seconds(s: float | None) -> str:
@@ -157,18 +162,16 @@ DASK_LINES = [
 
 
 def main(argv=None) -> int:
+    from _history import add_baseline_argument, baseline_tree, stamp_lines, this_tree
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small lines only, no Dask table")
+    add_baseline_argument(parser, BASELINE, "the dp engine landed before the compiled kernels")
     parser.add_argument("--dp-time-limit", type=float, default=600.0,
                         help="seconds per line and engine before it reports how far it got (default 600)")
     parser.add_argument("--wall-time-limit", type=float, default=900.0,
                         help="the lines beyond the old engine run without a time limit (they finish or "
                              "are refused up front); their child is killed after this many seconds (default 900)")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("geometry", nargs="?", help=argparse.SUPPRESS)
-    parser.add_argument("--time-limit", type=float, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--cap", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--only", help="run only lines whose name contains this text")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run old and new alternately this many times on the lines under "
@@ -179,76 +182,75 @@ def main(argv=None) -> int:
                              "(its '== line' / 'new:' / 'old:' lines) instead of running them again")
     args = parser.parse_args(argv)
     sys.set_int_max_str_digits(0)  # counts can have many thousands of digits
-    if args.worker:
-        print(json.dumps(worker(args.worker, json.loads(args.geometry), args.time_limit or None,
-                                args.cap or None, args.workers)))
-        return 0
-
-    from _machine import machine_stamp
-
-    stamp = machine_stamp()
-    started = time.perf_counter()
-    reused = _read_log(args.reuse_log) if args.reuse_log else None
-    rows = []
-    for name, geometry, with_old, goal in LINES:
-        if (args.only and args.only not in name) or (args.quick and name not in QUICK):
-            continue
-        print(f"== {name}", flush=True)
-        # Lines beyond the old engine run as a user would (no time limit: they
-        # finish or are refused up front); the child is killed after
-        # --wall-time-limit seconds.
-        limit = args.dp_time_limit if with_old else None
-        new = reused[name]["new"] if reused else run_child("new", geometry, limit,
-                                                           kill_after=None if with_old else args.wall_time_limit)
-        print(f"   new: {new}", flush=True)
-        old = (reused[name].get("old") if reused else
-               run_child("old", geometry, args.dp_time_limit) if with_old else None)
-        if old is not None:
-            print(f"   old: {old}", flush=True)
-        if args.repeat > 1 and old and not reused and max(new.get("seconds", 99), old.get("seconds", 99)) < 10:
-            new, old = _best_of(geometry, limit, args.dp_time_limit, args.repeat, new, old)
-            print(f"   best of {args.repeat}: new {new.get('cpu_seconds')} s CPU, old {old.get('cpu_seconds')} s CPU",
-                  flush=True)
-        estimate = (reused[name].get("est") if reused else run_child("estimate", geometry, None)) or {}
-        print(f"   est: {estimate}", flush=True)
-        both = old and not old.get("error") and not new.get("error")
-        rows.append({
-            "line": name, "goal": goal,
-            "new_seconds": new.get("seconds"), "new_cpu_seconds": new.get("cpu_seconds"),
-            "new_complete": new.get("complete"), "new_error": new.get("error"),
-            "new_peak_states": new.get("peak_states"), "new_max_rss_bytes": new.get("max_rss_bytes"),
-            "new_scan": " ".join(new.get("scan") or []), "new_compiled_steps": new.get("compiled_steps"),
-            "old_seconds": old.get("seconds") if old else None,
-            "old_cpu_seconds": old.get("cpu_seconds") if old else None,
-            "old_peak_states": old.get("peak_states") if old else None,
-            "old_max_rss_bytes": old.get("max_rss_bytes") if old else None,
-            "ratio_wall": old["seconds"] / max(new["seconds"], 1e-9) if both else None,
-            "ratio_cpu": old["cpu_seconds"] / max(new["cpu_seconds"], 1e-9) if both else None,
-            "counts_agree": (old["regions"] == new["regions"]) if both and old["complete"] and new["complete"] else None,
-            "regions": new.get("regions"), "_new": new, "_old": old, "repeats": new.get("repeats", 1),
-            "estimated_peak_states": estimate.get("estimated_peak_states"),
-            "estimate_seconds": estimate.get("seconds"),
-            "estimated_peak_memory_bytes": estimate.get("estimated_peak_memory_bytes"),
-            "new_peak_memory_bytes": new.get("peak_memory_bytes"),
-        })
-    dask_rows = []
-    if not (args.quick or args.no_dask):
-        for name, geometry, workers, cap in DASK_LINES:
-            print(f"== dask {name}", flush=True)
-            r = run_child("dask", geometry, args.dp_time_limit, cap, workers)
-            print(f"   dask: {r}", flush=True)
-            single = next((row["regions"] for row in rows if row["line"] == name), None)
-            dask_rows.append((name, workers, cap, r, single))
+    new_tree = this_tree()
+    with baseline_tree(args) as old_tree:
+        stamp = stamp_lines(new_tree, old_tree)
+        started = time.perf_counter()
+        reused = _read_log(args.reuse_log) if args.reuse_log else None
+        rows = [_line(name, geometry, goal, new_tree, old_tree if with_old else None, args,
+                      reused[name] if reused else None)
+                for name, geometry, with_old, goal in LINES
+                if not ((args.only and args.only not in name) or (args.quick and name not in QUICK))]
+        dask_rows = []
+        if not (args.quick or args.no_dask):
+            for name, geometry, workers, cap in DASK_LINES:
+                print(f"== dask {name}", flush=True)
+                r = run_child(new_tree, "dask", geometry, args.dp_time_limit, cap, workers)
+                print(f"   dask: {r}", flush=True)
+                single = next((row["regions"] for row in rows if row["line"] == name), None)
+                dask_rows.append((name, workers, cap, r, single))
     _write(rows, dask_rows, stamp, args.quick, time.perf_counter() - started)
     return 0
 
 
-def _best_of(geometry, limit, old_limit, repeat, new, old):
+def _line(name, geometry, goal, new_tree, old_tree, args, reused) -> dict:
+    """Measure one line: this tree's engine, the baseline's (``old_tree``, or None), the pilot."""
+    print(f"== {name}", flush=True)
+    # Lines beyond the old engine run as a user would (no time limit: they
+    # finish or are refused up front); the child is killed after
+    # --wall-time-limit seconds.
+    limit = args.dp_time_limit if old_tree is not None else None
+    kill = None if old_tree is not None else args.wall_time_limit
+    new = reused["new"] if reused else run_child(new_tree, "count", geometry, limit, kill_after=kill)
+    print(f"   new: {new}", flush=True)
+    old = (reused.get("old") if reused else
+           run_child(old_tree, "count", geometry, args.dp_time_limit) if old_tree is not None else None)
+    if old is not None:
+        print(f"   old: {old}", flush=True)
+    if args.repeat > 1 and old and not reused and max(new.get("seconds", 99), old.get("seconds", 99)) < 10:
+        new, old = _best_of(new_tree, old_tree, geometry, limit, args.dp_time_limit, args.repeat, new, old)
+        print(f"   best of {args.repeat}: new {new.get('cpu_seconds')} s CPU, old {old.get('cpu_seconds')} s CPU",
+              flush=True)
+    estimate = (reused.get("est") if reused else run_child(new_tree, "estimate", geometry, None)) or {}
+    print(f"   est: {estimate}", flush=True)
+    both = old and not old.get("error") and not new.get("error")
+    return {
+        "line": name, "goal": goal,
+        "new_seconds": new.get("seconds"), "new_cpu_seconds": new.get("cpu_seconds"),
+        "new_complete": new.get("complete"), "new_error": new.get("error"),
+        "new_peak_states": new.get("peak_states"), "new_max_rss_bytes": new.get("max_rss_bytes"),
+        "new_scan": " ".join(new.get("scan") or []), "new_compiled_steps": new.get("compiled_steps"),
+        "old_seconds": old.get("seconds") if old else None,
+        "old_cpu_seconds": old.get("cpu_seconds") if old else None,
+        "old_peak_states": old.get("peak_states") if old else None,
+        "old_max_rss_bytes": old.get("max_rss_bytes") if old else None,
+        "ratio_wall": old["seconds"] / max(new["seconds"], 1e-9) if both else None,
+        "ratio_cpu": old["cpu_seconds"] / max(new["cpu_seconds"], 1e-9) if both else None,
+        "counts_agree": (old["regions"] == new["regions"]) if both and old["complete"] and new["complete"] else None,
+        "regions": new.get("regions"), "_new": new, "_old": old, "repeats": new.get("repeats", 1),
+        "estimated_peak_states": estimate.get("estimated_peak_states"),
+        "estimate_seconds": estimate.get("seconds"),
+        "estimated_peak_memory_bytes": estimate.get("estimated_peak_memory_bytes"),
+        "new_peak_memory_bytes": new.get("peak_memory_bytes"),
+    }
+
+
+def _best_of(new_tree, old_tree, geometry, limit, old_limit, repeat, new, old):
     """Alternate old and new ``repeat`` times in all; each side's run with the least CPU."""
     news, olds = [new], [old]
     for _ in range(repeat - 1):
-        news.append(run_child("new", geometry, limit))
-        olds.append(run_child("old", geometry, old_limit))
+        news.append(run_child(new_tree, "count", geometry, limit))
+        olds.append(run_child(old_tree, "count", geometry, old_limit))
     pick = [min((r for r in rs if not r.get("error")), key=lambda r: r["cpu_seconds"]) for rs in (news, olds)]
     for r in pick:
         r["repeats"] = repeat
@@ -303,12 +305,14 @@ def _write(rows, dask_rows, stamp, quick, seconds) -> None:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    lines = [f"# dp backend benchmark{' (quick)' if quick else ''}", "",
-             f"Machine: {stamp['platform']}, {stamp['cpu']}, {stamp['cores']} cores, Python "
-             f"{stamp['python']}; commit {stamp['commit']}. The 2 cores were shared with several other "
-             f"jobs during the run (load average well above 2), so wall times are inflated and noisy; "
-             f"the CPU time of each process is given beside it. Whole run: {seconds / 60:.1f} min.", "",
-             "Old engine: the dp engine landed before the compiled kernels (benchmarks/baseline_dp_engine.py). "
+    try:
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "unknown"
+    lines = [f"# dp backend benchmark{' (quick)' if quick else ''}", "", *stamp,
+             f"Load average at the end: {load}; on 2 shared cores a load above 2 inflates wall times, so the "
+             f"CPU time of each process is given beside it. Whole run: {seconds / 60:.1f} min.", "",
+             "Old engine: the dp engine of the baseline commit, run from its own source tree. "
              "Each cell is one fresh child process (its own peak RSS; the new engine pays its one-off "
              "loading of compiled code inside the timed part). Ratio = old / new, wall (CPU).", "",
              "| line | goal | old engine | new engine | ratio | peak states old / new | estimate (pilot) | "
