@@ -135,17 +135,82 @@ AUTO = "auto"
 
 
 def backend_names(task: str) -> list[str]:
-    """Every known backend for a task, installed or not (variants included)."""
+    """Every known backend for a task, installed or not (variants included).
+
+    Parameters
+    ----------
+    task : str
+        A task name: ``COUNT``, ``CHECK``, ``LP``, ``EXPORT``, ``EVALUATE``,
+        ``TIED``, ``SLICE`` or ``CELLS``.
+
+    Returns
+    -------
+    list of str
+        The registered names serving ``task``, in registry order; empty for
+        an unknown task.
+
+    Examples
+    --------
+    >>> backend_names(TIED), backend_names(CHECK)
+    (['subspace'], ['cpsat', 'scip', 'flow', 'cbc', 'highs'])
+    """
     return [name for name, spec in BACKENDS.items() if task in spec.tasks]
 
 
 def available_backends(task: str) -> list[str]:
-    """The backends for a task whose dependencies are installed."""
+    """The backends for a task whose dependencies are installed.
+
+    Parameters
+    ----------
+    task : str
+        A task name (see :func:`backend_names`).
+
+    Returns
+    -------
+    list of str
+        The names of :func:`backend_names` whose module and required packages
+        can be imported here.
+
+    Examples
+    --------
+    >>> "dp" in available_backends(COUNT)
+    True
+    >>> set(available_backends(COUNT)) <= set(backend_names(COUNT))
+    True
+    """
     return [name for name in backend_names(task) if BACKENDS[name].is_available()]
 
 
 def resolve(name: str, task: str) -> BackendSpec:
-    """Look a backend up by name for a task; unknown names list the valid ones."""
+    """Look a backend up by name for a task, without importing it.
+
+    Parameters
+    ----------
+    name : str
+        A registered backend name (``BACKENDS``).
+    task : str
+        The task it should serve.
+
+    Returns
+    -------
+    BackendSpec
+        The backend's static facts: module, tasks, requirements, extra.
+
+    Raises
+    ------
+    UnknownBackendError
+        ``name`` is unknown or does not serve ``task``; the message lists the
+        valid names (and ``auto`` for counting).
+
+    Examples
+    --------
+    >>> resolve("flow", CHECK).requires
+    ('networkx',)
+    >>> resolve("flow", COUNT)
+    Traceback (most recent call last):
+    ...
+    ilpregions.core.errors.UnknownBackendError: unknown count backend 'flow'; valid backends: auto, bruteforce, cpsat, cpsat-binary, cpsat-rows, dp, scip
+    """
     spec = BACKENDS.get(name)
     if spec is None or task not in spec.tasks:
         valid = backend_names(task) + ([AUTO] if task == COUNT else [])
@@ -154,7 +219,26 @@ def resolve(name: str, task: str) -> BackendSpec:
 
 
 def install_hint(spec: BackendSpec) -> str:
-    """How to get a backend's dependencies."""
+    """How to get a backend's dependencies, as a pip command.
+
+    Parameters
+    ----------
+    spec : BackendSpec
+        A registry entry (``BACKENDS[name]``).
+
+    Returns
+    -------
+    str
+        ``pip install "ilpregions[extra]"`` when the backend has an extra,
+        else ``pip install`` of its required packages.
+
+    Examples
+    --------
+    >>> install_hint(BACKENDS["scip"])
+    'pip install "ilpregions[scip]"'
+    >>> install_hint(BACKENDS["flow"])
+    'pip install networkx'
+    """
     return f'pip install "ilpregions[{spec.extra}]"' if spec.extra else \
         f"pip install {' '.join(spec.requires)}"
 
@@ -164,8 +248,38 @@ _LOADED: dict[str, Any] = {}
 
 
 def load(name: str, task: str):
-    """The backend ``name`` for ``task``, as an object satisfying that task's
-    protocol (:mod:`ilpregions.backends.protocols`); a hint when not installed."""
+    """The backend ``name`` for ``task``, imported on first use.
+
+    Parameters
+    ----------
+    name : str
+        A registered backend name (``BACKENDS``), variants included.
+    task : str
+        The task it is loaded for.
+
+    Returns
+    -------
+    module or variant
+        An object satisfying the task's Protocol in
+        :mod:`ilpregions.backends.protocols` (the backend's module, or for a
+        variant a view of it with the variant's entry points and options).
+        Later calls return the same object.
+
+    Raises
+    ------
+    UnknownBackendError
+        ``name`` is unknown or does not serve ``task``.
+    BackendUnavailableError
+        Its dependencies are not installed; the message says what to install.
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> inst = layer_instance(Network((3, 3, 1), (ConvLayer(2, 2),)))
+    >>> load("dp", COUNT).count(inst).regions
+    256
+    """
     spec = resolve(name, task)
     loaded = _LOADED.get(name)
     if loaded is not None:

@@ -146,9 +146,33 @@ def shrink_violation(inst: Theorem1Instance, t: Sequence[int], positions: Iterab
 def verify(inst: Theorem1Instance, t: Sequence[int], result: FeasibilityResult) -> list[str]:
     """Every problem with a result's certificate (empty when it is valid).
 
-    Checks from the definitions only: an assignment gives each position t_p
-    distinct elements of its own field and no element twice; a violated set
-    has the stated sum and union, and sum > union.
+    Checks from the definitions only, independently of the solver that made
+    the certificate: an assignment gives each position t_p distinct elements
+    of its own field and no element twice; a violated set has the stated sum
+    and union, and sum > union.
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        The set system the result is about.
+    t : sequence of int
+        The demand vector that was checked, one entry per position.
+    result : FeasibilityResult
+        A result of :func:`ilpregions.check` (or of a backend's ``check``).
+
+    Returns
+    -------
+    list of str
+        One line per problem found; empty when the certificate proves the
+        answer.
+
+    Examples
+    --------
+    >>> from ilpregions import ConvLayer, Network, check, layer_instance
+    >>> net = Network((3, 3, 1), (ConvLayer(2, 2),))
+    >>> t = [4, 4, 0, 1]
+    >>> verify(layer_instance(net), t, check(net, t))
+    []
     """
     problems = []
     spatial = len(inst.input_spatial)

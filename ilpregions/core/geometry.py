@@ -249,8 +249,36 @@ def dense_instance(input_shape: Sequence[int], layer: DenseLayer) -> Theorem1Ins
 def layer_instance(network: Network, index: int | None = None) -> Theorem1Instance:
     """The Theorem-1 set system of a one-layer network (or of layer ``index``).
 
-    Raises :class:`InputError` when the network is not a single conv/local/dense
-    layer and no index is given: the exact count is for one layer.
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+    index : int, optional
+        The layer whose set system is wanted; without it the network must be
+        a single conv, local or dense layer (the exact count is for one layer).
+
+    Returns
+    -------
+    Theorem1Instance
+        The receptive fields S_p (as pixel ids), channels d0, filters d1 and
+        the caps of every position.
+
+    Raises
+    ------
+    InputError
+        No index and the network is not one conv/local/dense layer, or the
+        indexed layer is a max-pool layer (it has no set system).
+    TooLargeError
+        The layer's positions or fields are beyond the size limits.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, MaxPoolLayer, Network
+    >>> inst = layer_instance(Network((3, 3, 1), (ConvLayer(2, 2),)))
+    >>> inst.positions, inst.fields[0], inst.filters
+    (4, (0, 1, 3, 4), 2)
+    >>> layer_instance(Network((4, 4, 1), (ConvLayer(2, 2), MaxPoolLayer(2))), index=0).positions
+    9
     """
     if index is None:
         if len(network.layers) != 1 or isinstance(network.layers[0], MaxPoolLayer):

@@ -150,7 +150,39 @@ def as_matrix(A, where: str):
 
 
 def from_spec(network, weights: Mapping[str, np.ndarray]) -> SliceNet:
-    """A :class:`SliceNet` of a spec network (every conv/dense layer followed by a ReLU)."""
+    """A :class:`SliceNet` of a spec network with concrete weights.
+
+    Every conv, local and dense layer becomes an affine op followed by a ReLU;
+    max-pool layers become max-pool ops.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+    weights : mapping of str to ndarray
+        One array per parameter, named as :func:`ilpregions.core.forward.he_normal_weights`
+        names them (``layers.<i>.weight``, ``layers.<i>.bias``).
+
+    Returns
+    -------
+    SliceNet
+        The network as flat float64 operations.
+
+    Raises
+    ------
+    InputError
+        An array is missing, unknown, of the wrong shape or not real.
+    TooLargeError
+        A layer's matrix would exceed ``MAX_MATRIX_ENTRIES`` entries.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import DenseLayer, Network
+    >>> w = {"layers.0.weight": np.array([[1.0, -1.0]]), "layers.0.bias": np.array([0.5])}
+    >>> net = from_spec(Network((2,), (DenseLayer(1),)), w)
+    >>> [op.kind for op in net.ops], net.sizes
+    (['affine', 'relu'], (2, 1, 1))
+    """
     from ilpregions.core.forward import check_weights, stages
 
     sizes = [int(np.prod(s)) for s in network.input_shapes()] + [int(np.prod(network.output_shapes()[-1]))]
@@ -180,6 +212,31 @@ def evaluate(net: SliceNet, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Ties in a pooling window go to the first maximal entry; a window whose
     maximum is exactly 0.0 (all entries inactive ReLUs) gets code -1.
+
+    Parameters
+    ----------
+    net : SliceNet
+        The network.
+    X : array_like
+        One input per row (a single input may be a vector), in the network's
+        layout.
+
+    Returns
+    -------
+    codes : ndarray of int16
+        One row per input: 1/0 per ReLU entry, then per pooling window the
+        index of its maximal entry (or -1), op after op.
+    outputs : ndarray of float64
+        The network's output for each input row.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import DenseLayer, Network
+    >>> w = {"layers.0.weight": np.array([[1.0, -1.0]]), "layers.0.bias": np.array([0.5])}
+    >>> net = from_spec(Network((2,), (DenseLayer(1),)), w)
+    >>> codes, out = evaluate(net, [[1.0, 0.0], [0.0, 1.0]])
+    >>> codes.tolist(), out.tolist()
+    ([[1], [0]], [[1.5], [0.0]])
     """
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     values = {0: X}

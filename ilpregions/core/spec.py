@@ -52,7 +52,33 @@ class ConvLayer:
 
 def LocalLayer(filters: int, kernel: AxisOption, stride: AxisOption = 1,
                padding: AxisOption = 0, dilation: AxisOption = 1) -> ConvLayer:
-    """A locally connected (untied) layer: a :class:`ConvLayer` with ``shared=False``."""
+    """A locally connected (untied) layer: a :class:`ConvLayer` with ``shared=False``.
+
+    Parameters
+    ----------
+    filters : int
+        Neurons per position (d1).
+    kernel, stride, padding, dilation : int or sequence of int
+        As for :class:`ConvLayer`: one value for every spatial axis, or one
+        per axis.
+
+    Returns
+    -------
+    ConvLayer
+        The layer, with its own weights at every position.
+
+    Raises
+    ------
+    SpecError
+        A value is not a positive integer (padding: not negative) or the
+        per-axis lists disagree in length.
+
+    Examples
+    --------
+    >>> layer = LocalLayer(4, 2)
+    >>> layer.shared, layer.type, layer.filters
+    (False, 'local', 4)
+    """
     return ConvLayer(filters, kernel, stride, padding, dilation, shared=False)
 
 

@@ -136,7 +136,37 @@ def parse_toml(text: str, source: str | None = None) -> dict:
 
 
 def loads(text: str, source: str | None = None) -> Network:
-    """Parse a TOML spec from a string."""
+    r"""Parse and validate a TOML architecture spec from a string.
+
+    Parameters
+    ----------
+    text : str
+        The TOML text: ``input = [...]`` and one ``[[layers]]`` table per
+        layer (docs/guide.md shows the format).
+    source : str, optional
+        Where the text came from (a file name), prefixed to error messages.
+
+    Returns
+    -------
+    Network
+        The validated architecture.
+
+    Raises
+    ------
+    SpecError
+        The text is not TOML, or a field is missing, unknown or invalid; the
+        message names the field (and ``source``).
+
+    Examples
+    --------
+    >>> net = loads('input = [4, 1]\n[[layers]]\ntype = "conv"\nfilters = 2\nkernel = 2\n')
+    >>> net.layers[0].filters, net.output_shapes()
+    (2, ((3, 2),))
+    >>> loads('input = [4, 1]\n[[layers]]\ntype = "conv"\nkernel = 2\n', source="net.toml")
+    Traceback (most recent call last):
+    ...
+    ilpregions.core.errors.SpecError: net.toml: layers[0].filters: is missing (a conv layer needs filters, kernel)
+    """
     data = parse_toml(text, source)
     try:
         return network_from_dict(data)
@@ -145,13 +175,29 @@ def loads(text: str, source: str | None = None) -> Network:
 
 
 def load(path: str | Path) -> Network:
-    """Read and validate a TOML architecture spec.
+    r"""Read and validate a TOML architecture spec.
+
+    Parameters
+    ----------
+    path : str or Path
+        A regular file of at most a few MB, UTF-8 TOML (see :func:`loads`).
+
+    Returns
+    -------
+    Network
+        The validated architecture.
+
+    Raises
+    ------
+    SpecError
+        The file cannot be read, is not a regular file, is too large, is not
+        UTF-8 or not a valid spec; the message names the file and the field.
 
     Examples
     --------
     >>> import tempfile, os
     >>> with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as fh:
-    ...     _ = fh.write('input = [3, 3, 1]\\n[[layers]]\\ntype = "conv"\\nfilters = 2\\nkernel = 2\\n')
+    ...     _ = fh.write('input = [3, 3, 1]\n[[layers]]\ntype = "conv"\nfilters = 2\nkernel = 2\n')
     >>> load(fh.name).output_shapes()
     ((2, 2, 2),)
     >>> os.unlink(fh.name)
@@ -167,6 +213,25 @@ def dumps(network: Network) -> str:
     """Write a network in the TOML spec format (round-trips through :func:`loads`).
 
     tomli-w does the quoting and escaping, so any name round-trips.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture to write.
+
+    Returns
+    -------
+    str
+        TOML text; every per-axis option is written as a list.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import DenseLayer, Network
+    >>> text = dumps(Network((2,), (DenseLayer(3),)))
+    >>> text.splitlines()[:3]
+    ['input = [', '    2,', ']']
+    >>> loads(text) == Network((2,), (DenseLayer(3),))
+    True
     """
     import tomli_w
 

@@ -116,7 +116,32 @@ def theorem1_bounds(bounds) -> tuple:
 
 
 def best_bounds(bounds) -> tuple:
-    """The applicable bounds proven for the network with the largest lower and the smallest upper value."""
+    """The applicable bounds proven for the network with the largest lower and the smallest upper value.
+
+    An ``exact`` bound counts on both sides; values proven only for the
+    locally connected layer are never chosen. Ties go to the published
+    bounds: one of ours is chosen only when it is strictly best.
+
+    Parameters
+    ----------
+    bounds : iterable of Bound
+        Named bounds, applicable or not.
+
+    Returns
+    -------
+    lower : NamedBound or None
+        The best lower bound, or None when none applies.
+    upper : NamedBound or None
+        The best upper bound, or None when none applies.
+
+    Examples
+    --------
+    >>> from ilpregions.services.bounds._common import LOCAL, na, named
+    >>> rows = [named("a.lower", "lower", 5), named("b.upper", "upper", 9),
+    ...         named("c.upper", "upper", 7, proven_for=LOCAL), na("d.lower", "lower", "needs d1 >= d0")]
+    >>> [b.name for b in best_bounds(rows)]
+    ['a.lower', 'b.upper']
+    """
     proven = [b for b in bounds if b.applicable and getattr(b, "proven_for", C.NETWORK) == C.NETWORK]
     lows = [b for b in proven if b.kind in ("lower", "exact")]
     ups = [b for b in proven if b.kind in ("upper", "exact")]
@@ -245,7 +270,7 @@ def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
         Seconds for each exact count, tied_max run and strip search; a run cut
         short makes the bounds that need it inapplicable, with the reason.
     lp : bool
-        Include :mod:`ilpregions.services.bounds._lp` for one-layer nets.
+        Include the LP-based one-layer bounds for one-layer nets.
     search : bool
         Run tied_max and the strip searches on the first layer (False: closed forms only there;
         Theorem 2's N' is still counted).
@@ -257,6 +282,23 @@ def compute_bounds(network: Network, exact_counter: ExactCounter | None = None,
         time left is listed as "not run: time limit". The report's ``cut``
         then names them and its ``status`` is ``"time_limit"``. Every value
         returned is finished, hence proven.
+
+    Returns
+    -------
+    BoundsReport
+        Every bound (applicable or with the reason it is not), the proven
+        headline ``lower``/``upper`` and their names, parameter and neuron
+        counts, and notes.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, DenseLayer, Network
+    >>> report = compute_bounds(Network((3, 3, 1), (ConvLayer(2, 2),)), lp=False, search=False)
+    >>> report.lower, report.upper, report.upper_name, report.status
+    (192, 256, 'xiong2020.theorem1', 'complete')
+    >>> deep = compute_bounds(Network((4, 1), (ConvLayer(2, 2), DenseLayer(2))), lp=False, search=False)
+    >>> deep.lower <= deep.upper, deep.params, deep.neurons
+    (True, 20, 8)
     """
     budget = Budget.total(total_seconds, time_limit)
     with Progress("bounds", total=4, enabled=progress, unit="stage") as bar:

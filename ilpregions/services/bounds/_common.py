@@ -65,25 +65,119 @@ class NamedBound(Bound):
 
 def named(name: str, kind: str, value: int | None, reason: str | None = None,
           proven_for: str = NETWORK, regions: str | None = None) -> NamedBound:
-    """An applicable bound; upper bounds hold for linear pieces too (pieces ≤ activation regions)."""
+    """An applicable bound; upper bounds hold for linear pieces too (pieces ≤ activation regions).
+
+    Parameters
+    ----------
+    name : str
+        The bound's name (a constant of this package, e.g. ``THEOREM1``).
+    kind : {"lower", "upper", "exact"}
+        Which side it bounds.
+    value : int or None
+        The exact value.
+    reason : str, optional
+        A note shown beside the value (what it assumes, where it comes from).
+    proven_for : {"network", "locally-connected"}
+        What the value is proven for (``NETWORK`` or ``LOCAL``).
+    regions : str, optional
+        The region definition it is proven under; default ``BOTH`` for an
+        upper bound and ``ACTIVATION`` otherwise.
+
+    Returns
+    -------
+    NamedBound
+        The record, with ``applicable=True``.
+
+    Examples
+    --------
+    >>> b = named(PASCANU, "upper", 8)
+    >>> b.applicable, b.value, b.regions
+    (True, 8, 'activation regions and linear pieces')
+    """
     if regions is None:
         regions = BOTH if kind == "upper" else ACTIVATION
     return NamedBound(name, kind, value, True, reason, proven_for, regions)
 
 
 def na(name: str, kind: str, reason: str, proven_for: str = NETWORK) -> NamedBound:
-    """An inapplicable bound with the reason (never computed)."""
+    """An inapplicable bound with the reason (never computed).
+
+    Parameters
+    ----------
+    name : str
+        The bound's name.
+    kind : {"lower", "upper", "exact"}
+        Which side it would bound.
+    reason : str
+        Why it does not apply (an assumption that fails, a time limit).
+    proven_for : {"network", "locally-connected"}
+        What it would be proven for.
+
+    Returns
+    -------
+    NamedBound
+        The record, with ``applicable=False`` and no value.
+
+    Examples
+    --------
+    >>> b = na(SERRA2018, "upper", "needs a dense network")
+    >>> b.applicable, b.value, b.reason
+    (False, None, 'needs a dense network')
+    """
     return NamedBound(name, kind, None, False, reason, proven_for, BOTH if kind == "upper" else ACTIVATION)
 
 
 def as_named(b: Bound, proven_for: str, reason: str | None = None, kind: str | None = None) -> NamedBound:
-    """Re-label a plain :class:`Bound` (e.g. from the LP module)."""
+    """Re-label a plain :class:`~ilpregions.core.results.Bound` (e.g. from the LP module) with what it is proven for.
+
+    Parameters
+    ----------
+    b : Bound
+        The bound.
+    proven_for : {"network", "locally-connected"}
+        What its value is proven for.
+    reason : str, optional
+        A new reason; default the bound's own.
+    kind : str, optional
+        A new kind; default the bound's own.
+
+    Returns
+    -------
+    NamedBound
+        The same name and value with ``proven_for`` and ``regions`` set.
+
+    Examples
+    --------
+    >>> from ilpregions.core.results import Bound
+    >>> as_named(Bound("lp.upper", "upper", 10, True, None), LOCAL).proven_for
+    'locally-connected'
+    """
     return NamedBound(b.name, kind or b.kind, b.value, b.applicable, reason if reason is not None else b.reason,
                       proven_for, BOTH if (kind or b.kind) == "upper" else ACTIVATION)
 
 
 def bound_json(b: Bound) -> dict[str, Any]:
-    """A bound as JSON: its value as exact decimal text (up to ``JSON_MAX_DIGITS`` digits), its size."""
+    """A bound as JSON: its value as exact decimal text (up to ``JSON_MAX_DIGITS`` digits), its size.
+
+    Parameters
+    ----------
+    b : Bound
+        A bound (a :class:`NamedBound` or a plain one, then proven for the
+        network).
+
+    Returns
+    -------
+    dict
+        ``name``, ``kind``, ``value`` (decimal text, or None beyond
+        ``JSON_MAX_DIGITS`` digits), ``applicable``, ``reason``,
+        ``proven_for``, ``regions``, ``digits`` and ``log10``.
+
+    Examples
+    --------
+    >>> record = bound_json(named(THEOREM1, "exact", 256))
+    >>> record["value"], record["digits"], record["proven_for"]
+    ('256', 3, 'network')
+    """
     size = value_json(b.value)
     return {"name": b.name, "kind": b.kind, "value": size["value"],
             "applicable": b.applicable, "reason": b.reason,

@@ -30,7 +30,30 @@ ExactCounter = Callable[[Theorem1Instance, Optional[float]], Any]
 
 
 def first_layer_instance(network: Network, index: int = 0) -> Theorem1Instance:
-    """The set system of layer ``index`` (a conv/local or dense layer)."""
+    """The Theorem-1 set system of layer ``index`` of a network (a conv/local or dense layer).
+
+    Unlike :func:`ilpregions.layer_instance`, the network may have any depth;
+    the layer's input shape comes from the layers before it.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+    index : int
+        The layer (0 = the first); it must be a conv, local or dense layer.
+
+    Returns
+    -------
+    Theorem1Instance
+        The layer's receptive fields, channels and filters.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, DenseLayer, Network
+    >>> net = Network((4, 1), (ConvLayer(2, 2), DenseLayer(3)))
+    >>> first_layer_instance(net).positions, first_layer_instance(net, 1).channels
+    (3, 2)
+    """
     layer = network.layers[index]
     shape = network.input_shapes()[index]
     if isinstance(layer, ConvLayer):
@@ -43,6 +66,25 @@ def largest_block(inst: Theorem1Instance) -> int:
     """Positions in the largest overlapping block of fields (0 when all are empty).
 
     Cached: the ImageNet stem's 12,544 fields take a second to analyse.
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        A layer's set system.
+
+    Returns
+    -------
+    int
+        The size of the largest connected component of positions whose
+        fields share pixels.
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> largest_block(layer_instance(Network((6, 1), (ConvLayer(2, 2),)))), largest_block(
+    ...     layer_instance(Network((6, 1), (ConvLayer(2, 2, stride=2),))))
+    (5, 1)
     """
     return max((len(c) for c in components(inst)), default=0)
 
@@ -71,7 +113,31 @@ def overlapping(layer, inst: Theorem1Instance) -> bool:
 
 
 def size_guard(inst: Theorem1Instance) -> str | None:
-    """Why the exact engine should not be started on ``inst``, or None."""
+    """Why the exact engine should not be started on ``inst``, or None.
+
+    Disjoint fields are always counted (a product of closed forms); otherwise
+    an instance over ``EXACT_MAX_POSITIONS`` positions, or with a block over
+    ``EXACT_MAX_BLOCK_POSITIONS``, is skipped: no exact method finishes there.
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        A layer's set system.
+
+    Returns
+    -------
+    str or None
+        The reason to skip, for the bound's record; None to go ahead.
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> size_guard(layer_instance(Network((8, 8, 1), (ConvLayer(2, 2),)))) is None
+    True
+    >>> size_guard(layer_instance(Network((30, 30, 1), (ConvLayer(2, 2),))))
+    'exact count skipped: 841 positions overlap in one block (limit 400); no exact method finishes there'
+    """
     if not fields_meet(inst):
         return None  # a product of closed forms in every backend
     if inst.positions > EXACT_MAX_POSITIONS:
@@ -85,14 +151,64 @@ def size_guard(inst: Theorem1Instance) -> str | None:
 
 
 def engine_counter(inst: Theorem1Instance, time_limit: float | None = None):
-    """The default exact counter: :func:`ilpregions.services.count._theorem1.count_regions`, backend "auto"."""
+    """The default exact counter: :func:`ilpregions.services.count.count_regions` with backend "auto".
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        A layer's set system.
+    time_limit : float, optional
+        Seconds before the count stops with a partial (lower-bound) sum.
+
+    Returns
+    -------
+    CountResult
+        The Theorem-1 count; ``exact`` is False when the time limit stopped it.
+
+    Raises
+    ------
+    TooLargeError
+        The engine refuses the instance up front (memory estimate).
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> engine_counter(layer_instance(Network((4, 1), (ConvLayer(2, 2),)))).regions
+    55
+    """
     from ilpregions.services.count import count_regions
 
     return count_regions(inst, backend="auto", time_limit=time_limit)
 
 
 def bruteforce_counter(inst: Theorem1Instance, time_limit: float | None = None):
-    """An exact counter for tiny instances (used in examples and tests)."""
+    """An exact counter for tiny instances: the brute-force backend (used in examples and tests).
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        A layer's set system (a handful of positions).
+    time_limit : float, optional
+        Seconds before the enumeration stops.
+
+    Returns
+    -------
+    CountResult
+        The Theorem-1 count by enumerating the box of t-vectors.
+
+    Raises
+    ------
+    TooLargeError
+        The box of t-vectors is too large to enumerate.
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> bruteforce_counter(layer_instance(Network((4, 1), (ConvLayer(2, 2),)))).regions
+    55
+    """
     from ilpregions.services.count import count_regions
 
     return count_regions(inst, backend="bruteforce", time_limit=time_limit)
@@ -152,8 +268,20 @@ class Exact:
 
 
 def box_upper(inst: Theorem1Instance) -> int:
-    """Π_p Σ_{i≤min(d1,|S_p|)} C(d1, i) ≥ R_N: K_N lies in the box t_p ≤ |S_p|.
+    """The box bound Π_p Σ_{i≤min(d1,|S_p|)} C(d1, i) ≥ R_N: K_N lies in the box t_p ≤ |S_p|.
 
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        A layer's set system.
+
+    Returns
+    -------
+    int
+        The bound, exactly.
+
+    Examples
+    --------
     >>> from ilpregions.core.spec import Network, ConvLayer
     >>> from ilpregions.core.geometry import layer_instance
     >>> box_upper(layer_instance(Network((4, 1), (ConvLayer(2, 2),))))   # 4³ ≥ 55

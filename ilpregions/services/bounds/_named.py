@@ -25,6 +25,21 @@ def single_tap(shape_in, layer: ConvLayer) -> tuple[int, ...] | None:
     x(p), distinct for distinct p. Without padding a = 0 always works (the
     paper's setting); with "same" padding the centre tap does.
 
+    Parameters
+    ----------
+    shape_in : tuple of int
+        The layer's input shape (spatial axes, then channels).
+    layer : ConvLayer
+        A conv or local layer.
+
+    Returns
+    -------
+    tuple of int or None
+        One kernel offset per spatial axis, or None when no tap reads an
+        input pixel at every output position.
+
+    Examples
+    --------
     >>> from ilpregions.core.spec import Network, ConvLayer
     >>> net = Network((5, 1), (ConvLayer(2, 3, padding=1), ConvLayer(2, 3, padding=2)))
     >>> single_tap((5, 1), net.layers[0]), single_tap((5, 2), net.layers[1])
@@ -81,6 +96,31 @@ def theorem2_lower_rows(network: Network, exact: Exact, time_limit: float | None
     layers only, the bound is taken on its longest conv prefix that satisfies
     the conditions: every activation region of a prefix contains at least one
     activation region of the whole network (docs/bounds.md).
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+    exact : Exact
+        The memoised one-layer counter of this ``bounds`` call.
+    time_limit : float, optional
+        Seconds for each search on the last layer (N').
+    budget : Budget, optional
+        The overall deadline of the call, if any.
+
+    Returns
+    -------
+    NamedBound
+        The bound, or an inapplicable record with the condition that fails.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> from ilpregions.services.bounds._exact import Exact, bruteforce_counter
+    >>> net = Network((4, 1), (ConvLayer(2, 2, stride=2), ConvLayer(2, 1)))
+    >>> b = theorem2_lower(net, Exact(bruteforce_counter, None), None)
+    >>> b.value, b.reason
+    (36, "R_{N'} ≥ ilpregions.tied.fresh_box")
     """
     name, kind = THEOREM2_LOWER, "lower"
     k = conv_prefix(network)
@@ -157,6 +197,27 @@ def theorem2_upper(network: Network, first_upper: int | None, first_from: str):
     R_{N''} may be any proven upper bound on the first layer (Theorem 1 with
     shared filters too). Dense and average-pooling layers are affine maps, so
     the argument covers them; max-pooling is not affine.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+    first_upper : int or None
+        A proven upper bound on the first layer's maximum (None: unknown).
+    first_from : str
+        Where ``first_upper`` comes from, for the note ("Theorem 1", ...).
+
+    Returns
+    -------
+    NamedBound
+        The bound, or an inapplicable record (max-pooling, or no first-layer
+        bound).
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> theorem2_upper(Network((4, 1), (ConvLayer(2, 2), ConvLayer(2, 2))), 55, "Theorem 1").value
+    880
     """
     name, kind = THEOREM2_UPPER, "upper"
     if any(isinstance(layer, MaxPoolLayer) for layer in network.layers):
@@ -212,6 +273,26 @@ def fc_bounds_for(network: Network, budget=None) -> list:
     Montúfar 2017 and Serra 2018 hold for any stack of ReLU layers joined by
     affine maps (conv, dense, average pooling); Montúfar 2014's construction
     needs dense layers and is taken on the longest dense prefix.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+    budget : Budget, optional
+        The overall deadline of the ``bounds`` call; a bound whose cost does
+        not fit is listed as not run.
+
+    Returns
+    -------
+    list of NamedBound
+        Pascanu 2013 (exact for one dense layer), Montúfar 2014, Montúfar
+        2017 and Serra 2018, in that order.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import DenseLayer, Network
+    >>> [(b.name, b.value) for b in fc_bounds_for(Network((2,), (DenseLayer(3), DenseLayer(2))))]
+    [('pascanu2013.exact', None), ('montufar2014.lower', 4), ('montufar2017.upper', 28), ('serra2018.upper', 25)]
     """
     layers = network.layers
     n0 = input_dim(network)

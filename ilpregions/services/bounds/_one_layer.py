@@ -176,12 +176,42 @@ SEARCH_SECONDS_PER_POSITION = 2.5e-4
 
 def real_lower(network: Network, inst: Theorem1Instance, exact_value: int | None,
                time_limit: float | None, search: bool = True, budget: Budget | None = None) -> RealLower:
-    """Memoised :func:`_real_lower` (the same layer is asked for by several bounds).
+    """Proven lower bounds on one layer's real maximum (shared filters included), memoised.
 
-    ``search=False`` skips the runs of ``tied_max`` (whole layer and strips),
-    keeping the closed forms: for callers that need the value fast.
-    ``budget`` (:class:`~ilpregions.services.bounds._budget.Budget`) carries an
-    overall deadline; a result found under one is not memoised.
+    The same layer is asked for by several bounds of one ``bounds`` call.
+
+    Parameters
+    ----------
+    network : Network
+        A network whose first layer is the layer (its other layers are
+        ignored).
+    inst : Theorem1Instance
+        The first layer's set system.
+    exact_value : int or None
+        Its Theorem-1 count, when known (the maximum where fields do not
+        overlap).
+    time_limit : float, optional
+        Seconds for each run of ``tied_max`` and of the strip searches.
+    search : bool
+        False skips the runs of ``tied_max`` (whole layer and strips), keeping
+        the closed forms: for callers that need the value fast.
+    budget : Budget, optional
+        Carries an overall deadline; a result found under one is not memoised.
+
+    Returns
+    -------
+    RealLower
+        Every candidate bound (applicable or with its reason), the best value
+        and its name, and the DP count of the real maximum when it ran.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> net = Network((3, 3, 1), (ConvLayer(2, 2),))
+    >>> best = real_lower(net, layer_instance(net), 256, None, search=False)
+    >>> best.value, best.name
+    (192, 'ilpregions.tied.fresh_box')
     """
     budget = Budget(time_limit) if budget is None else budget
     # the time limit is not in the key: a value found under another limit is just as proven, and the
@@ -344,6 +374,31 @@ def strip_partition_upper(inst: Theorem1Instance, time_limit: float | None,
     the strips' Theorem-1 counts bounds R_N, hence the CNN's maximum. Each
     strip is counted by the ``dp`` backend; identical strips (up to
     translation) are counted once.
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        A layer's set system with at least two spatial axes.
+    time_limit : float, optional
+        Seconds for all strip heights together (a default when None).
+    budget : Budget, optional
+        The overall deadline of the ``bounds`` call.
+
+    Returns
+    -------
+    value : int or None
+        The best bound found, or None.
+    how : str
+        Which strip height gave it, or why none finished.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> strip_partition_upper(layer_instance(Network((4, 4, 1), (ConvLayer(2, 2),))), None)
+    (262144, 'strips of 1 output line(s), counted by the dp backend')
+    >>> strip_partition_upper(layer_instance(Network((4, 1), (ConvLayer(2, 2),))), None)
+    (None, 'needs a grid of at least two spatial axes')
     """
     from ilpregions.services.count import count_regions
 

@@ -21,6 +21,18 @@ def layer_params(network: Network) -> tuple[int, ...]:
     conv: d1·(Π f_i·d0 + 1); local: that once per output position (untied);
     dense from n to m units: m·(n + 1); pooling: 0.
 
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+
+    Returns
+    -------
+    tuple of int
+        One count per layer.
+
+    Examples
+    --------
     >>> from ilpregions.core.spec import Network, ConvLayer, DenseLayer
     >>> layer_params(Network((3, 3, 1), (ConvLayer(2, 2), ConvLayer(2, 2, shared=False), DenseLayer(3))))
     (10, 18, 9)
@@ -39,7 +51,24 @@ def layer_params(network: Network) -> tuple[int, ...]:
 
 
 def params(network: Network) -> int:
-    """Total weights plus biases."""
+    """Total weights plus biases.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+
+    Returns
+    -------
+    int
+        The sum of :func:`layer_params`.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> params(Network((3, 3, 1), (ConvLayer(2, 2),)))
+    10
+    """
     return sum(layer_params(network))
 
 
@@ -51,6 +80,18 @@ def is_relu(layer) -> bool:
 def layer_neurons(network: Network) -> tuple[int, ...]:
     """N_l, the ReLU neurons of each conv/local/dense layer (pooling skipped).
 
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+
+    Returns
+    -------
+    tuple of int
+        One count per ReLU layer, in order.
+
+    Examples
+    --------
     >>> from ilpregions.core.spec import Network, ConvLayer
     >>> layer_neurons(Network((1, 4, 1), (ConvLayer(2, (1, 2)), ConvLayer(3, (1, 2)))))
     (6, 6)
@@ -60,17 +101,68 @@ def layer_neurons(network: Network) -> tuple[int, ...]:
 
 
 def neurons(network: Network) -> int:
-    """Total ReLU neurons."""
+    """Total ReLU neurons.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+
+    Returns
+    -------
+    int
+        The sum of :func:`layer_neurons`.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import Network, ConvLayer, MaxPoolLayer
+    >>> neurons(Network((4, 4, 1), (ConvLayer(2, 2), MaxPoolLayer(3))))
+    18
+    """
     return sum(layer_neurons(network))
 
 
 def input_dim(network: Network) -> int:
-    """n0, the number of input scalars."""
+    """n0, the number of input scalars.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+
+    Returns
+    -------
+    int
+        The product of the input shape.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import Network, DenseLayer
+    >>> input_dim(Network((4, 4, 3), (DenseLayer(2),)))
+    48
+    """
     return math.prod(network.input_shape)
 
 
 def layer_positions(network: Network) -> tuple[int, ...]:
-    """Output positions of each layer (1 for dense)."""
+    """Output positions of each layer (1 for dense).
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+
+    Returns
+    -------
+    tuple of int
+        One count per layer, pooling layers included.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import Network, ConvLayer, DenseLayer
+    >>> layer_positions(Network((4, 4, 1), (ConvLayer(2, 2), DenseLayer(3))))
+    (9, 1)
+    """
     return tuple(math.prod(shape[:-1]) if len(shape) > 1 else 1 for shape in network.output_shapes())
 
 

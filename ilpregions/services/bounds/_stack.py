@@ -42,6 +42,20 @@ def tail_upper(dimension: int, widths: list[int]) -> int:
     min(Montúfar 2017, Serra 2018) for that input dimension (Serra when its DP
     is affordable); 1 for an empty stack.
 
+    Parameters
+    ----------
+    dimension : int
+        The input dimension the stack sees.
+    widths : list of int
+        Neurons of each ReLU layer.
+
+    Returns
+    -------
+    int
+        The bound, exactly.
+
+    Examples
+    --------
     >>> tail_upper(3, [2, 5]), tail_upper(3, [])
     (29, 1)
     """
@@ -64,8 +78,21 @@ def composite_instances(network: Network) -> list[Theorem1Instance | None]:
     Position q of layer l reads positions T_q of the layer before, so it
     depends on the input pixels ∪_{p∈T_q} S_p (all channels); pooling passes
     fields on like a one-filter conv; a dense layer reads everything. The
-    instance carries d_l filters and kind "local". None where too large.
+    instance carries d_l filters and kind "local".
 
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+
+    Returns
+    -------
+    list of Theorem1Instance or None
+        One per ReLU layer after the first; None where the instance would have
+        more than ``MAX_COMPOSITE_ENTRIES`` field entries.
+
+    Examples
+    --------
     >>> from ilpregions.core.spec import Network, ConvLayer
     >>> inst = composite_instances(Network((4, 1), (ConvLayer(2, 2), ConvLayer(3, 2))))[0]
     >>> inst.fields, inst.filters
@@ -154,7 +181,30 @@ def layerwise_upper(network: Network, first_layer: int | None, union_size: int,
 
 def cnn_upper(network: Network, first_layer: int | None, union_size: int,
               composite_counts: list[int | None] | None = None) -> int:
-    """Our upper bound: the smaller of (a) and (b) of the module docstring."""
+    """Our upper bound on a CNN's regions: the smaller of (a) and (b) of the module docstring.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+    first_layer : int or None
+        A proven upper bound on the first layer's maximum (None: unknown).
+    union_size : int
+        |∪_p S_p| of the first layer (the dimension its regions live in).
+    composite_counts : list of int or None, optional
+        Theorem-1 counts of :func:`composite_instances` (None where unknown).
+
+    Returns
+    -------
+    int
+        The bound, exactly.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> cnn_upper(Network((4, 1), (ConvLayer(2, 2), ConvLayer(3, 2))), 55, 4, [None])
+    3135
+    """
     best = layerwise_upper(network, first_layer, union_size, composite_counts)
     pools = any(isinstance(layer, MaxPoolLayer) for layer in network.layers)
     if not pools and first_layer is not None and is_relu(network.layers[0]):

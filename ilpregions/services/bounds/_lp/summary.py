@@ -57,13 +57,30 @@ def one_layer_bounds(inst: Theorem1Instance, baselines: bool = True) -> OneLayer
     Parameters
     ----------
     inst : Theorem1Instance
-    baselines : also report the two textbook upper bounds for comparison
+        The layer's set system.
+    baselines : bool
+        Also report the two textbook upper bounds for comparison.
+
+    Returns
+    -------
+    OneLayerBounds
+        The bounds (best box in K_N, exact-block tree, and the baselines), the
+        best lower and upper value, the LP exponent |∪S| and each position's LP
+        maximum.
 
     Raises
     ------
     RuntimeError
-        if the LP exponent differs from |∪S| (it cannot, by the rank of the
-        polymatroid; a failure means a bug in the flow network).
+        The LP exponent differs from |∪S|. It cannot, by the rank of the
+        polymatroid: this is a check against a bug in the flow network.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> r = one_layer_bounds(layer_instance(Network((4, 1), (ConvLayer(2, 2),))))
+    >>> r.lower, r.upper, r.exponent, r.exact
+    (55, 55, 4, True)
     """
     timings = {}
     start = time.perf_counter()
