@@ -40,6 +40,8 @@ WRITERS = {"cp": "cpsat", "lp": "cbc", "mps": "cbc"}
 
 @dataclass(frozen=True)
 class ExportSummary:
+    """What :func:`export_model` wrote: the format, the file, and the model's size.
+    """
     format: str
     path: str
     variables: int
@@ -50,7 +52,37 @@ class ExportSummary:
 def binding_rows(inst: Theorem1Instance, deadline: float | None = None, essential=None):
     """Positions with a field, and the essential rows with |J| ≥ 2 that can bind.
 
-    ``deadline`` (perf_counter seconds): :class:`~ilpregions.core.set_system.RowsTimeUp` past it.
+    A row Σ_{p∈J} t_p ≤ |∪_J S_p| binds only when the union is below the sum
+    of the caps of J; the others hold for every t in the box.
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        A layer's set system.
+    deadline : float, optional
+        A ``time.perf_counter()`` value; listing the rows stops past it.
+    essential : list, optional
+        The essential unions, when already listed (then ``deadline`` is not
+        used).
+
+    Returns
+    -------
+    positions : list of int
+        The positions whose field is not empty.
+    rows : list of (tuple of int, int)
+        The binding rows, as (positions J, union size).
+
+    Raises
+    ------
+    RowsTimeUp
+        The deadline passed while listing the rows.
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> binding_rows(layer_instance(Network((4, 1), (ConvLayer(2, 2),))))
+    ([0, 1, 2], [((0, 1), 3), ((0, 1, 2), 4), ((1, 2), 3)])
     """
     positions = [p for p in range(inst.positions) if inst.fields[p]]
     caps = inst.caps
@@ -65,8 +97,45 @@ def export_model(model, fmt: str, path: str, time_limit: float | None = None) ->
     """Write the K_N integer program of a one-layer model to ``path``.
 
     Listing the union rows can take minutes on a few dozen overlapping
-    positions; past ``time_limit`` seconds
-    :class:`~ilpregions.core.set_system.RowsTimeUp` is raised and nothing is written.
+    positions; past ``time_limit`` seconds nothing is written.
+
+    Parameters
+    ----------
+    model : Network or Theorem1Instance
+        A one-layer network (conv, local or dense) or its set system.
+    fmt : {"cp", "lp", "mps"}
+        The format: CP-SAT's text protocol buffer, or an LP/MPS file written
+        by PuLP.
+    path : str
+        The output file, written atomically under a lock (a regular file
+        only).
+    time_limit : float, optional
+        Seconds for listing the union rows.
+
+    Returns
+    -------
+    ExportSummary
+        The format, the path, the number of variables and of binding rows.
+
+    Raises
+    ------
+    ParameterError
+        ``fmt`` is not one of ``FORMATS``.
+    OutputError
+        ``path`` is a device, FIFO or directory, or cannot be written.
+    RowsTimeUp
+        Listing the rows took longer than ``time_limit``.
+    InputError
+        ``model`` is not a one-layer network.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from ilpregions.core.spec import Network, ConvLayer
+    >>> path = os.path.join(tempfile.mkdtemp(), "k.lp")
+    >>> summary = export_model(Network((4, 1), (ConvLayer(2, 2),)), "lp", path)
+    >>> summary.variables, summary.rows
+    (3, 3)
     """
     if fmt not in FORMATS:
         raise ParameterError("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")

@@ -44,6 +44,24 @@ from ilpregions.core.results import FeasibilityResult, Violation
 def parse_t(text: str) -> list[int]:
     """Parse a t-vector written as ``2,2,0,1`` (commas and/or spaces).
 
+    Parameters
+    ----------
+    text : str
+        The entries, separated by commas and/or white space.
+
+    Returns
+    -------
+    list of int
+        The entries (not yet checked against a layer: see :func:`validate_t`).
+
+    Raises
+    ------
+    ParameterError
+        For parameter ``t``: the text is empty or an entry is not a
+        non-negative integer (or has too many digits).
+
+    Examples
+    --------
     >>> parse_t("2, 2,0 1")
     [2, 2, 0, 1]
     >>> parse_t("1,x")
@@ -70,10 +88,34 @@ MAX_T_ENTRY = 2 ** 63 - 1
 
 
 def validate_t(inst: Theorem1Instance, t: Iterable) -> tuple[int, ...]:
-    """Check length, integrality, sign and size; return t as a tuple of ints.
+    """Check a t-vector's length, integrality, sign and size against a layer.
 
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        The layer's set system.
+    t : iterable of int
+        One entry per output position, row-major; integral floats are
+        accepted as ints.
+
+    Returns
+    -------
+    tuple of int
+        The entries as Python ints.
+
+    Raises
+    ------
+    ParameterError
+        For parameter ``t``: wrong length, an entry that is not a non-negative
+        integer, or one over ``MAX_T_ENTRY`` (2^63 - 1).
+
+    Examples
+    --------
     >>> from ilpregions.core.spec import Network, DenseLayer
-    >>> validate_t(as_instance(Network((2, 1), (DenseLayer(2),))), [2 ** 63])
+    >>> inst = as_instance(Network((2, 1), (DenseLayer(2),)))
+    >>> validate_t(inst, [2.0])
+    (2,)
+    >>> validate_t(inst, [2 ** 63])
     Traceback (most recent call last):
     ...
     ilpregions.core.errors.ParameterError: t: entry 1 is 9223372036854775808, over the limit of 9223372036854775807 (64-bit solvers; t_p <= |S_p| in K_N anyway)
@@ -114,12 +156,34 @@ def check(model, t: Iterable, backend: str = "flow") -> FeasibilityResult:
     backend : str
         "flow" (default, networkx max-flow), "cpsat", "cbc", "highs" or "scip".
 
+    Returns
+    -------
+    FeasibilityResult
+        ``feasible``, and its certificate: an assignment of t_p distinct
+        elements of S_p to every position, or a violated set J with
+        Σ_J t_p > |∪_J S_p|. :func:`verify` checks either from the
+        definitions.
+
     Raises
     ------
     InputError
-        for a t of the wrong length, or with negative or non-integer entries
-        (a :class:`~ilpregions.core.errors.ParameterError` for parameter ``t``),
-        or an unknown backend.
+        The model is not one conv/local/dense layer, or the backend is
+        unknown (:class:`~ilpregions.core.errors.UnknownBackendError`).
+    ParameterError
+        For parameter ``t``: wrong length, negative or non-integer entries,
+        or a flow network over ``MAX_FLOW_ARCS`` arcs.
+    BackendUnavailableError
+        The backend's solver is not installed.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> net = Network((3, 3, 1), (ConvLayer(2, 2),))
+    >>> check(net, [4, 4, 0, 1]).violated
+    Violation(positions=(0, 1), sum=8, union=6)
+    >>> result = check(net, [1, 1, 1, 1])
+    >>> result.feasible, len(result.assignment)
+    (True, 4)
     """
     backends.resolve(backend, backends.CHECK)   # an unknown name fails before any work
     inst = as_instance(model)

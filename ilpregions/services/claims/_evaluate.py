@@ -117,6 +117,25 @@ def per_param_greater(a: int, pa: int, b: int, pb: int) -> bool:
 def verdict(a: Side, b: Side) -> tuple[str, float | None]:
     """Grade "A has more regions per parameter than B" from the two sides' bounds.
 
+    Parameters
+    ----------
+    a : Side
+        The side claimed to be larger.
+    b : Side
+        The other side.
+
+    Returns
+    -------
+    verdict : str
+        ``PROVEN`` (A's lower bound per parameter exceeds B's upper bound per
+        parameter), ``REFUTED`` (the opposite), ``SUGGESTED`` (like-for-like
+        values order them as claimed) or ``OPEN``.
+    margin : float or None
+        log10[(A.lower/A.params) / (B.upper/B.params)], rounded to 6 digits;
+        positive exactly when PROVEN; None when a bound is missing.
+
+    Examples
+    --------
     >>> from ilpregions.core.spec import Network, DenseLayer
     >>> net = Network((2, 1), (DenseLayer(2),))
     >>> verdict(Side("A", net, 10, 100, 200, "", ""), Side("B", net, 10, 5, 50, "", ""))
@@ -148,8 +167,35 @@ def side(label: str, network: Network, exact_counter=None, time_limit: float | N
          formula_network: Network | None = None) -> Side:
     """The best proven bounds of one network (:func:`ilpregions.services.bounds.compute_bounds`).
 
-    ``formula_network`` (the same network with its last layer untied) gives
-    ``formula_lower``, the lower bound the paper's formula would give.
+    No LP bounds and no first-layer search: Theorem 2 (i) and the upper
+    bounds decide.
+
+    Parameters
+    ----------
+    label : str
+        The side's name in reports ("deep CNN", "FC", ...).
+    network : Network
+        The network.
+    exact_counter : callable, optional
+        ``(instance, time_limit) -> CountResult`` for one-layer counts; default
+        the exact engine.
+    time_limit : float, optional
+        Seconds for each exact count.
+    formula_network : Network, optional
+        The same network with its last layer untied: gives ``formula_lower``,
+        the lower bound the paper's formula would give.
+
+    Returns
+    -------
+    Side
+        The network's parameters and its proven lower and upper bounds, with
+        their names.
+
+    Examples
+    --------
+    >>> s = side("A", deep_cnn(4, 2, 2))
+    >>> s.params, s.lower, s.upper, s.lower_name
+    (18, 256, 2576, 'xiong2020.theorem2.lower')
     """
     from ilpregions.services.bounds import compute_bounds
 
@@ -286,7 +332,47 @@ def deep_vs_shallow(n0, depth: int, widths: Sequence[int] = DEFAULT_WIDTHS,
                     clock: "Clock | None" = None) -> ClaimResult:
     """Deep CNN (lower bound) vs a one-layer CNN with ≤ the same parameters (upper bound).
 
-    ``time_limit`` (seconds) cuts the run short: the result then has ``complete=False``.
+    Parameters
+    ----------
+    n0 : int or tuple of int
+        The input grid (an int: a 1-D signal), one channel.
+    depth : int
+        Conv layers of the deep side.
+    widths : sequence of int
+        The filters d per layer to evaluate (checked by :func:`check_widths`).
+    exact_counter : callable, optional
+        ``(instance, time_limit) -> CountResult``; default a memoised exact
+        counter.
+    progress : callable, optional
+        Called once per width evaluated.
+    last_stride : int
+        Stride of the deep side's last layer (2: disjoint fields; 1:
+        overlapping).
+    time_limit : float, optional
+        Seconds for the whole claim: the result then may have
+        ``complete=False``.
+    clock : Clock, optional
+        A shared deadline (used by :func:`run_claims`; overrides
+        ``time_limit``).
+
+    Returns
+    -------
+    ClaimResult
+        One comparison per width, and the smallest width from which the
+        claim is PROVEN (every integer below the first proven grid point
+        scanned).
+
+    Raises
+    ------
+    ParameterError
+        For parameter ``widths``: not positive integers, over ``MAX_WIDTH``,
+        or too many evaluations.
+
+    Examples
+    --------
+    >>> r = deep_vs_shallow(4, 2, widths=(1, 2))
+    >>> [row.verdict for row in r.rows], r.summary
+    (['OPEN', 'OPEN'], 'not supported by the bounds in this grid')
     """
     per_filter = 3 ** len(spatial_sizes(n0)) + 1
     family = (f"input {family_label(n0)}; deep: {depth - 1}× conv(d, k3, pad1) + conv(d, k2, s{last_stride}); "
@@ -303,7 +389,46 @@ def cnn_vs_fc(n0, depth: int, widths: Sequence[int] = DEFAULT_WIDTHS,
               clock: "Clock | None" = None) -> ClaimResult:
     """Deep CNN (lower bound) vs an FC net of the same depth and input, ≤ the same parameters (upper bound).
 
-    ``time_limit`` (seconds) cuts the run short: the result then has ``complete=False``.
+    Parameters
+    ----------
+    n0 : int or tuple of int
+        The input grid (an int: a 1-D signal), one channel.
+    depth : int
+        Layers of both sides.
+    widths : sequence of int
+        The filters d per CNN layer to evaluate (checked by
+        :func:`check_widths`).
+    exact_counter : callable, optional
+        ``(instance, time_limit) -> CountResult``; default a memoised exact
+        counter.
+    progress : callable, optional
+        Called once per width evaluated.
+    last_stride : int
+        Stride of the CNN's last layer (2: disjoint fields; 1: overlapping).
+    time_limit : float, optional
+        Seconds for the whole claim: the result then may have
+        ``complete=False``.
+    clock : Clock, optional
+        A shared deadline (used by :func:`run_claims`; overrides
+        ``time_limit``).
+
+    Returns
+    -------
+    ClaimResult
+        One comparison per width, and the smallest width from which the
+        claim is PROVEN.
+
+    Raises
+    ------
+    ParameterError
+        For parameter ``widths``: not positive integers, over ``MAX_WIDTH``,
+        or too many evaluations.
+
+    Examples
+    --------
+    >>> r = cnn_vs_fc(4, 2, widths=(1, 2))
+    >>> [row.verdict for row in r.rows], r.threshold
+    (['PROVEN', 'PROVEN'], 1)
     """
     family = (f"input {family_label(n0)}, depth {depth}; CNN: {depth - 1}× conv(d, k3, pad1) + conv(d, k2, "
               f"s{last_stride}); FC: {depth} dense layers of equal width w, the largest with params ≤ the CNN's")
@@ -355,6 +480,34 @@ def run_claims(cases=DEFAULT_CASES, widths: Sequence[int] = DEFAULT_WIDTHS, exac
     time runs out, the claims not started are left out and the one running is
     kept with the rows it finished (``complete=False`` on it and on the run).
 
+    Parameters
+    ----------
+    cases : sequence of tuple
+        ``(function, n0, depth[, last stride])`` with function
+        :func:`deep_vs_shallow` or :func:`cnn_vs_fc`; default ``DEFAULT_CASES``.
+    widths : sequence of int
+        The widths d to evaluate.
+    exact_counter : callable, optional
+        ``(instance, time_limit) -> CountResult``; default a memoised exact
+        counter.
+    progress : callable, optional
+        Called once per width evaluated.
+    time_limit : float, optional
+        Seconds for the whole run.
+
+    Returns
+    -------
+    ClaimsRun
+        The results, the checked widths, the number of cases asked for,
+        ``complete`` and the seconds taken.
+
+    Raises
+    ------
+    ParameterError
+        For parameter ``widths`` (see :func:`check_widths`).
+
+    Examples
+    --------
     >>> run = run_claims(cases=((deep_vs_shallow, 4, 2),), widths=(1, 2))
     >>> run.status, [r.d for r in run.results[0].rows]
     ('complete', [1, 2])
@@ -378,7 +531,35 @@ def evaluate_claims(cases=DEFAULT_CASES, widths: Sequence[int] = DEFAULT_WIDTHS,
                     time_limit: float | None = None) -> list[ClaimResult]:
     """Every (claim, family) of ``cases`` over ``widths``; a case is (function, n0, depth[, last stride]).
 
-    The results of :func:`run_claims` (fewer, the last one partial, when ``time_limit`` passes).
+    Parameters
+    ----------
+    cases : sequence of tuple
+        ``(function, n0, depth[, last stride])``; default ``DEFAULT_CASES``.
+    widths : sequence of int
+        The widths d to evaluate.
+    exact_counter : callable, optional
+        ``(instance, time_limit) -> CountResult``; default a memoised exact
+        counter.
+    progress : callable, optional
+        Called once per width evaluated.
+    time_limit : float, optional
+        Seconds for the whole run.
+
+    Returns
+    -------
+    list of ClaimResult
+        The results of :func:`run_claims` (fewer, the last one partial, when
+        ``time_limit`` passes).
+
+    Raises
+    ------
+    ParameterError
+        For parameter ``widths`` (see :func:`check_widths`).
+
+    Examples
+    --------
+    >>> [r.claim for r in evaluate_claims(cases=((cnn_vs_fc, 4, 2),), widths=(1, 2))]
+    ['cnn-vs-fc']
     """
     return list(run_claims(cases, widths, exact_counter, progress, time_limit).results)
 

@@ -30,7 +30,35 @@ def deep_cnn(n0, depth: int, d: int, last_stride: int = 2, shared_last: bool = T
 
     Layers 1..L−1: kernel 3, padding 1 (every layer keeps the input grid); layer
     L: kernel 2 with stride ``last_stride`` (2: disjoint fields; 1: overlapping).
-    ``shared_last=False`` makes the last layer locally connected (the formula's view).
+
+    Parameters
+    ----------
+    n0 : int or tuple of int
+        The input grid.
+    depth : int
+        The number of conv layers L.
+    d : int
+        Filters per layer.
+    last_stride : int
+        Stride of the last layer.
+    shared_last : bool
+        False makes the last layer locally connected (the formula's view).
+
+    Returns
+    -------
+    Network
+        The deep CNN, named after the family.
+
+    Raises
+    ------
+    ValueError
+        ``depth`` or ``d`` is below 1.
+
+    Examples
+    --------
+    >>> net = deep_cnn(4, 3, 2)
+    >>> [layer.type for layer in net.layers], net.output_shapes()[-1]
+    (['conv', 'conv', 'conv'], (2, 2))
     """
     spatial = spatial_sizes(n0)
     if depth < 1 or d < 1:
@@ -41,7 +69,25 @@ def deep_cnn(n0, depth: int, d: int, last_stride: int = 2, shared_last: bool = T
 
 
 def shallow_cnn(n0, budget: int) -> Network:
-    """One conv layer (kernel 3, padding 1) with the most filters within ``budget`` parameters."""
+    """One conv layer (kernel 3, padding 1) with the most filters within ``budget`` parameters.
+
+    Parameters
+    ----------
+    n0 : int or tuple of int
+        The input grid (an int: a 1-D signal), one channel.
+    budget : int
+        The most parameters allowed (at least one filter is used).
+
+    Returns
+    -------
+    Network
+        The one-layer CNN.
+
+    Examples
+    --------
+    >>> shallow_cnn(4, 32).layers[0].filters
+    8
+    """
     spatial = spatial_sizes(n0)
     filters = max(1, budget // (3 ** len(spatial) + 1))
     return Network(spatial + (1,), (ConvLayer(filters, 3, padding=1),), name=f"shallow CNN {family_label(n0)} D={filters}")
@@ -50,6 +96,22 @@ def shallow_cnn(n0, budget: int) -> Network:
 def fc_width(n0: int, depth: int, budget: int) -> int:
     """The largest equal width w with fc_params(n0, [w]*depth) ≤ budget (at least 1); n0 = input scalars.
 
+    Parameters
+    ----------
+    n0 : int
+        Input scalars.
+    depth : int
+        Dense layers.
+    budget : int
+        The most parameters allowed.
+
+    Returns
+    -------
+    int
+        The width, found by bisection (parameters grow with w).
+
+    Examples
+    --------
     >>> fc_width(4, 3, 32), fc_params(4, [2, 2, 2]), fc_params(4, [3, 3, 3])
     (2, 22, 39)
     """
@@ -64,7 +126,27 @@ def fc_width(n0: int, depth: int, budget: int) -> int:
 
 
 def fc_net(n0, depth: int, budget: int) -> Network:
-    """A fully-connected net on the same input, ``depth`` equal-width layers within ``budget`` parameters."""
+    """A fully-connected net on the same input, ``depth`` equal-width layers within ``budget`` parameters.
+
+    Parameters
+    ----------
+    n0 : int or tuple of int
+        The input grid (an int: a 1-D signal), one channel.
+    depth : int
+        Dense layers.
+    budget : int
+        The most parameters allowed.
+
+    Returns
+    -------
+    Network
+        The network, its width from :func:`fc_width`.
+
+    Examples
+    --------
+    >>> [layer.units for layer in fc_net(4, 3, 32).layers]
+    [2, 2, 2]
+    """
     spatial = spatial_sizes(n0)
     inputs = 1
     for n in spatial:

@@ -25,9 +25,23 @@ STEP_SECONDS = 1.0
 
 
 def evaluations_bound(widths: Sequence[int]) -> int:
-    """The most width evaluations one claim can take on ``widths``: the grid, plus the
-    scan of every integer between the first proven grid point and the one before it.
+    """The most width evaluations one claim can take on ``widths``.
 
+    The grid, plus the scan of every integer between the first proven grid
+    point and the one before it.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        The grid of widths.
+
+    Returns
+    -------
+    int
+        The largest number of evaluations, by arithmetic.
+
+    Examples
+    --------
     >>> evaluations_bound(DEFAULT_WIDTHS), evaluations_bound((1000000,))
     (45, 1000000)
     """
@@ -37,8 +51,26 @@ def evaluations_bound(widths: Sequence[int]) -> int:
 
 
 def check_widths(widths: Sequence[int]) -> tuple[int, ...]:
-    """``widths`` sorted and de-duplicated, or :class:`ParameterError` naming the limit (before any work).
+    """``widths`` sorted and de-duplicated, after checking their size by arithmetic (before any work).
 
+    Parameters
+    ----------
+    widths : sequence of int
+        The grid of widths d.
+
+    Returns
+    -------
+    tuple of int
+        The sorted distinct widths.
+
+    Raises
+    ------
+    ParameterError
+        For parameter ``widths``: empty or not positive integers, a width over
+        ``MAX_WIDTH``, or more than ``MAX_EVALUATIONS`` evaluations per claim.
+
+    Examples
+    --------
     >>> check_widths((3, 1, 3))
     (1, 3)
     >>> check_widths((1000000,))
@@ -85,7 +117,33 @@ _COUNTS_MAX = 4096
 
 
 def memo_counter(inst, time_limit: float | None = None):
-    """The default exact counter, remembering every exact answer (a cut-short one is not kept)."""
+    """The default exact counter of the claims, remembering every exact answer (a cut-short one is not kept).
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        A layer's set system.
+    time_limit : float, optional
+        Seconds for a count not yet remembered.
+
+    Returns
+    -------
+    CountResult
+        The count of :func:`ilpregions.services.bounds.engine_counter`, or the
+        remembered one for the same fields, channels and filters.
+
+    Raises
+    ------
+    TooLargeError
+        The engine refuses the instance.
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> memo_counter(layer_instance(Network((4, 1), (ConvLayer(2, 2),)))).regions
+    55
+    """
     from ilpregions.services.bounds import engine_counter
 
     key = (inst.fields, inst.channels, inst.filters)
