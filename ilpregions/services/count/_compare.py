@@ -59,6 +59,8 @@ class ComparisonRow:
 @big_int_repr  # repr at any size (docs/safety.md)
 @dataclass(frozen=True)
 class ComparisonReport:
+    """Every counting path's row on one model, whether the complete ones agree, and their common value.
+    """
     rows: tuple[ComparisonRow, ...]
     agree: bool
     regions: int | None          # the common exact value, when the complete paths agree
@@ -84,8 +86,23 @@ def _backend_path(name: str, memory_cap: int | None = None) -> Callable[..., Enu
 
 
 def counting_paths(memory_cap: int | None = None) -> dict[str, Callable[..., EnumerationOutcome]]:
-    """Every counting path by name (installed or not): the registered
-    counting backends, variants included; each gets ``memory_cap`` (bytes) if given."""
+    """Every counting path by name (installed or not): the registered counting backends, variants included.
+
+    Parameters
+    ----------
+    memory_cap : int, optional
+        Bytes; passed to every path's ``count``.
+
+    Returns
+    -------
+    dict of str to callable
+        ``name -> (instance, time_limit) -> EnumerationOutcome``.
+
+    Examples
+    --------
+    >>> sorted(counting_paths())[:3]
+    ['bruteforce', 'cpsat', 'cpsat-binary']
+    """
     return {name: _backend_path(name, memory_cap) for name in backends.backend_names(backends.COUNT)}
 
 
@@ -149,11 +166,43 @@ def compare(model, time_limit: float | None = 10.0,
     Each path gets an equal share of the time still left when it starts. A
     path whose turn comes after the limit passed is not started: its row says
     so (status ``time_limit``, no value). Backends refuse an instance too
-    large for them by arithmetic, before building a model (status ``too_large``).
-    ``progress(name)`` is called after each path; ``progress=True`` shows a
-    bar on stderr instead (one step per path). Ctrl-C (KeyboardInterrupt)
-    is not a backend failure: it stops the comparison and propagates.
-    ``memory_cap`` (bytes) goes to every backend, as ``count --memory-cap`` does.
+    large for them by arithmetic, before building a model (status
+    ``too_large``); a crashing backend is a row (status ``error``), not a
+    failure of the comparison.
+
+    Parameters
+    ----------
+    model : Network or Theorem1Instance
+        A one-layer network or its set system.
+    time_limit : float, optional
+        Seconds for all paths together (default 10); None: no limit.
+    progress : bool or callable, optional
+        ``progress(name)`` is called after each path; True shows a bar on
+        stderr instead (one step per path).
+    memory_cap : int, optional
+        Bytes, passed to every backend.
+
+    Returns
+    -------
+    ComparisonReport
+        One row per path (value, status, seconds, note), ``agree`` (the
+        complete paths agree and no partial sum exceeds them) and the common
+        value.
+
+    Raises
+    ------
+    InputError
+        The model is not one conv/local/dense layer.
+    KeyboardInterrupt
+        Ctrl-C is not a backend failure: it stops the comparison and
+        propagates.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> report = compare(Network((4, 1), (ConvLayer(2, 2),)), time_limit=None)
+    >>> report.agree, report.regions, "dp" in report.complete_paths
+    (True, 55, True)
     """
     inst = as_instance(model)
     paths = {**(counting_paths() if memory_cap is None else counting_paths(memory_cap)), **EXTRA_PATHS}
@@ -191,7 +240,24 @@ def _compare(inst, paths: dict, time_limit: float | None, progress) -> Compariso
 
 
 def all_refused(report: ComparisonReport) -> bool:
-    """True when every installed counting path refused the model as too large (nothing ran)."""
+    """True when every installed counting path refused the model as too large (nothing ran).
+
+    Parameters
+    ----------
+    report : ComparisonReport
+        A result of :func:`compare`.
+
+    Returns
+    -------
+    bool
+        Whether at least one path was tried and every one tried refused.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> all_refused(compare(Network((4, 1), (ConvLayer(2, 2),)), time_limit=None))
+    False
+    """
     tried = [r for r in report.rows if r.status not in (UNAVAILABLE, UNSUPPORTED)]
     return bool(tried) and all(r.status == TOO_LARGE for r in tried)
 

@@ -82,8 +82,20 @@ class RegionPolynomial:
 
 
 def fraction_string(value: Fraction) -> str:
-    """``"p/q"``, or ``"n"`` for an integer.
+    """``"p/q"``, or ``"n"`` for an integer (exact decimal digits at any size).
 
+    Parameters
+    ----------
+    value : Fraction
+        The number.
+
+    Returns
+    -------
+    str
+        Its text.
+
+    Examples
+    --------
     >>> fraction_string(Fraction(6, 4)), fraction_string(Fraction(3))
     ('3/2', '3')
     """
@@ -144,7 +156,43 @@ def region_polynomial(inst, *, time_limit: float | None = None, progress=None,
                       memory_cap: int | None = None) -> RegionPolynomial:
     """R_N(d1) of a layer's set system as an exact polynomial (any d1 ≥ 0).
 
-    The instance's own ``filters`` value is ignored.
+    The instance's own ``filters`` value is ignored: the DP evaluates every
+    block at d1 = 0, 1, ..., deg and interpolates exactly.
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        The layer's set system.
+    time_limit : float, optional
+        Seconds for the DP.
+    progress : optional
+        A progress bar for the DP's steps.
+    memory_cap : int, optional
+        Bytes the DP may hold; default the dp backend's cap.
+
+    Returns
+    -------
+    RegionPolynomial
+        The coefficients (Fractions, constant term first), the degree
+        (|∪S|) and the leading coefficient.
+
+    Raises
+    ------
+    PolynomialTimeLimit
+        The DP did not finish within ``time_limit`` (a partial polynomial
+        means nothing).
+    TooLargeError
+        The DP's estimated memory exceeds ``memory_cap``.
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> p = region_polynomial(layer_instance(Network((4, 1), (ConvLayer(2, 2),))))
+    >>> p.text()
+    '(7/4)·d1^4 + (2)·d1^3 + (7/4)·d1^2 + (3/2)·d1 + (1)'
+    >>> sum(c * 2 ** k for k, c in enumerate(p.coefficients))    # d1 = 2: the Theorem-1 count
+    Fraction(55, 1)
     """
     from ilpregions import backends
     from ilpregions.core.set_system import components

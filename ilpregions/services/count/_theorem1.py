@@ -26,10 +26,27 @@ def weight_sharing_note(inst: Theorem1Instance) -> str | None:
 
     Theorem 1 treats every neuron's weights as free within its support; a CNN
     ties them across positions. The formula is then the locally connected
-    (untied) count and an upper bound for the CNN. When some spatial block of
-    at least f_i outputs on two axes exists at stride 1 and d1 >= 2, the
-    commutativity of convolution gives a dependency that the formula ignores,
-    so the bound is strict.
+    (untied) count and an upper bound for the CNN.
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        A layer's set system (its ``kind`` says whether filters are shared).
+
+    Returns
+    -------
+    str or None
+        The note, or None where it does not apply (local or dense layers,
+        disjoint fields: tied and untied counts coincide).
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> weight_sharing_note(layer_instance(Network((4, 1), (ConvLayer(2, 2),))))[:40]
+    'Theorem-1 value: the exact maximum for a'
+    >>> weight_sharing_note(layer_instance(Network((4, 1), (ConvLayer(2, 2, stride=2),)))) is None
+    True
     """
     if inst.kind != "conv" or inst.positions < 2 or is_trivial(inst):
         return None  # disjoint fields: tied and untied counts coincide
@@ -39,7 +56,36 @@ def weight_sharing_note(inst: Theorem1Instance) -> str | None:
 
 
 def strict_gap_expected(layer, inst: Theorem1Instance) -> bool:
-    """True where the dependency of docs/math.md#the-commutativity-relation applies (then tied < formula)."""
+    """True where the dependency of docs/math.md#the-commutativity-relation applies (then tied < formula).
+
+    At stride 1 with one input channel, d1 >= 2 and at least a kernel's worth
+    of unpadded outputs on two axes, the identity w1 * w2 = w2 * w1 of
+    convolution is a dependency among actual neurons, so the shared-filter
+    maximum is strictly below Theorem 1's value.
+
+    Parameters
+    ----------
+    layer : ConvLayer
+        The layer.
+    inst : Theorem1Instance
+        Its set system.
+
+    Returns
+    -------
+    bool
+        Whether the gap is certain.
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> net = Network((3, 3, 1), (ConvLayer(2, 2),))
+    >>> strict_gap_expected(net.layers[0], layer_instance(net))
+    True
+    >>> net = Network((4, 1), (ConvLayer(2, 2),))
+    >>> strict_gap_expected(net.layers[0], layer_instance(net))
+    False
+    """
     from ilpregions.core.spec import conv_output_size
 
     axes = [i for i, k in enumerate(layer.kernel) if k >= 2]
@@ -67,6 +113,23 @@ def choose_backend(inst: Theorem1Instance) -> str:
 
     Trivial geometries (no two fields overlap) are products of closed forms in
     every backend, so the choice does not matter there.
+
+    Parameters
+    ----------
+    inst : Theorem1Instance
+        The layer's set system.
+
+    Returns
+    -------
+    str
+        A counting backend name.
+
+    Examples
+    --------
+    >>> from ilpregions.core.geometry import layer_instance
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> choose_backend(layer_instance(Network((4, 1), (ConvLayer(2, 2),))))
+    'dp'
     """
     if backends.BACKENDS["dp"].is_available():
         return "dp"
@@ -82,19 +145,47 @@ def count_regions(model, backend: str = "auto", time_limit: float | None = None,
     model : Network or Theorem1Instance
         A network with exactly one conv, local or dense layer.
     backend : str
-        ``"auto"`` (default) or a counting backend name; unknown names raise
-        :class:`~ilpregions.core.errors.UnknownBackendError` listing the valid ones.
+        ``"auto"`` (default) or a counting backend name (``dp``, ``cpsat``,
+        ``bruteforce``, ``scip`` and the variants of ``BACKENDS``).
     time_limit : float, optional
         Seconds. A run cut short returns ``exact=False`` and a partial sum,
         which is a lower bound on R_N.
     progress : bool
         Show a progress bar on stderr for runs longer than a second.
     **options
-        Passed to the backend (for instance ``workers=`` for ``cpsat``).
+        Passed to the backend (for instance ``workers=`` for ``cpsat``,
+        ``memory_cap=`` for ``dp``).
 
     Returns
     -------
     CountResult
+        ``regions`` (an exact int), ``exact``, ``status`` (``complete``,
+        ``time_limit`` or ``memory_cap``), the backend, the number of feasible
+        t-vectors where the backend enumerates them, and a note on weight
+        sharing for conv layers.
+
+    Raises
+    ------
+    InputError
+        The model is not one conv/local/dense layer.
+    UnknownBackendError
+        ``backend`` is not a counting backend; the message lists the valid
+        ones.
+    BackendUnavailableError
+        The backend's solver is not installed.
+    TooLargeError
+        The backend refuses the instance by arithmetic before building it
+        (memory estimate, block sizes).
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> net = Network((3, 3, 1), (ConvLayer(filters=2, kernel=2, shared=False),))
+    >>> result = count_regions(net, backend="bruteforce")
+    >>> result.regions, result.exact, result.t_vectors, result.status
+    (256, True, 81, 'complete')
+    >>> count_regions(net).regions
+    256
     """
     inst, layer = _instance(model)
     if backend == backends.AUTO:
