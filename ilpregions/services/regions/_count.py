@@ -127,11 +127,21 @@ def count_linear_regions(network: Network, weights: Mapping[str, np.ndarray] | N
     Returns
     -------
     RegionsResult
+        ``regions``, ``exact``, the LPs solved, the seconds, the method used
+        (``rank``, ``lp`` or ``sample``) and details.
 
     Raises
     ------
+    ParameterError
+        For parameter ``method``: not one of ``METHODS``.
+    InputError
+        The network is not 1–3 conv/local/dense layers (with max-pooling), or
+        the weights do not fit it.
+    TooLargeError
+        The network is far beyond what an exact count can reach (by
+        arithmetic, before any work).
     SolverError
-        when HiGHS fails on a cell LP even after the retries of
+        HiGHS fails on a cell LP even after the retries of
         :data:`ilpregions.backends.highs.RETRIES` (no count is given then).
 
     Examples
@@ -141,6 +151,8 @@ def count_linear_regions(network: Network, weights: Mapping[str, np.ndarray] | N
     >>> r = count_linear_regions(net, seed=1)
     >>> r.regions, r.exact, r.method
     (255, True, 'rank')
+    >>> count_linear_regions(net, seed=1, method="lp").regions
+    255
     """
     _check_network(network, method)
     if weights is None:

@@ -190,11 +190,49 @@ class _TimeUp(ILPRegionsError):
 def build_report(out: str | Path = "results", sweeps: dict | None = None, root: str | Path = ".",
                  plots: bool = True, progress: bool = True, sections=None,
                  time_limit: float | None = None) -> dict[str, Any]:
-    """Write every table and plot under ``<out>/report``; return what was written.
+    r"""Write every table and plot under ``<out>/report``; return what was written.
 
-    ``sections`` restricts the work (subset of models, claims, depth, width, one_layer).
-    With ``time_limit`` (seconds) no section starts after it; the ones left
-    are listed under ``"skipped"`` (their files keep their earlier contents).
+    Parameters
+    ----------
+    out : str or Path
+        The parent directory of ``report/`` (created if missing).
+    sweeps : dict, optional
+        The sweep definitions (:func:`load_sweeps`); default ``DEFAULT_SWEEPS``.
+    root : str or Path
+        The directory the models' glob is relative to.
+    plots : bool
+        Draw the plots (needs the ``plot`` extra; skipped without it).
+    progress : bool
+        A bar on stderr, one step per model or sweep point.
+    sections : iterable of str, optional
+        Restrict the work to some of models, claims, depth, width, one_layer.
+    time_limit : float, optional
+        Seconds: no section starts after it, and a section stopped between
+        two steps is not written (its files keep their earlier contents).
+
+    Returns
+    -------
+    dict
+        ``directory``, the ``files`` written (CSV, Markdown, PNG), the
+        ``seconds`` of each section, whether ``plots`` were drawn, and the
+        sections ``skipped`` by the time limit.
+
+    Raises
+    ------
+    OutputError
+        ``<out>/report`` is not a directory that can be written, or holds a
+        device or FIFO.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(root, "models"))
+    >>> with open(os.path.join(root, "models", "tiny.toml"), "w") as fh:
+    ...     _ = fh.write('input = [4, 1]\n[[layers]]\ntype = "conv"\nfilters = 2\nkernel = 2\n')
+    >>> done = build_report(os.path.join(root, "out"), root=root, plots=False, progress=False, sections=["models"])
+    >>> done["files"], done["skipped"]
+    (['models.csv', 'bounds.csv', 'models.md', 'report.md'], [])
     """
     from ilpregions.core.progress import Progress
 

@@ -31,7 +31,34 @@ FORMATS = ("png", "pdf", "svg")
 
 
 def check_output_path(path: str | Path) -> Path:
-    """A path we may write a picture to: a regular file (or nothing yet) in an existing folder."""
+    """A path we may write a picture to: a regular file (or nothing yet) in an existing folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The picture's file name; its suffix picks the format.
+
+    Returns
+    -------
+    Path
+        The path, checked.
+
+    Raises
+    ------
+    InputError
+        An unknown format (not .png, .pdf or .svg), a path that exists and is
+        not a regular file, or a folder that does not exist.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> check_output_path(os.path.join(tempfile.mkdtemp(), "slice.svg")).suffix
+    '.svg'
+    >>> check_output_path("slice.gif")
+    Traceback (most recent call last):
+    ...
+    ilpregions.core.errors.InputError: plot: slice.gif: unknown picture format '.gif'; use .png, .pdf or .svg
+    """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -117,7 +144,41 @@ def _draw_line(ax, result, labels):
 
 
 def plot_slice(result, path: str | Path, title: str | None = None, labels=("A", "B", "C")) -> str:
-    """Draw ``result`` (a :class:`~ilpregions.services.slicing._slice.SliceResult`) to ``path``."""
+    """Draw a slice's pieces (and the decision boundary) to a picture, atomically.
+
+    Parameters
+    ----------
+    result : SliceResult
+        A result of :func:`ilpregions.services.slicing.slice_network`.
+    path : str or Path
+        The picture (.png, .pdf or .svg; see :func:`check_output_path`).
+    title : str, optional
+        The title; default the number of pieces and of boundary pieces.
+    labels : sequence of str
+        Names of the anchor points.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    InputError
+        The path is refused (see :func:`check_output_path`).
+    ImportError
+        matplotlib (the ``plot`` extra) is not installed.
+
+    Examples
+    --------
+    >>> import os, tempfile, pytest
+    >>> _ = pytest.importorskip("matplotlib")   # the plot extra
+    >>> from ilpregions.core.spec import Network, DenseLayer
+    >>> from ilpregions.services.slicing import slice_network
+    >>> r = slice_network(Network((2,), (DenseLayer(3),)), [[-2.0, -2.0], [2.0, -1.0], [0.0, 2.0]], seed=0)
+    >>> os.path.basename(plot_slice(r, os.path.join(tempfile.mkdtemp(), "slice.png")))
+    'slice.png'
+    """
     path = check_output_path(path)
     import matplotlib
 

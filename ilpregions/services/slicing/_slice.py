@@ -50,7 +50,37 @@ class Plane:
 
 
 def make_plane(points: Sequence[np.ndarray], region: str = "triangle") -> Plane:
-    """The segment A→B, or the triangle/parallelogram spanned by A, B, C."""
+    """The segment A→B, or the triangle/parallelogram spanned by A, B, C, as a :class:`Plane`.
+
+    Parameters
+    ----------
+    points : sequence of 2 or 3 array_like
+        The anchor points, all of the same size and finite.
+    region : {"triangle", "parallelogram"}
+        For 3 points: the triangle ABC or the parallelogram A, B, B+C-A, C.
+
+    Returns
+    -------
+    Plane
+        ``origin`` (A), ``basis`` (orthonormal in 2-D; ``B - A`` in 1-D), the
+        ``polygon`` covered in plane coordinates, and the anchors there.
+
+    Raises
+    ------
+    InputError
+        Not 2 or 3 points, points of different sizes or not finite, A = B,
+        A, B, C (nearly) collinear, or an unknown region.
+
+    Examples
+    --------
+    >>> plane = make_plane([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    >>> plane.polygon.tolist(), plane.region
+    ([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]], 'triangle')
+    >>> make_plane([[1.0, 1.0], [1.0, 1.0]])
+    Traceback (most recent call last):
+    ...
+    ilpregions.core.errors.InputError: through: A and B are the same point
+    """
     pts = [np.asarray(p, dtype=np.float64).reshape(-1) for p in points]
     if len(pts) not in (2, 3):
         raise InputError(f"through: expected 2 points (a segment) or 3 (a plane), got {len(pts)}")
@@ -130,7 +160,36 @@ class SliceResult:
 
 
 def as_slicenet(model, weights=None, seed: int | None = None, input_shape=None) -> SliceNet:
-    """A :class:`SliceNet` from a spec (+ weights or seed), a SliceNet, or a torch module."""
+    """A :class:`SliceNet` from a spec (+ weights or seed), a SliceNet, or a torch module.
+
+    Parameters
+    ----------
+    model : Network, SliceNet or torch.nn.Module
+        What to convert (a SliceNet is returned as is).
+    weights : mapping of str to ndarray, optional
+        A spec network's weights.
+    seed : int, optional
+        Without weights: He-normal weights from this seed.
+    input_shape : sequence of int, optional
+        A torch module's input shape (C, *spatial), torch order.
+
+    Returns
+    -------
+    SliceNet
+        The network as flat operations.
+
+    Raises
+    ------
+    InputError
+        A spec without weights or seed, a torch module without
+        ``input_shape``, a model of another type, or weights that do not fit.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import DenseLayer, Network
+    >>> [op.kind for op in as_slicenet(Network((2,), (DenseLayer(3), DenseLayer(2))), seed=0).ops]
+    ['affine', 'relu', 'affine', 'relu']
+    """
     from ilpregions.core.spec import Network
 
     if isinstance(model, SliceNet):
@@ -162,12 +221,48 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
         (with ``input_shape`` in torch order; points are then channels-first).
     through : sequence of 2 or 3 arrays
         The anchor points, each of the network's input size.
+    weights : mapping of str to ndarray, optional
+        A spec network's weights.
+    seed : int, optional
+        Without weights: He-normal weights from this seed.
+    input_shape : sequence of int, optional
+        A torch module's input shape (C, *spatial).
     region : {"triangle", "parallelogram"}
         For 3 points: the triangle ABC or the parallelogram A, B, B+C-A, C.
     time_limit : float, optional
         Stop after this many seconds; the count is then a lower bound.
+    progress : bool
+        A bar on stderr (pieces so far), shown after a second.
     check : bool
-        Certify every piece's pattern at its centroid (see ``certify``).
+        Certify every piece's pattern at its centroid, by a rigorous float64
+        error bound or in exact rational arithmetic.
+
+    Returns
+    -------
+    SliceResult
+        ``pieces`` (a lower bound when not ``complete``), the pieces'
+        vertices and activation patterns, the pieces the decision boundary
+        crosses, the certificate, and seconds per stage.
+
+    Raises
+    ------
+    InputError
+        The model cannot be converted (see :func:`as_slicenet`), the points do
+        not span a segment or plane (see :func:`make_plane`), or their size is
+        not the network's input size.
+    TooLargeError
+        A layer's matrix is too large to hold.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import Network, DenseLayer
+    >>> net = Network((2,), (DenseLayer(3), DenseLayer(2)))
+    >>> r = slice_network(net, [[-2.0, -2.0], [2.0, -1.0], [0.0, 2.0]], seed=0)
+    >>> r.pieces, r.complete, r.certificate.ok
+    (10, True, True)
+    >>> line = slice_network(net, [[-2.0, -2.0], [2.0, 2.0]], seed=0)
+    >>> line.pieces, [round(t, 6) for t in line.breakpoints()]
+    (5, [0.391135, 0.444969, 0.588604, 0.655101])
     """
     start = time.perf_counter()
     net = as_slicenet(model, weights, seed, input_shape)
@@ -198,7 +293,26 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
 
 
 def total_area(result: SliceResult) -> float:
-    """Sum of the pieces' areas (lengths in 1-D): equals the slice's area up to rounding."""
+    """Sum of the pieces' areas (lengths in 1-D): equals the slice's area up to rounding.
+
+    Parameters
+    ----------
+    result : SliceResult
+        A result of :func:`slice_network` (pending pieces included).
+
+    Returns
+    -------
+    float
+        The total area.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import Network, DenseLayer
+    >>> r = slice_network(Network((2,), (DenseLayer(3),)), [[-2.0, -2.0], [2.0, -1.0], [0.0, 2.0]], seed=0)
+    >>> (ax, ay), (bx, by), (cx, cy) = r.plane.polygon.tolist()
+    >>> abs(total_area(r) - abs((bx - ax) * (cy - ay) - (by - ay) * (cx - ax)) / 2) < 1e-9
+    True
+    """
     return float(sum(SLICER.area(np.ascontiguousarray(v)) for v in (*result.vertices, *result.pending)))
 
 
