@@ -92,6 +92,18 @@ class Grid:
 def format_cell(value: Any) -> str:
     """A CSV cell: strings as they are, everything else as compact JSON.
 
+    Parameters
+    ----------
+    value : object
+        A grid value (str, number, bool, list).
+
+    Returns
+    -------
+    str
+        The cell's text.
+
+    Examples
+    --------
     >>> format_cell("conv"), format_cell(3), format_cell([3, 3, 1]), format_cell(True)
     ('conv', '3', '[3,3,1]', 'true')
     """
@@ -160,8 +172,37 @@ def grid_from_dict(data: Mapping[str, Any], source: str | None = None,
                    base_dir: Path | None = None) -> Grid:
     """Validate plain data (as read from a grid TOML file) into a :class:`Grid`.
 
-    Errors are :class:`~ilpregions.core.errors.SpecError` naming the field.
+    Parameters
+    ----------
+    data : mapping
+        The grid's tables: ``name``, ``task``, ``backend``, ``time_limit``,
+        ``options``, ``base`` (a spec table or a path) and ``grid`` (field
+        path -> list of values).
+    source : str, optional
+        Where the data came from, prefixed to error messages.
+    base_dir : Path, optional
+        The directory a ``base = "path"`` is relative to.
 
+    Returns
+    -------
+    Grid
+        The validated grid; its points are computed on demand.
+
+    Raises
+    ------
+    SpecError
+        A key is unknown or a value invalid; the message names the field.
+    UnknownBackendError
+        ``backend`` is not a counting backend.
+    TooLargeError
+        More than ``MAX_GRID_POINTS`` points.
+
+    Examples
+    --------
+    >>> grid = grid_from_dict({"base": {"input": [4, 1], "layers": [{"type": "conv", "filters": 1, "kernel": 2}]},
+    ...                        "grid": {"layers[0].filters": [1, 2]}})
+    >>> len(grid), grid.keys
+    (2, ('layers[0].filters',))
     >>> grid_from_dict({"base": {"input": [3, 1], "layers": []}, "grid": {"layers[0].filter": [1]}})
     Traceback (most recent call last):
     ...
@@ -246,7 +287,35 @@ def _read_base(base: str, base_dir: Path | None) -> Any:
 
 
 def load_grid(path: str | Path) -> Grid:
-    """Read and validate a grid TOML file (see the module docstring for the format)."""
+    r"""Read and validate a grid TOML file (its format: docs/guide.md#sweeps-over-many-architectures).
+
+    Parameters
+    ----------
+    path : str or Path
+        A regular UTF-8 TOML file of at most a few MB.
+
+    Returns
+    -------
+    Grid
+        The validated grid (:func:`grid_from_dict`); a relative ``base`` path
+        is read from the file's directory.
+
+    Raises
+    ------
+    SpecError
+        The file cannot be read or is not a valid grid; the message names the
+        file and the field.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "grid.toml")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write('[base]\ninput = [4, 1]\nlayers = [{type = "conv", filters = 1, kernel = 2}]\n'
+    ...                  '[grid]\n"layers[0].filters" = [1, 2, 3]\n')
+    >>> len(load_grid(path))
+    3
+    """
     from ilpregions.core.safe_io import read_text_bounded
     from ilpregions.core.spec_toml import parse_toml
 

@@ -86,8 +86,37 @@ def read_rows(path: str | Path, grid: Grid | None = None) -> list[dict[str, str]
 
     A torn last line (no newline: the process died mid-write) and repeated ids
     are dropped, and so are rows of an ``interrupted`` point (never a result).
-    With ``grid``, the header and every row's grid values must match it, else
-    an :class:`~ilpregions.core.errors.InputError` says what differs.
+
+    Parameters
+    ----------
+    path : str or Path
+        The sweep's CSV file.
+    grid : Grid, optional
+        When given, the header and every row's grid values must match it.
+
+    Returns
+    -------
+    list of dict of str to str
+        The rows, cells as text.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read or is not UTF-8.
+    ParameterError
+        For parameter ``resume``: with ``grid``, the file's columns or grid
+        values are not this grid's (the message says what differs).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ilpregions.services.sweep import grid_from_dict, run_sweep
+    >>> grid = grid_from_dict({"base": {"input": [4, 1], "layers": [{"type": "conv", "filters": 1, "kernel": 2}]},
+    ...                        "grid": {"layers[0].filters": [1, 2]}})
+    >>> path = os.path.join(tempfile.mkdtemp(), "sweep.csv")
+    >>> _ = run_sweep(grid, workers=1, output=path)
+    >>> [row["regions"] for row in read_rows(path, grid)]
+    ['8', '55']
     """
     from ilpregions.core.safe_io import open_input
 

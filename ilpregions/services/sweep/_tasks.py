@@ -84,6 +84,22 @@ _TASKS: dict[str, Callable] = {"count": _task_count, "bounds": _task_bounds, "cl
 def run_point(job: Mapping[str, Any]) -> dict[str, str]:
     """Run one grid point; never raises (failures become ``status``/``error``).
 
+    Parameters
+    ----------
+    job : mapping
+        ``id``, ``spec`` (plain spec data), ``task`` (count, bounds or
+        claims), ``backend``, ``time_limit`` and ``options``, as
+        ``Grid.job(index)`` makes them.
+
+    Returns
+    -------
+    dict of str to str
+        The row: the id, the task's result columns, ``status`` (complete,
+        time_limit, invalid, too_large, unavailable, error or interrupted),
+        ``error`` where it failed, and the seconds.
+
+    Examples
+    --------
     >>> row = run_point({"id": 0, "spec": {"input": [4, 1], "layers": [{"type": "conv", "filters": 2,
     ...     "kernel": 2}]}, "task": "count", "backend": "cpsat", "time_limit": None, "options": {}})
     >>> row["status"], row["regions"], row["exact"]
@@ -134,5 +150,24 @@ def one_line(exc: BaseException) -> str:
 
 
 def run_points(jobs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """:func:`run_point` on a chunk of points (one task on a worker)."""
+    """:func:`run_point` on a chunk of points (one task on a worker).
+
+    Parameters
+    ----------
+    jobs : sequence of mapping
+        Points as :func:`run_point` takes them.
+
+    Returns
+    -------
+    list of dict of str to str
+        One row per job, in order.
+
+    Examples
+    --------
+    >>> spec = {"input": [4, 1], "layers": [{"type": "conv", "filters": 1, "kernel": 2}]}
+    >>> rows = run_points([{"id": i, "spec": spec, "task": "count", "backend": "auto", "time_limit": None,
+    ...                     "options": {}} for i in range(2)])
+    >>> [(row["id"], row["regions"]) for row in rows]
+    [('0', '8'), ('1', '8')]
+    """
     return [run_point(job) for job in jobs]
