@@ -109,9 +109,26 @@ class TiedResult:
 def shifted_filter_vectors(network: Network, filters: np.ndarray) -> np.ndarray:
     """The normals of a one-layer conv net with the given filters, as integer rows.
 
-    ``filters`` has shape (d1, *kernel, d0); rows are ordered (position, filter)
-    row-major, columns are the flattened input (channels last).
+    Parameters
+    ----------
+    network : Network
+        One conv layer.
+    filters : ndarray
+        Integer filters of shape (d1, *kernel, d0).
 
+    Returns
+    -------
+    ndarray of int64
+        One row per (position, filter), row-major; columns are the flattened
+        input (channels last).
+
+    Raises
+    ------
+    InputError
+        The layer is not a conv layer.
+
+    Examples
+    --------
     >>> from ilpregions.core.spec import Network, ConvLayer
     >>> shifted_filter_vectors(Network((3, 1), (ConvLayer(1, 2),)), np.array([[[2], [3]]])).tolist()
     [[2, 3, 0], [0, 2, 3]]
@@ -134,8 +151,29 @@ def failure_probability(formula: int | None, neurons: int, union: int, draws: in
     r ≤ min(neurons, U), there are at most min(formula, C(neurons, r)) bases,
     and the filters are uniform on p - 1 values (docs/tied.md).
 
-    >>> failure_probability(256, 8, 9, 1)["failure_probability_per_draw"] < 1e-6
-    True
+    Parameters
+    ----------
+    formula : int or None
+        Theorem 1's count (an upper bound on the number of bases), if known.
+    neurons : int
+        The layer's neurons.
+    union : int
+        U = |∪ S_p|, the input scalars the layer reads.
+    draws : int
+        Independent draws made.
+
+    Returns
+    -------
+    dict
+        ``degree_bound`` (r), ``failure_probability_per_draw``,
+        ``failure_probability`` (for all draws together) and
+        ``minors_exact_mod_p``.
+
+    Examples
+    --------
+    >>> bound = failure_probability(256, 8, 9, 2)
+    >>> bound["degree_bound"], bound["failure_probability_per_draw"] < 1e-8, bound["failure_probability"] < 1e-16
+    (8, True, True)
     """
     r = min(neurons, union)
     bases = math.comb(neurons, r)
@@ -172,6 +210,8 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
     max_sets : int
         ``enumerate`` refuses when the formula allows more sets than this.
     method : {"auto", "dp", "enumerate"}
+        The subspace DP (``auto`` picks it), or the enumeration of the
+        independent sets (tiny layers; a check of the DP).
     memory_cap : int, optional
         Bytes (default 8 GiB, as ``count``'s dp); the dp refuses to grow past
         it (before allocating), and refuses early when a projection of the
@@ -183,6 +223,28 @@ def tied_max(network: Network, repeats: int = 3, seed: int | None = 0, time_limi
     Returns
     -------
     TiedResult
+        ``regions`` (the best draw: a proven lower bound, the maximum with
+        probability at least 1 - ``failure_probability``), ``formula``
+        (Theorem 1, a proven upper bound), ``gap``, ``complete``, ``method``
+        and details.
+
+    Raises
+    ------
+    ParameterError
+        For ``method`` (unknown) or ``repeats`` (not a positive integer).
+    InputError
+        The network is not one layer, or ``memory_cap`` is not positive.
+    TooLargeError
+        More than ``MAX_REPEATS`` draws, or the DP's states would exceed
+        ``memory_cap`` (refused before allocating), or ``enumerate`` would
+        list more than ``max_sets`` sets.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> r = tied_max(Network((3, 3, 1), (ConvLayer(2, 2),)))
+    >>> r.regions, r.formula, r.gap, r.complete
+    (255, 256, 1, True)
     """
     from ilpregions.services.count import count_regions
 
