@@ -1,3 +1,4 @@
+# long module: the code is under 400 lines; the rest are the numpydoc docstrings of its public functions
 """Proven bounds on one layer's maximum with shared filters, at any size (docs/bounds.md).
 
 Lower side (each proven for the network as specified, shared filters and

@@ -157,11 +157,33 @@ def _options(chosen: str, memory_cap, dask_workers, scheduler, tune_process) -> 
 
 
 def theorem1_bounds(network: Network, time_limit: float | None = None, progress: bool = False):
-    """Proven bounds on the Theorem-1 value of a one-layer network: the bounds of the same layer
-    with untied weights, whose maximum the Theorem-1 formula is (docs/math.md#weight-sharing).
+    """Proven bounds on the Theorem-1 value of a one-layer network.
 
-    ``time_limit`` is one deadline for all of them (None: each exact step gets the bounds'
-    default seconds and there is no overall limit).
+    They are the bounds of the same layer with untied weights, whose maximum
+    the Theorem-1 formula is (docs/math.md#weight-sharing).
+
+    Parameters
+    ----------
+    network : Network
+        A one-layer network (a shared conv layer is untied first).
+    time_limit : float, optional
+        One deadline for all the bounds (None: each exact step gets the
+        bounds' default seconds and there is no overall limit).
+    progress : bool
+        A bar on stderr over the bounds' stages.
+
+    Returns
+    -------
+    BoundsReport
+        The bounds report of the untied layer; its ``lower``/``upper`` bound
+        the Theorem-1 value.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> report = theorem1_bounds(Network((3, 3, 1), (ConvLayer(2, 2),)))
+    >>> report.lower, report.upper
+    (256, 256)
     """
     from ilpregions.services.bounds import DEFAULT_STEP_SECONDS, compute_bounds
 

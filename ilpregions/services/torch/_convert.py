@@ -147,20 +147,43 @@ class Builder:
 def from_torch(module, input_shape: Sequence[int], drop_head: bool = False) -> ImportedNetwork:
     """Turn an ``nn.Sequential`` into a network spec and its weights.
 
+    Supported layers: ``Conv1d/2d/3d``, ``Linear``, ``ReLU``, ``Flatten``,
+    ``MaxPool1d/2d/3d``, ``BatchNorm`` right after a conv or linear layer
+    (folded in exactly, in eval mode), ``Dropout`` and ``Identity``. Other
+    layers, activations other than ReLU and a conv/linear layer without a ReLU
+    after it are refused, naming the layer. A module that is not a Sequential
+    is traced and accepted when its graph is a plain chain.
+
     Parameters
     ----------
-    module : torch.nn.Sequential
-        The model (see the module docstring for the supported layers).
+    module : torch.nn.Module
+        The model, in eval mode when it has BatchNorm layers.
     input_shape : sequence of int
         One input in torch order, without the batch axis: ``(C, H, W)``,
         ``(C, L)``, ``(C, D, H, W)``, or ``(features,)`` for an MLP.
     drop_head : bool
-        Leave out a final conv/linear layer that has no ReLU after it.
+        Leave out a final conv/linear layer that has no ReLU after it (it does
+        not change the activation regions); the result records it in
+        ``dropped``.
 
     Returns
     -------
     ImportedNetwork
-        ``network`` (channels-last input) and ``weights`` as float64 arrays.
+        ``network`` (channels-last input) and ``weights`` as float64 arrays,
+        named ``layers.<i>.weight``/``bias``.
+
+    Raises
+    ------
+    InputError
+        ``module`` is not an nn.Module, or has a layer, option or shape the
+        spec format cannot express (the message names the layer).
+
+    Examples
+    --------
+    >>> import pytest; nn = pytest.importorskip("torch.nn")   # torch is an optional extra
+    >>> imported = from_torch(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), input_shape=(2,))
+    >>> imported.network.layers, imported.weights["layers.0.weight"].shape
+    ((DenseLayer(units=3),), (3, 2))
     """
     import torch.nn as nn
 

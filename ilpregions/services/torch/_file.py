@@ -75,6 +75,25 @@ def _plain(value):
 def architecture(module) -> list[dict[str, Any]]:
     """The layer list of an ``nn.Sequential``: plain data (str/int/float/bool/lists).
 
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A Sequential (nested ones are flattened) of the layer types that
+        :func:`build_module` can rebuild.
+
+    Returns
+    -------
+    list of dict
+        One table per layer: ``type`` and its constructor arguments.
+
+    Raises
+    ------
+    InputError
+        A layer type that cannot be saved (the message lists the supported
+        ones).
+
+    Examples
+    --------
     >>> import pytest; nn = pytest.importorskip("torch.nn")
     >>> architecture(nn.Sequential(nn.Conv1d(1, 2, 3, stride=2, bias=False), nn.ReLU()))[0]["stride"]
     [2]
@@ -127,7 +146,41 @@ def _check_declared_size(kind: str, kwargs: Mapping[str, Any], at: str) -> None:
 
 
 def build_module(layers: Sequence[Mapping[str, Any]], where: str = "architecture"):
-    """An ``nn.Sequential`` from a layer list (see :func:`architecture`); types are whitelisted."""
+    """An ``nn.Sequential`` from a layer list (see :func:`architecture`); types are whitelisted.
+
+    The parameters each layer declares are counted before anything is
+    allocated.
+
+    Parameters
+    ----------
+    layers : sequence of mapping
+        Layer tables: ``type`` and constructor arguments (numbers, strings,
+        bools, lists of ints).
+    where : str
+        The name of the list in error messages.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The model, with fresh weights.
+
+    Raises
+    ------
+    InputError
+        An empty list, an unsupported type, an unknown, missing or ill-typed
+        argument, or a constructor that fails.
+    TooLargeError
+        A layer declares more than ``MAX_PARAMETERS`` parameters.
+
+    Examples
+    --------
+    >>> import pytest; _ = pytest.importorskip("torch")
+    >>> build_module([{"type": "Linear", "in_features": 2, "out_features": 3}, {"type": "ReLU"}])
+    Sequential(
+      (0): Linear(in_features=2, out_features=3, bias=True)
+      (1): ReLU()
+    )
+    """
     import torch.nn as nn
 
     if not isinstance(layers, (list, tuple)) or not layers:
@@ -163,11 +216,35 @@ def build_module(layers: Sequence[Mapping[str, Any]], where: str = "architecture
 
 
 def save(module, path: str | Path) -> None:
-    """Save an ``nn.Sequential`` in the format ``ilpregions import-torch`` reads.
+    """Save an ``nn.Sequential`` in the format ``import-torch`` reads.
 
     The file is a dict ``{"format", "architecture", "state_dict"}`` of plain
     data and tensors, written by ``torch.save`` and read back with
     ``torch.load(weights_only=True)``: loading it never runs pickled code.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The model (see :func:`architecture` for the layers it may have).
+    path : str or Path
+        The file to write.
+
+    Raises
+    ------
+    InputError
+        A layer type that cannot be saved.
+
+    Examples
+    --------
+    >>> import os, tempfile, pytest
+    >>> nn = pytest.importorskip("torch.nn")
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
+    >>> save(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), path)
+    >>> load_file(path)
+    Sequential(
+      (0): Linear(in_features=2, out_features=3, bias=True)
+      (1): ReLU()
+    )
     """
     import torch
 
@@ -181,8 +258,36 @@ def _first_line(exc: BaseException) -> str:
 
 
 def read_weights_only(path: str | Path):
-    """``torch.load(path, weights_only=True)`` (tensors and plain containers only; never runs
-    pickled code), with every failure as a one-line :class:`InputError` naming the file."""
+    """``torch.load(path, weights_only=True)``: tensors and plain containers only, never pickled code.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by ``torch.save``.
+
+    Returns
+    -------
+    object
+        What the file holds (a dict of tensors and plain data, usually).
+
+    Raises
+    ------
+    InputError
+        No such file, or a file ``torch.load(weights_only=True)`` cannot read;
+        one line naming the file.
+    ParameterError
+        For parameter ``arch``: the file pickles Python objects (a whole
+        ``torch.save(model)``), which are never loaded.
+
+    Examples
+    --------
+    >>> import os, tempfile, pytest
+    >>> nn = pytest.importorskip("torch.nn")
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
+    >>> save(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), path)
+    >>> sorted(read_weights_only(path))
+    ['architecture', 'format', 'state_dict']
+    """
     import torch
 
     from ilpregions.core import sizes
@@ -213,10 +318,42 @@ def read_weights_only(path: str | Path):
 def load_file(path: str | Path, arch: Sequence[Mapping[str, Any]] | None = None):
     """Rebuild the ``nn.Sequential`` saved in ``path``, in eval mode.
 
-    ``path`` is either a file written by :func:`save`, or a bare ``state_dict``
-    (``torch.save(model.state_dict(), path)``) together with ``arch``, the
-    layer list (e.g. from an ``--arch`` TOML file). Only
-    ``torch.load(weights_only=True)`` is used.
+    Only ``torch.load(weights_only=True)`` is used; float64 weights stay
+    float64.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`save`, or a bare ``state_dict``
+        (``torch.save(model.state_dict(), path)``).
+    arch : sequence of mapping, optional
+        The layer list (as :func:`architecture` makes it; e.g. from an
+        architecture TOML file): needed with a bare state_dict, and overrides
+        the file's own.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The model with the saved weights, in eval mode.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, has an unknown format or no state_dict, or
+        its weights do not fit the architecture.
+    ParameterError
+        For parameter ``arch``: a bare state_dict without ``arch``, or a file
+        of pickled objects.
+
+    Examples
+    --------
+    >>> import os, tempfile, pytest
+    >>> torch = pytest.importorskip("torch")
+    >>> path = os.path.join(tempfile.mkdtemp(), "state.pt")
+    >>> torch.save(torch.nn.Sequential(torch.nn.Linear(2, 3)).state_dict(), path)
+    >>> model = load_file(path, arch=[{"type": "Linear", "in_features": 2, "out_features": 3}])
+    >>> model[0].out_features, model.training
+    (3, False)
     """
     path = Path(path)
     data = read_weights_only(path)

@@ -177,9 +177,36 @@ def _classify(node, gm):
 def to_slicenet(module, input_shape: Sequence[int]) -> SliceNet:
     """Trace ``module`` (eval mode) and turn it into a :class:`SliceNet` on inputs of ``input_shape``.
 
-    ``input_shape`` is one input in torch order without the batch axis,
-    e.g. ``(1, 8, 8)``. The module is deep-copied and run in float64; it is
-    not modified.
+    The module is deep-copied and run in float64; it is not modified.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A module traceable by ``torch.fx``: affine layers, ReLU (leaky too),
+        max-pooling, additions (residual connections) and reshapes.
+    input_shape : sequence of int
+        One input in torch order without the batch axis, e.g. ``(1, 8, 8)``.
+
+    Returns
+    -------
+    SliceNet
+        The network as flat float64 operations, channels-first.
+
+    Raises
+    ------
+    InputError
+        A non-positive shape, a module in training mode, an op that is not
+        piecewise linear, several inputs or outputs, or a graph that cannot
+        be traced (the message names the node).
+    TooLargeError
+        More than ``MAX_INPUT`` inputs, or a layer's matrix too large to hold.
+
+    Examples
+    --------
+    >>> import pytest; nn = pytest.importorskip("torch.nn")
+    >>> net = to_slicenet(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), (2,))
+    >>> [op.kind for op in net.ops], net.sizes
+    (['affine', 'relu'], (2, 3, 3))
     """
     shape = tuple(int(v) for v in input_shape)
     if not shape or any(v <= 0 for v in shape):
@@ -291,6 +318,37 @@ def as_sequential(module):
 
     A residual addition (or any op with two tensor inputs) cannot be written
     as a chain, so a spec cannot express it: refused in one line.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module (a bare layer is wrapped as is).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Its layers in order; functional ReLUs and flattens become modules.
+
+    Raises
+    ------
+    InputError
+        The graph is not a chain of layers the spec format knows (the message
+        names the node, and points to ``slice_network()``).
+
+    Examples
+    --------
+    >>> import pytest; torch = pytest.importorskip("torch")
+    >>> class Net(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = torch.nn.Linear(2, 3)
+    ...     def forward(self, x):
+    ...         return torch.relu(self.fc(x))
+    >>> as_sequential(Net())
+    Sequential(
+      (0): Linear(in_features=2, out_features=3, bias=True)
+      (1): ReLU()
+    )
     """
     import torch.nn as nn
 

@@ -33,10 +33,29 @@ from ilpregions.core.errors import InputError, ParameterError
 
 
 def parse_kwargs(text: str | None) -> dict[str, Any]:
-    """``torch_kwargs`` (``--torch-kwargs``): a JSON object (plain values only), or ``{}`` when not given.
+    """The keyword arguments of a user's module class: a JSON object of plain values, or ``{}`` when not given.
 
+    Parameters
+    ----------
+    text : str or None
+        The JSON text.
+
+    Returns
+    -------
+    dict
+        The object.
+
+    Raises
+    ------
+    ParameterError
+        For parameter ``torch_kwargs``: not JSON, or not a JSON object.
+
+    Examples
+    --------
     >>> parse_kwargs('{"width": 8, "depth": 2}')
     {'width': 8, 'depth': 2}
+    >>> parse_kwargs(None)
+    {}
     """
     if text is None:
         return {}
@@ -90,8 +109,36 @@ def _import_from_here(name: str):
 
 
 def build_user_module(torch_module: str, torch_kwargs: Mapping[str, Any] | None = None):
-    """Call the class or factory named by ``torch_module`` with ``torch_kwargs``; the result must be
-    an nn.Module."""
+    """Call the class or factory named by ``torch_module`` with ``torch_kwargs``; the result must be an nn.Module.
+
+    Importing the named code runs it, as running the user's own script would:
+    that is the trust the user states by naming it.
+
+    Parameters
+    ----------
+    torch_module : str
+        ``package.module:Name`` (importable) or ``path/to/file.py:Name``; Name
+        is a class or a function returning the module.
+    torch_kwargs : mapping, optional
+        Keyword arguments for it.
+
+    Returns
+    -------
+    torch.nn.Module
+        The module, with fresh weights.
+
+    Raises
+    ------
+    ParameterError
+        For ``torch_module`` (malformed, not importable, no such name, not an
+        nn.Module) or ``torch_kwargs`` (the call fails).
+
+    Examples
+    --------
+    >>> import pytest; _ = pytest.importorskip("torch")
+    >>> build_user_module("torch.nn:Linear", {"in_features": 2, "out_features": 3})
+    Linear(in_features=2, out_features=3, bias=True)
+    """
     import torch.nn as nn
 
     target, kwargs = torch_module, torch_kwargs
@@ -122,8 +169,42 @@ def _state_dict(data, path: Path) -> Mapping:
 
 
 def load_user_module(torch_module: str, weights: str | Path, torch_kwargs: Mapping[str, Any] | None = None):
-    """The module ``torch_module(**torch_kwargs)`` with the state_dict in ``weights`` (weights_only),
-    in eval mode."""
+    """The module ``torch_module(**torch_kwargs)`` with the state_dict in ``weights`` (weights_only), in eval mode.
+
+    Parameters
+    ----------
+    torch_module : str
+        The class or factory (see :func:`build_user_module`).
+    weights : str or Path
+        A ``torch.save(model.state_dict(), FILE)`` file, or a checkpoint dict
+        holding one under ``"state_dict"`` or ``"model_state_dict"``; read
+        with ``torch.load(weights_only=True)`` only and loaded strictly.
+    torch_kwargs : mapping, optional
+        Keyword arguments for the class or factory.
+
+    Returns
+    -------
+    torch.nn.Module
+        The module with the saved weights, in eval mode.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, holds no state_dict, or its weights do not
+        fit the module.
+    ParameterError
+        For ``torch_module`` or ``torch_kwargs`` (see
+        :func:`build_user_module`), or ``arch`` for a file of pickled objects.
+
+    Examples
+    --------
+    >>> import os, tempfile, pytest
+    >>> torch = pytest.importorskip("torch")
+    >>> path = os.path.join(tempfile.mkdtemp(), "weights.pt")
+    >>> torch.save(torch.nn.Linear(2, 3).state_dict(), path)
+    >>> load_user_module("torch.nn:Linear", path, {"in_features": 2, "out_features": 3}).training
+    False
+    """
     target, kwargs = torch_module, torch_kwargs
     from ilpregions.services.torch._file import read_weights_only
 

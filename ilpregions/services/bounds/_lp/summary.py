@@ -70,7 +70,7 @@ def one_layer_bounds(inst: Theorem1Instance, baselines: bool = True) -> OneLayer
 
     Raises
     ------
-    RuntimeError
+    InconsistencyError
         The LP exponent differs from |∪S|. It cannot, by the rank of the
         polymatroid: this is a check against a bug in the flow network.
 
