@@ -10,15 +10,6 @@ Each format is written by a backend of the registry (task "export"):
 
 The objective's optimum is the largest Σ t over K_N with the d1 cap, which
 is |∪S| once d1 ≥ every |S_p| (the rank of the polymatroid).
-
-Examples
---------
->>> import tempfile, os
->>> from ilpregions.core.spec import Network, ConvLayer
->>> path = os.path.join(tempfile.mkdtemp(), "k.lp")
->>> summary = export_model(Network((4, 1), (ConvLayer(2, 2),)), "lp", path)
->>> summary.variables, summary.rows
-(3, 3)
 """
 
 from __future__ import annotations

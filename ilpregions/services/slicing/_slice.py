@@ -1,15 +1,6 @@
 """``slice_network``: the exact pieces of a network on a segment or a plane through given points.
 
-Examples
---------
->>> from ilpregions.core.spec import Network, DenseLayer
->>> net = Network((2,), (DenseLayer(3), DenseLayer(2)))
->>> r = slice_network(net, [[-2.0, -2.0], [2.0, -1.0], [0.0, 2.0]], seed=0)
->>> r.pieces, r.complete, r.certificate.ok
-(10, True, True)
->>> line = slice_network(net, [[-2.0, -2.0], [2.0, 2.0]], seed=0)
->>> line.pieces, [round(t, 6) for t in line.breakpoints()]
-(5, [0.391135, 0.444969, 0.588604, 0.655101])
+Its examples are in :func:`slice_network`.
 """
 
 from __future__ import annotations
