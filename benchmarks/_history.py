@@ -8,37 +8,47 @@ file in a fresh process of this Python (the same installed packages) whose
 ``PYTHONPATH`` is that tree alone, so ``import ilpregions`` there imports the
 old package. The function's return value comes back as JSON.
 
-Usage, in ``benchmarks/bench_<x>.py``::
+Quick use: ``python benchmarks/bench_slice.py --baseline main`` measures
+this checkout's slicer against main's (bench_dp.py and bench_tied.py take
+the same ``--baseline REV`` and ``--no-baseline``); the report names the
+machine and both commits.
 
-    from _history import add_baseline_argument, revision_tree, stamp_lines, this_tree
+Writing a benchmark with it, in ``benchmarks/bench_<x>.py``::
 
-    def measure(line):                    # runs in the child; ilpregions is the tree's
-        from ilpregions.services.slicing import slice_network   # module paths of THAT revision
+    from _history import add_baseline_argument, baseline_tree, stamp_lines, this_tree
+
+    def measure(line):                    # runs in a child; its ilpregions is that tree's
+        from ilpregions import slice_network        # module paths of THAT revision
         ...
-        return {"seconds": ..., "pieces": ...}          # JSON-able
+        return {"seconds": ..., "pieces": ...}      # JSON-able
 
     add_baseline_argument(parser, default="0174001", what="the slicer as first landed")
-    with revision_tree(args.baseline) as old:
-        new = this_tree()
-        ours, theirs = new.run("bench_x.py:measure", {"line": 3}), old.run("bench_x.py:measure", {"line": 3})
-    print("\\n".join(stamp_lines(new, old)))      # machine, both commits
+    args = parser.parse_args()
+    new = this_tree()
+    with baseline_tree(args) as old:      # a temporary worktree (None with --no-baseline)
+        ours = new.run("bench_x.py:measure", {"line": 3})
+        theirs = old.run("bench_x.py:measure", {"line": 3})
+        header = stamp_lines(new, old)    # machine, load, both commits
 
 Rules that keep the two sides comparable:
 
 * both sides are measured the same way: the same function, each in a child
-  of its own (``this_tree().run``), on the same inputs, in one run;
+  of its own (``this_tree().run`` too), on the same inputs, in one run;
 * a benchmark file must be importable by an old package: at its top level it
   imports only the standard library, numpy and these helpers; ``ilpregions``
   is imported inside functions. Where a module moved between revisions, the
   side function says so explicitly (``try`` the current path, ``except
   ImportError`` the old one, with the commit in a comment); nothing else;
 * the child checks that ``ilpregions`` came from the tree it was given, so a
-  misconfigured path cannot silently measure the wrong code.
+  misconfigured path cannot silently measure the wrong code;
+* numba compiles a fresh tree's kernels on first use: the baseline trees
+  keep their compiled kernels in ``NUMBA_CACHE`` between runs (the first run
+  of a new baseline commit compiles them), and a side function should warm
+  up (one untimed call) before it times anything.
 
-To compare a branch with main (e.g. a new engine): run the branch's
-benchmark with ``--baseline main``. A process killed with SIGKILL leaves its
-temporary directory behind; the next run's ``git worktree prune`` drops the
-stale registration.
+A process killed with SIGKILL leaves its worktree behind; the next run of
+the same commit removes it, and ``git worktree prune`` drops the stale
+registration.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def recipes(tmp: Path) -> list[dict]:
 
     out = []
     try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401 - the CNN needs the torch extra
         if CHECKPOINT.exists():
             out.append({"name": "digits CNN (trained)", "kind": "torch", "state": str(CHECKPOINT)})
         out.append({"name": "digits CNN (init)", "kind": "torch", "state": None})

@@ -24,7 +24,6 @@ import importlib.util
 import inspect
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
