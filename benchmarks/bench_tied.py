@@ -312,6 +312,8 @@ def _rewrite(quick: bool) -> int:
     for r in rows:
         for k in numeric:
             r[k] = float(r[k]) if r.get(k) else None
+        if r.get("dp_runs"):
+            r["dp_runs"] = int(r["dp_runs"])
         try:
             r["prototype"] = float(r["prototype"])
         except ValueError:
