@@ -187,7 +187,7 @@ def main(argv=None) -> int:
         stamp = stamp_lines(new_tree, old_tree)
         started = time.perf_counter()
         reused = _read_log(args.reuse_log) if args.reuse_log else None
-        rows = [_line(name, geometry, goal, new_tree, old_tree if with_old else None, args,
+        rows = [_line(name, geometry, goal, new_tree, old_tree if with_old else None, with_old, args,
                       reused[name] if reused else None)
                 for name, geometry, with_old, goal in LINES
                 if not ((args.only and args.only not in name) or (args.quick and name not in QUICK))]
@@ -203,14 +203,14 @@ def main(argv=None) -> int:
     return 0
 
 
-def _line(name, geometry, goal, new_tree, old_tree, args, reused) -> dict:
+def _line(name, geometry, goal, new_tree, old_tree, with_old: bool, args, reused) -> dict:
     """Measure one line: this tree's engine, the baseline's (``old_tree``, or None), the pilot."""
     print(f"== {name}", flush=True)
     # Lines beyond the old engine run as a user would (no time limit: they
     # finish or are refused up front); the child is killed after
     # --wall-time-limit seconds.
-    limit = args.dp_time_limit if old_tree is not None else None
-    kill = None if old_tree is not None else args.wall_time_limit
+    limit = args.dp_time_limit if with_old else None
+    kill = None if with_old else args.wall_time_limit
     new = reused["new"] if reused else run_child(new_tree, "count", geometry, limit, kill_after=kill)
     print(f"   new: {new}", flush=True)
     old = (reused.get("old") if reused else
