@@ -81,7 +81,41 @@ def _theorem2_conditions(network: Network, k: int) -> str | None:
 
 
 def theorem2_lower(network: Network, exact: Exact, time_limit: float | None, budget=None):
-    """Xiong et al. 2020, Theorem 2 (i) (the first row of :func:`theorem2_lower_rows`)."""
+    """Xiong et al. 2020, Theorem 2 (i): R_N ≥ R_{N'} · Π_{l<L} ⌊d_l/d0⌋^{positions_l·d0}.
+
+    R_{N'} is replaced by a *proven lower bound on N''s real maximum*
+    (shared filters included: tied_max, the fresh box, strips; Theorem 1 only
+    where it is N''s maximum). On a network that does not consist of conv
+    layers only, the bound is taken on its longest conv prefix that satisfies
+    the conditions: every activation region of a prefix contains at least one
+    activation region of the whole network (docs/bounds.md). The first row of
+    :func:`theorem2_lower_rows`.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+    exact : Exact
+        The memoised one-layer counter of this ``bounds`` call.
+    time_limit : float, optional
+        Seconds for each search on the last layer (N').
+    budget : Budget, optional
+        The overall deadline of the call, if any.
+
+    Returns
+    -------
+    NamedBound
+        The bound, or an inapplicable record with the condition that fails.
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> from ilpregions.services.bounds._exact import Exact, bruteforce_counter
+    >>> net = Network((4, 1), (ConvLayer(2, 2, stride=2), ConvLayer(2, 1)))
+    >>> b = theorem2_lower(net, Exact(bruteforce_counter, None), None)
+    >>> b.value, b.reason
+    (36, "R_{N'} ≥ ilpregions.tied.fresh_box")
+    """
     return theorem2_lower_rows(network, exact, time_limit, budget)[0]
 
 
@@ -110,17 +144,17 @@ def theorem2_lower_rows(network: Network, exact: Exact, time_limit: float | None
 
     Returns
     -------
-    NamedBound
-        The bound, or an inapplicable record with the condition that fails.
+    tuple of NamedBound
+        Theorem 2 (i) and the folding bound, each applicable or with the
+        condition that fails.
 
     Examples
     --------
     >>> from ilpregions.core.spec import ConvLayer, Network
     >>> from ilpregions.services.bounds._exact import Exact, bruteforce_counter
     >>> net = Network((4, 1), (ConvLayer(2, 2, stride=2), ConvLayer(2, 1)))
-    >>> b = theorem2_lower(net, Exact(bruteforce_counter, None), None)
-    >>> b.value, b.reason
-    (36, "R_{N'} ≥ ilpregions.tied.fresh_box")
+    >>> [(b.name, b.value) for b in theorem2_lower_rows(net, Exact(bruteforce_counter, None), None)]
+    [('xiong2020.theorem2.lower', 36), ('ilpregions.folding.lower', 36)]
     """
     name, kind = THEOREM2_LOWER, "lower"
     k = conv_prefix(network)
@@ -268,7 +302,7 @@ def theorem2_upper_seconds(network: Network, known=()) -> float:
 
 
 def fc_bounds_for(network: Network, budget=None) -> list:
-    """The four fully-connected bounds, each applicable or with its reason.
+    """The fully-connected bounds, each applicable or with its reason.
 
     Montúfar 2017 and Serra 2018 hold for any stack of ReLU layers joined by
     affine maps (conv, dense, average pooling); Montúfar 2014's construction
@@ -285,14 +319,14 @@ def fc_bounds_for(network: Network, budget=None) -> list:
     Returns
     -------
     list of NamedBound
-        Pascanu 2013 (exact for one dense layer), Montúfar 2014, Montúfar
-        2017 and Serra 2018, in that order.
+        Pascanu 2013 (exact for one dense layer), Montúfar 2014, Serra 2018's
+        lower bound, Montúfar 2017 and Serra 2018's upper bound, in that order.
 
     Examples
     --------
     >>> from ilpregions.core.spec import DenseLayer, Network
     >>> [(b.name, b.value) for b in fc_bounds_for(Network((2,), (DenseLayer(3), DenseLayer(2))))]
-    [('pascanu2013.exact', None), ('montufar2014.lower', 4), ('montufar2017.upper', 28), ('serra2018.upper', 25)]
+    [('pascanu2013.exact', None), ('montufar2014.lower', 4), ('serra2018.lower', 4), ('montufar2017.upper', 28), ('serra2018.upper', 25)]
     """
     layers = network.layers
     n0 = input_dim(network)
