@@ -108,7 +108,7 @@ def this_tree() -> Tree:
     """This checkout (the side being measured)."""
     try:
         commit = _git("rev-parse", "HEAD")
-        dirty = _git("status", "--porcelain", "--untracked-files=no")
+        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results")  # not the outputs
         subject = _git("log", "-1", "--format=%cs %s", commit)
     except (OSError, subprocess.CalledProcessError):
         return Tree(ROOT, "unknown", "unknown", "")
