@@ -58,7 +58,35 @@ DEFAULT_SWEEPS: dict[str, Any] = {
 # ----------------------------------------------------------------------------
 
 def load_sweeps(path: str | Path | None) -> dict[str, Any]:
-    """The sweep definitions: ``path`` merged over :data:`DEFAULT_SWEEPS`."""
+    """The sweep definitions of the report: ``path`` merged over :data:`DEFAULT_SWEEPS`.
+
+    Parameters
+    ----------
+    path : str or Path or None
+        A TOML file with any of the sections of ``DEFAULT_SWEEPS`` (models,
+        claims, depth, width, one_layer) and their keys; None: the defaults.
+
+    Returns
+    -------
+    dict
+        Section -> settings, a fresh copy (changing it leaves the defaults
+        alone).
+
+    Raises
+    ------
+    InputError
+        The file is not TOML, or has an unknown section or key; the message
+        names the file and lists the valid names.
+    SpecError
+        The file cannot be read (missing, not a regular file, too large, not
+        UTF-8).
+
+    Examples
+    --------
+    >>> sweeps = load_sweeps(None)
+    >>> sorted(sweeps), sweeps["models"]["glob"]
+    (['claims', 'depth', 'models', 'one_layer', 'width'], 'models/*.toml')
+    """
     sweeps = copy.deepcopy(DEFAULT_SWEEPS)
     if path is None:
         return sweeps
