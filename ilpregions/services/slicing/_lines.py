@@ -52,6 +52,12 @@ def slice_lines(model, lines: Iterable, *, weights=None, seed: int | None = None
         module ``input_shape``); it is converted once, before any line.
     lines : iterable of (A, B)
         The segments, e.g. :func:`random_lines`; drawn lazily.
+    weights : mapping of str to ndarray, optional
+        A spec network's weights.
+    seed : int, optional
+        Without weights: He-normal weights from this seed.
+    input_shape : sequence of int, optional
+        A torch module's input shape (C, *spatial).
     time_limit : float, optional
         Seconds for the whole call. Lines running at the deadline stop there
         and come back with status ``partial`` (their count a lower bound);
