@@ -350,3 +350,18 @@ def test_import_torch_json_and_safe_outputs(tmp_path, capsys):
     assert code == 2 and "same file" in err
     with pytest.raises(InputError, match="FIFO"):
         from_torch(model, (1, 4)).save_weights(fifo)
+
+
+def test_save_writes_atomically_and_refuses_a_fifo(tmp_path, fifo):
+    """The project's model format is written like every output: regular files only, atomically."""
+    from ilpregions.core.errors import InputError
+    from ilpregions.services.torch import load_file, save
+
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "out" / "model.pt"
+    save(model, target)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["model.pt"]      # no temporary or lock left
+    assert str(load_file(target)) == str(model)
+    with pytest.raises(InputError, match="FIFO"):
+        save(model, fifo)

@@ -227,12 +227,14 @@ def save(module, path: str | Path) -> None:
     module : torch.nn.Module
         The model (see :func:`architecture` for the layers it may have).
     path : str or Path
-        The file to write.
+        The file to write: a regular file (a device, FIFO or directory is
+        refused), replaced atomically under a lock.
 
     Raises
     ------
     InputError
-        A layer type that cannot be saved.
+        A layer type that cannot be saved, or an output path that is not a
+        writable regular file.
 
     Examples
     --------
@@ -248,8 +250,12 @@ def save(module, path: str | Path) -> None:
     """
     import torch
 
-    torch.save({"format": FORMAT, "architecture": architecture(module),
-                "state_dict": module.state_dict()}, str(path))
+    from ilpregions.core.safe_io import atomic_path, output_lock
+
+    data = {"format": FORMAT, "architecture": architecture(module), "state_dict": module.state_dict()}
+    # Like every output: a regular file only, under a lock, renamed into place when complete.
+    with output_lock(path), atomic_path(path) as tmp:
+        torch.save(data, tmp)
 
 
 def _first_line(exc: BaseException) -> str:
