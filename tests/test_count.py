@@ -219,13 +219,13 @@ def test_a_layer_too_large_to_count_gets_its_proven_bounds(cli):
     """count on a CIFAR-size layer: the proven bounds on its Theorem-1 value instead of a refusal (exit 3)."""
     import json
 
-    code, out, err = cli("count", "models/cifar_conv.toml", "--json", "--quiet", "--time-limit", "5")
+    code, out, err = cli("count", "models/cifar_conv.toml", "--json", "--quiet", "--time-limit", "2")
     data = json.loads(out)
     assert code == 3 and data["status"] == "bounds_only" and data["regions"] is None and not data["exact"]
     assert "frontier" in data["refused"] and data["quantity"] == "theorem1"
     low, up = int(data["bounds"]["lower"]), int(data["bounds"]["upper"])
     assert 10 ** 2800 < low < up < 10 ** 3500
-    code, out, _ = cli("count", "models/cifar_conv.toml", "--quiet", "--time-limit", "5")
+    code, out, _ = cli("count", "models/cifar_conv.toml", "--quiet", "--time-limit", "1")
     assert code == 3 and "regions: not counted exactly" in out and "lower: " in out and "upper: " in out
 
 

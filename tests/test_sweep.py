@@ -242,9 +242,11 @@ def test_dask_client_object(tmp_path, dask_cluster):
 def test_unreachable_scheduler_is_an_input_error(grid_file):
     dask = pytest.importorskip("dask")
     pytest.importorskip("distributed")
+    start = time.perf_counter()
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(InputError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
-            run_sweep(grid_file, scheduler="tcp://127.0.0.1:9")
+            run_sweep(grid_file, scheduler="tcp://127.0.0.1:9", time_limit=1.0)
+    assert time.perf_counter() - start < 8     # the wait stops at the time limit, not at the 10 s cap
 
 
 # ---------------------------------------------------------------------------

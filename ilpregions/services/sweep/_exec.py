@@ -10,6 +10,8 @@ Pool workers die with their parent (:mod:`ilpregions.core.processes`), so
 
 from __future__ import annotations
 
+import time
+
 import itertools
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -61,7 +63,9 @@ CONNECT_SECONDS = 10.0
 MAX_WORKERS = 256
 
 
-def dask(parts: Iterator[list[dict]], scheduler) -> Iterator[list[dict]]:
+def dask(parts: Iterator[list[dict]], scheduler, deadline: float | None = None) -> Iterator[list[dict]]:
+    """Run the parts on a Dask cluster; the connection waits at most CONNECT_SECONDS, and never
+    past ``deadline`` (a ``time.perf_counter()`` time: the sweep's time limit)."""
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -69,7 +73,9 @@ def dask(parts: Iterator[list[dict]], scheduler) -> Iterator[list[dict]]:
     own_client = not isinstance(scheduler, Client)
     if own_client:
         try:
-            client = Client(scheduler, timeout=f"{CONNECT_SECONDS:.0f}s")  # not Dask's default 30 s
+            wait = CONNECT_SECONDS if deadline is None else \
+                min(CONNECT_SECONDS, max(0.1, deadline - time.perf_counter()))
+            client = Client(scheduler, timeout=f"{wait:.3f}s")  # not Dask's default 30 s
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {one_line(exc)}") from None
     else:

@@ -128,12 +128,13 @@ def _prepare_output(grid: Grid, final: Path, resume: bool, overwrite: bool) -> d
     return done
 
 
-def _results(grid: Grid, done: Mapping[int, Any], workers, scheduler, chunk: int) -> Iterator[dict]:
+def _results(grid: Grid, done: Mapping[int, Any], workers, scheduler, chunk: int,
+             deadline: float | None = None) -> Iterator[dict]:
     """Rows of the points not in ``done``, in completion order; ids are drawn lazily."""
     todo = (i for i in range(len(grid)) if i not in done)
     parts = sweep_exec.chunks((grid.job(i) for i in todo), chunk)
     if scheduler is not None:
-        results = sweep_exec.dask(parts, scheduler)
+        results = sweep_exec.dask(parts, scheduler, deadline)
     elif workers == 1 or len(grid) - len(done) <= 1:
         results = sweep_exec.serial(parts)
     else:
@@ -198,7 +199,7 @@ def _execute(grid: Grid, done: dict[int, dict], csv_path: Path | None, options: 
     sink = _Sink(grid.columns, csv_path, options["stream"], done)
     try:
         _consume(grid, _results(grid, dict(done), options["workers"], options["scheduler"],
-                                options["chunk"]), sink, bar, options.get("deadline"))
+                                options["chunk"], options.get("deadline")), sink, bar, options.get("deadline"))
     finally:
         bar.close()
         sink.close()
