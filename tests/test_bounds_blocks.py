@@ -91,3 +91,22 @@ def test_blocks_beat_the_box_and_stay_below_the_real_maximum(net):
     real = {r.regions for r in runs}
     assert all(r.complete for r in runs) and len(real) == 1
     assert T.fresh_box(layer_instance(net))[0] < found.value <= real.pop()
+
+
+def test_block_boxes_build_binomial_rows_only_as_far_as_fresh_elements(monkeypatch):
+    # The fresh box inside a block needs Σ_{t≤f} C(d1, t) for f fresh elements only; a full row to d1
+    # (what a shallow counterpart with 329,486 filters asked for) took over 20 GB. The guard raises
+    # instead of allocating, so a regression fails here without hurting the machine.
+    from ilpregions.services.bounds import _blocks
+
+    real, asked = _blocks.binomial_prefix_sums, []
+
+    def guarded(n, upto):
+        asked.append(upto)
+        if upto > 64:
+            raise AssertionError(f"a binomial row of {n} up to {upto}")
+        return real(n, upto)
+
+    monkeypatch.setattr(_blocks, "binomial_prefix_sums", guarded)
+    found = block_lower(Network((6, 1), (ConvLayer(2000, 2),)), seconds=5)
+    assert found is not None and asked and max(asked) <= 2    # a 1-D field of 2 pixels: 2 fresh at most

@@ -121,7 +121,8 @@ def _restricted(sup, block: list[int], seen: np.ndarray):
 
 def _box(sub, order: list[int], d1: int) -> int:
     """Fresh box inside a block: each position counts the restricted elements no earlier one reads."""
-    prefix = binomial_prefix_sums(d1, d1)
+    # the row only as far as a position can have fresh elements (d1 can be 10^5: a full row is gigabytes)
+    prefix = binomial_prefix_sums(d1, min(d1, max((len(e) for e in sub.elements), default=0)))
     used: set[int] = set()
     value = 1
     for i in order:
@@ -138,7 +139,8 @@ def _count(sub, theta: np.ndarray) -> tuple[int, bool]:
     n = len(sub.elements)
     sizes = [len(e) for e in sub.elements]
     if n == 1 or sum(sizes) == 0:
-        return binomial_prefix_sums(d1, d1)[min(d1, sizes[0] if n == 1 else 0)], True
+        top = min(d1, sizes[0] if n == 1 else 0)
+        return binomial_prefix_sums(d1, top)[top], True
     orders = [list(range(n)), list(range(n))[::-1]]
     # Smallest frames first; on a tie, the position reading most elements first (fewer states merge later).
     order = min(orders, key=lambda o: (max(engine.frame_sizes(sub, o)), sum(engine.frame_sizes(sub, o)), -sizes[o[0]]))
