@@ -25,19 +25,21 @@ def side(lower, upper, p):
 def test_verdicts_are_exact_per_parameter_comparisons():
     # 100/10 > 50/10: proven; the margin is log10(10/5).
     assert C.verdict(side(100, 200, 10), side(5, 50, 10)) == (C.PROVEN, pytest.approx(0.30103, abs=1e-5))
-    # Per parameter, not absolute: 100/30 < 50/10.
-    assert C.verdict(side(100, 200, 30), side(5, 50, 10))[0] == C.SUGGESTED
-    # Equal ratios are not "more".
-    assert C.verdict(side(50, 60, 10), side(5, 50, 10))[0] == C.SUGGESTED
-    # Upper of A below lower of B: refuted.
+    # Per parameter, not absolute: 100/30 < 50/10, and 200/30 > 5/10: the bounds overlap.
+    assert C.verdict(side(100, 200, 30), side(5, 50, 10))[0] == C.OPEN
+    # Equal ratios are not "more": 50/10 = 50/10 is not PROVEN.
+    assert C.verdict(side(50, 60, 10), side(5, 50, 10))[0] == C.OPEN
+    # Upper of A below lower of B: refuted; at equality too (A ≤ B per parameter then).
     assert C.verdict(side(1, 4, 10), side(5, 50, 10))[0] == C.REFUTED
-    # No lower bound on either side: compare uppers.
-    assert C.verdict(side(None, 60, 10), side(None, 50, 10))[0] == C.SUGGESTED
-    assert C.verdict(side(None, 40, 10), side(None, 50, 10))[0] == C.OPEN
+    assert C.verdict(side(1, 5, 10), side(5, 50, 10))[0] == C.REFUTED
+    assert C.verdict(side(1, 6, 10), side(5, 50, 10))[0] == C.OPEN
+    # No lower bound on either side: nothing is proven either way.
+    assert C.verdict(side(None, 60, 10), side(None, 50, 10)) == (C.OPEN, None)
     # Huge values compare exactly (no float overflow).
     big = 10 ** 5000
     assert C.verdict(side(big + 1, big * 3, 7), side(1, big, 7))[0] == C.PROVEN
-    assert C.verdict(side(big, big * 3, 7), side(1, big, 7))[0] == C.SUGGESTED
+    assert C.verdict(side(big, big * 3, 7), side(1, big, 7))[0] == C.OPEN
+    assert C.verdict(side(1, big, 7), side(big, big * 3, 7))[0] == C.REFUTED
 
 
 def test_families_match_their_parameter_budgets():
@@ -105,7 +107,11 @@ def test_cli_claims_json(cli):
     assert {c["claim"] for c in data["claims"]} == {"deep-vs-shallow", "cnn-vs-fc"}
     for claim in data["claims"]:
         for row in claim["rows"]:
-            assert row["verdict"] in (C.PROVEN, C.SUGGESTED, C.OPEN, C.REFUTED)
+            assert row["verdict"] in (C.PROVEN, C.OPEN, C.REFUTED)
+            # an open row carries its gap, a decided one none
+            assert (row["gap"] is None) == (row["verdict"] != C.OPEN)
+            if row["gap"] is not None:
+                assert set(row["gap"]) == {"prove", "refute"} and row["gap"]["prove"]["log10_shortfall"] > 0
     code, out, _ = cli("claims", "--rows", "--widths", "2")
     assert code == 0 and "verdict:" in out
     code, _, err = cli("claims", "--widths", "0")

@@ -40,6 +40,7 @@ FLAGS = {
     "widths": "--widths",
     "count": "--lines", "data": "--data", "through": "--through", "directions": "--directions",
     "length": "--line-length",
+    "models": "MODEL",
     "dask_workers": "--workers",
     "overwrite=True": "--overwrite", "resume=True": "--resume",
 }

@@ -9,18 +9,10 @@ Xiong et al. (2020) conclude, from Theorems 2–3, that
   network with the same number of parameters, input size and depth.
 
 Both are asymptotic (d → ∞). Here each is evaluated for a concrete family and
-a grid of widths d, as *regions per parameter*, and graded:
-
-``PROVEN``
-    a lower bound (or exact value) of the claimed-larger side, per parameter,
-    exceeds an upper bound of the other side, per parameter;
-``REFUTED``
-    the bounds prove the opposite ordering at that d;
-``SUGGESTED``
-    the bounds overlap, but like-for-like values (lower vs lower when both
-    exist, else upper vs upper) order the sides as claimed;
-``OPEN``
-    neither.
+a grid of widths d, as *regions per parameter*, and graded PROVEN, REFUTED or
+OPEN by :func:`ilpregions.services.claims._verdict.verdict` (an open row
+carries its gap). The shipped real models are in
+:mod:`ilpregions.services.claims._models`.
 
 The families (1-D as the authors' own checks, and 4×4 images; d0 = 1) use
 "same" padding (kernel 3, padding 1) in the earlier layers, so that every
@@ -44,48 +36,20 @@ Examples
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from ilpregions.core.combinatorics import log10_int
-from ilpregions.core.bigint import big_int_repr
-from ilpregions.core.combinatorics import decimal_string
 from ilpregions.services.claims._limits import (DEFAULT_WIDTHS, MAX_EVALUATIONS, MAX_WIDTH, STEP_SECONDS, Clock, TimeUp,
                                                check_widths, evaluations_bound, memo_counter)
 from ilpregions.core.spec import Network
 from ilpregions.services.claims._families import family_label, spatial_sizes, deep_cnn, fc_net, fc_width, shallow_cnn  # noqa: F401
 
-PROVEN, REFUTED, SUGGESTED, OPEN = "PROVEN", "REFUTED", "SUGGESTED", "OPEN"
+from ilpregions.services.claims._verdict import OPEN, PROVEN, REFUTED, Gap, Side, gap, verdict  # noqa: F401
 
 # ----------------------------------------------------------------------------
 # Comparisons
 # ----------------------------------------------------------------------------
-
-@big_int_repr  # repr at any size (docs/safety.md)
-@dataclass(frozen=True)
-class Side:
-    """One network's size and its best bounds (exact integers)."""
-
-    label: str
-    network: Network
-    params: int
-    lower: int | None
-    upper: int | None
-    lower_name: str | None
-    upper_name: str | None
-    #: The lower bound with Theorem 1's count plugged in for N' (not proven with shared filters).
-    formula_lower: int | None = None
-
-    def to_json(self) -> dict:
-        return {"label": self.label, "params": self.params,
-                "formula_lower": None if self.formula_lower is None else decimal_string(self.formula_lower),
-                "lower": None if self.lower is None else decimal_string(self.lower),
-                "upper": None if self.upper is None else decimal_string(self.upper),
-                "lower_name": self.lower_name, "upper_name": self.upper_name,
-                "layers": [layer.type for layer in self.network.layers]}
-
 
 @dataclass(frozen=True)
 class Comparison:
@@ -103,65 +67,17 @@ class Comparison:
     def changed(self) -> bool:
         return self.formula_verdict is not None and self.formula_verdict != self.verdict
 
+    @property
+    def gap(self) -> Gap | None:
+        """What keeps an OPEN verdict open (None for PROVEN and REFUTED)."""
+        return gap(self.larger, self.other) if self.verdict == OPEN else None
+
     def to_json(self) -> dict:
         return {"d": self.d, "verdict": self.verdict, "formula_verdict": self.formula_verdict,
                 "changed": self.changed,
                 "log10_margin": None if self.margin is None else round(self.margin, 4),
+                "gap": None if self.gap is None else self.gap.to_json(),
                 "larger": self.larger.to_json(), "other": self.other.to_json()}
-
-
-def per_param_greater(a: int, pa: int, b: int, pb: int) -> bool:
-    """a/pa > b/pb, exactly (cross-multiplied integers)."""
-    return a * pb > b * pa
-
-
-def verdict(a: Side, b: Side) -> tuple[str, float | None]:
-    """Grade "A has more regions per parameter than B" from the two sides' bounds.
-
-    Parameters
-    ----------
-    a : Side
-        The side claimed to be larger.
-    b : Side
-        The other side.
-
-    Returns
-    -------
-    verdict : str
-        ``PROVEN`` (A's lower bound per parameter exceeds B's upper bound per
-        parameter), ``REFUTED`` (the opposite), ``SUGGESTED`` (like-for-like
-        values order them as claimed) or ``OPEN``.
-    margin : float or None
-        log10[(A.lower/A.params) / (B.upper/B.params)], rounded to 6 digits;
-        positive exactly when PROVEN; None when a bound is missing.
-
-    Examples
-    --------
-    >>> from ilpregions.core.spec import Network, DenseLayer
-    >>> net = Network((2, 1), (DenseLayer(2),))
-    >>> verdict(Side("A", net, 10, 100, 200, "", ""), Side("B", net, 10, 5, 50, "", ""))
-    ('PROVEN', 0.30103)
-    >>> verdict(Side("A", net, 10, 6, 60, "", ""), Side("B", net, 10, 5, 50, "", ""))[0]
-    'SUGGESTED'
-    >>> verdict(Side("A", net, 10, 1, 20, "", ""), Side("B", net, 10, 5, 50, "", ""))[0]
-    'OPEN'
-    >>> verdict(Side("A", net, 10, 1, 4, "", ""), Side("B", net, 10, 5, 50, "", ""))[0]
-    'REFUTED'
-    """
-    margin = None
-    if a.lower is not None and b.upper is not None and a.lower > 0 and b.upper > 0:
-        margin = round(log10_int(a.lower) - math.log10(a.params) - log10_int(b.upper) + math.log10(b.params), 6)
-        if per_param_greater(a.lower, a.params, b.upper, b.params):
-            return PROVEN, margin
-    if a.upper is not None and b.lower is not None and per_param_greater(b.lower, b.params, a.upper, a.params):
-        return REFUTED, margin
-    if a.lower is not None and b.lower is not None:
-        like = per_param_greater(a.lower, a.params, b.lower, b.params)
-    elif a.upper is not None and b.upper is not None:
-        like = per_param_greater(a.upper, a.params, b.upper, b.params)
-    else:
-        like = False
-    return (SUGGESTED if like else OPEN), margin
 
 
 def side(label: str, network: Network, exact_counter=None, time_limit: float | None = 1.0,
@@ -266,9 +182,14 @@ class ClaimResult:
         verdicts = {row.verdict for row in self.rows}
         if PROVEN in verdicts:
             return f"PROVEN at some widths (first d = {self.first_proven}) but not at the largest"
-        if SUGGESTED in verdicts:
-            return "only SUGGESTED: the bounds overlap at every width in the grid"
-        return "not supported by the bounds in this grid"
+        if verdicts == {REFUTED}:
+            return "REFUTED by the bounds at every width in the grid"
+        refuted = [row.d for row in self.rows if row.verdict == REFUTED]
+        last = self.rows[-1]
+        short = last.gap.prove.log10_shortfall if last.gap is not None else None
+        return ("open: not PROVEN at any width in the grid"
+                + (f" (REFUTED at d = {', '.join(map(str, refuted))})" if refuted else "")
+                + ("" if short is None else f"; at d = {last.d} the proof is {short:.2f} orders of magnitude short"))
 
     def to_json(self) -> dict:
         return {"claim": self.claim, "title": self.title, "family": self.family,
@@ -373,7 +294,7 @@ def deep_vs_shallow(n0, depth: int, widths: Sequence[int] = DEFAULT_WIDTHS,
     --------
     >>> r = deep_vs_shallow(4, 2, widths=(1, 2))
     >>> [row.verdict for row in r.rows], r.summary
-    (['OPEN', 'OPEN'], 'not supported by the bounds in this grid')
+    (['OPEN', 'OPEN'], 'open: not PROVEN at any width in the grid; at d = 2 the proof is 1.01 orders of magnitude short')
     """
     per_filter = 3 ** len(spatial_sizes(n0)) + 1
     family = (f"input {family_label(n0)}; deep: {depth - 1}× conv(d, k3, pad1) + conv(d, k2, s{last_stride}); "
@@ -568,4 +489,4 @@ def evaluate_claims(cases=DEFAULT_CASES, widths: Sequence[int] = DEFAULT_WIDTHS,
 __all__ = ["deep_cnn", "shallow_cnn", "fc_net", "fc_width", "Side", "Comparison", "ClaimResult", "verdict",
            "deep_vs_shallow", "cnn_vs_fc", "evaluate_claims", "run_claims", "ClaimsRun", "check_widths",
            "evaluations_bound", "memo_counter", "MAX_WIDTH", "MAX_EVALUATIONS", "DEFAULT_CASES", "DEFAULT_WIDTHS",
-           "PROVEN", "REFUTED", "SUGGESTED", "OPEN"]
+           "PROVEN", "REFUTED", "OPEN"]
