@@ -226,7 +226,7 @@ def test_json_sweep(cli, tmp_path):
 def test_json_report(cli, tmp_path):
     sweeps = tmp_path / "s.toml"
     sweeps.write_text('[models]\nglob = "none/*.toml"\n[claims]\ncases = []\n[depth]\ndepths = [1]\n'
-                      '[width]\nwidths = [1]\n[one_layer]\nd1 = [1]\n')
+                      '[width]\nwidths = [1]\n[one_layer]\nd1 = [1]\n[model_claims]\nmodels = []\n')
     code, out, err = cli("report", "--out", tmp_path / "r", "--sweeps", sweeps, "--no-plots", "--quiet", "--json")
     assert code == 0, err
     record = json.loads(out)

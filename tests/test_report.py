@@ -26,6 +26,7 @@ TINY = {
     "one_layer": {"input": [4, 1], "type": "local", "kernel": [2], "d1": [1, 2, 3, 8, 64, 512]},
     "claims": {"cases": [["deep-vs-shallow", 4, 3], ["cnn-vs-fc", 4, 2]], "widths": [2, 8]},
     "models": {"glob": "m/*.toml", "time_limit": 2.0},
+    "model_claims": {"models": ["m/paper.toml", "m/two.toml"], "seconds_per_model": 2.0},
 }
 
 
@@ -65,6 +66,13 @@ def test_tiny_report(tmp_path):
     claims = read_csv(target / "claims.csv")
     assert {r["claim"] for r in claims} == {"deep-vs-shallow", "cnn-vs-fc"}
     assert all(r["changed"] in ("True", "False") and r["formula_verdict"] for r in claims)
+    # The claims on real models: both claims per model, a verdict each, the gap exactly on the open ones.
+    real = read_csv(target / "model_claims.csv")
+    assert [(r["model"], r["claim"]) for r in real] == [("paper", "deep-vs-shallow"), ("paper", "cnn-vs-fc"),
+                                                        ("two", "deep-vs-shallow"), ("two", "cnn-vs-fc")]
+    assert all(r["verdict"] in ("PROVEN", "REFUTED", "OPEN") for r in real)
+    assert all((r["prove_shortfall_log10"] == "") == (r["verdict"] != "OPEN") for r in real)
+    assert "## The claims on real models" in (target / "report.md").read_text()
     if HAS_MPL:
         for png in ("depth.png", "width.png", "one_layer.png"):
             data = (target / png).read_bytes()

@@ -9,7 +9,8 @@ Outputs (in ``<out>/report/``):
 
 * ``models.csv``/``models.md`` — best lower/upper bound of every shipped model;
   ``bounds.csv`` — every named bound of every model (applicable or not);
-* ``claims.csv``/``claims.md`` — :mod:`ilpregions.services.claims._evaluate` verdicts per width;
+* ``claims.csv``/``claims.md`` — the claims' verdicts on the families, per width;
+* ``model_claims.csv`` — the claims on real models against their counterparts, with the gap of an open verdict;
 * ``depth.csv``/``depth.png`` — log10 regions vs depth, CNN band vs FC band at equal parameters;
 * ``width.csv``/``width.png`` — log10 regions per parameter vs width d;
 * ``one_layer.csv``/``one_layer.png`` — the exact one-layer count vs d1 and c·d1^U;
@@ -34,7 +35,7 @@ from ilpregions.core.errors import ILPRegionsError, InputError
 from ilpregions.core.safe_io import atomic_open, atomic_write, output_directory
 from ilpregions.services.report._plots import pyplot, plot_depth, plot_one_layer, plot_width
 from ilpregions.services.report._rows import (claims_rows, depth_rows, leading_constant_bruteforce,  # noqa: F401
-                                              models_rows, one_layer_rows, width_rows)
+                                              model_claims_rows, models_rows, one_layer_rows, width_rows)
 
 DEFAULT_SWEEPS: dict[str, Any] = {
     "depth": {"n0": 4, "d": 8, "depths": [1, 2, 3, 4, 5, 6, 7, 8]},
@@ -50,6 +51,9 @@ DEFAULT_SWEEPS: dict[str, Any] = {
                          ["cnn-vs-fc", [4, 4], 2, 1], ["cnn-vs-fc", [4, 4], 3, 1]],
                "widths": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128]},
     "models": {"glob": "models/*.toml", "time_limit": 4.0},
+    # real models (paths under the root) for the claims against their counterparts
+    "model_claims": {"models": ["models/cifar_conv.toml", "models/cifar_small.toml", "models/vgg11_cifar.toml",
+                                "models/imagenet_stem.toml"], "seconds_per_model": 30.0},
 }
 
 
@@ -137,8 +141,15 @@ _TITLES = {
                "high probability); the last column is log10(upper)/log10(lower).", ""],
     "claims": ["## The paper's claims (regions per parameter)", "",
                "PROVEN: the claimed-larger side's proven lower bound per parameter beats the other side's upper "
-               "bound per parameter. SUGGESTED: the bounds overlap but like-for-like values agree. `changed_at_d`: "
-               "widths whose verdict differs from the one obtained by plugging Theorem 1 in for N'.", ""],
+               "bound per parameter. REFUTED: the other side's lower bound per parameter reaches the claimed-larger "
+               "side's upper bound per parameter. Open: neither. `changed_at_d`: widths whose verdict differs from "
+               "the one obtained by plugging Theorem 1 in for N'.", ""],
+    "model_claims": ["## The claims on real models", "",
+                     "Each model against its counterparts with at most its parameters (docs/bounds.md, \"Claims on "
+                     "real models\"): A is the claimed-larger side. Columns `*_pp` are log10(bound / parameters); an "
+                     "open verdict gives, for each way it could be decided, how many orders of magnitude are missing "
+                     "and the bound(s) that limit it. `complete` is False when the time limit cut a bound of an open "
+                     "verdict.", ""],
     "depth": ["## Regions vs depth, CNN vs fully connected at equal parameters", ""],
     "width": ["## Regions per parameter vs width d", "",
               "The fully-connected lower bound (Montúfar 2014) needs widths ≥ n0, so it starts once the matched "
@@ -163,6 +174,12 @@ def _section_claims(ctx):
     write_csv(ctx["target"] / "claims.csv", rows)
     atomic_write(ctx["target"] / "claims.md", markdown_table(summary) + "\n" + markdown_table(rows))
     return ["claims.csv", "claims.md"], [markdown_table(summary)]
+
+
+def _section_model_claims(ctx):
+    rows = model_claims_rows(ctx["sweeps"]["model_claims"], ctx["root"], tick=ctx["tick"])
+    write_csv(ctx["target"] / "model_claims.csv", rows)
+    return ["model_claims.csv"], [markdown_table(rows)]
 
 
 def _section_depth(ctx):
@@ -193,9 +210,11 @@ def _table_and_plot(ctx, name, rows, plot, columns=None):
     return files, md + [markdown_table(rows, columns)]
 
 
-_SECTIONS = {"models": _section_models, "claims": _section_claims, "depth": _section_depth,
+_SECTIONS = {"models": _section_models, "claims": _section_claims, "model_claims": _section_model_claims,
+             "depth": _section_depth,
              "width": _section_width, "one_layer": _section_one_layer}
-_SIZES = {"claims": lambda sw: len(sw["claims"]["cases"]), "depth": lambda sw: len(sw["depth"]["depths"]),
+_SIZES = {"claims": lambda sw: len(sw["claims"]["cases"]),
+          "model_claims": lambda sw: 3 * len(sw["model_claims"]["models"]), "depth": lambda sw: len(sw["depth"]["depths"]),
           "width": lambda sw: len(sw["width"]["widths"]), "one_layer": lambda sw: len(sw["one_layer"]["d1"])}
 
 
@@ -233,7 +252,8 @@ def build_report(out: str | Path = "results", sweeps: dict | None = None, root: 
     progress : bool
         A bar on stderr, one step per model or sweep point.
     sections : iterable of str, optional
-        Restrict the work to some of models, claims, depth, width, one_layer.
+        Restrict the work to some of models, claims, model_claims, depth, width,
+        one_layer.
     time_limit : float, optional
         Seconds: no section starts after it, and a section stopped between
         two steps is not written (its files keep their earlier contents).
@@ -279,7 +299,7 @@ def build_report(out: str | Path = "results", sweeps: dict | None = None, root: 
             raise _TimeUp  # between two steps: a section is written whole or not at all
 
     ctx = {"target": target, "sweeps": sweeps, "models": models, "tick": tick, "can_plot": _can_plot(plots),
-           "deadline": deadline}
+           "deadline": deadline, "root": root}
     written: list[str] = []
     md: list[str] = ["# Bounds, claims and sweeps", "",
                      "Regenerated by the report builder of ilpregions from `models/*.toml` and `results/report/sweeps.toml`. "

@@ -222,5 +222,45 @@ def claims_rows(cfg: dict, tick=None) -> tuple[list[dict], list[dict]]:
     return rows, summary
 
 
-__all__ = ["models_rows", "depth_rows", "width_rows", "one_layer_rows", "claims_rows", "leading_constant_bruteforce",
+def _direction_cells(prefix: str, direction) -> dict:
+    if direction is None:
+        return {f"{prefix}_shortfall_log10": "", f"{prefix}_limited_by": ""}
+    return {f"{prefix}_shortfall_log10": _round(direction.log10_shortfall, 2),
+            f"{prefix}_limited_by": " and ".join(n or "none" for n in direction.limited_by)
+            + (" (both must move)" if direction.both_must_move else "")}
+
+
+def model_claims_rows(cfg: dict, root: str | Path = ".", tick=None) -> list[dict]:
+    """One row per real model × claim (:func:`ilpregions.services.claims.run_model_claims`), with the
+    gap of an open verdict; ``cfg``: ``models`` (paths under ``root``) and ``seconds_per_model``;
+    ``tick`` is called once per network (three per model)."""
+    from ilpregions.core.spec_toml import load
+    from ilpregions.services.claims import per_param, run_model_claims
+
+    paths, seconds = cfg["models"], cfg["seconds_per_model"]
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise InputError(f"sweeps [model_claims]: models must be a list of paths, got {paths!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        raise InputError(f"sweeps [model_claims]: seconds_per_model must be a positive number, got {seconds!r}")
+    models = [(path, load(Path(root) / path)) for path in paths]
+    if not models:
+        return []
+    run = run_model_claims(models, time_limit=seconds * len(models), progress=tick)
+    rows = []
+    for c in run.results:
+        a, b = c.larger, c.other
+        gap = c.gap
+        rows.append({"model": Path(c.model).stem, "claim": c.claim, "A": f"{a.label}: {a.network.name or ''}",
+                     "B": f"{b.label}: {b.network.name or ''}", "params_A": a.params, "params_B": b.params,
+                     "A_lower_pp": _round(per_param(a.lower, a.params), 2), "A_lower_bound": a.lower_name or "",
+                     "A_upper_pp": _round(per_param(a.upper, a.params), 2), "A_upper_bound": a.upper_name or "",
+                     "B_lower_pp": _round(per_param(b.lower, b.params), 2), "B_lower_bound": b.lower_name or "",
+                     "B_upper_pp": _round(per_param(b.upper, b.params), 2), "B_upper_bound": b.upper_name or "",
+                     "verdict": c.verdict, "complete": c.complete,
+                     **_direction_cells("prove", None if gap is None else gap.prove),
+                     **_direction_cells("refute", None if gap is None else gap.refute)})
+    return rows
+
+
+__all__ = ["models_rows", "model_claims_rows", "depth_rows", "width_rows", "one_layer_rows", "claims_rows", "leading_constant_bruteforce",
            "short"]
