@@ -111,12 +111,14 @@ def format_claim(result, rows: bool) -> list[str]:
 
 
 def _side_line(tag: str, side) -> list[str]:
-    from ilpregions.services.claims import log10_or_none
+    from ilpregions.core.bigint import short_text
 
-    low, up = log10_or_none(side.lower), log10_or_none(side.upper)
+    def text(value) -> str:
+        return "—" if value is None else short_text(value)
+
     cut = "" if side.complete else "  [time limit cut some bounds]"
     return [f"  {tag} = {side.label}: {side.network.name or ''}".rstrip(),
-            f"      {side.params} params;  {_pp(low)} ≤ regions ≤ {_pp(up)}  "
+            f"      {side.params} params;  {text(side.lower)} ≤ regions ≤ {text(side.upper)}  "
             f"({side.lower_name or 'no lower bound'}; {side.upper_name or 'no upper bound'}){cut}"]
 
 

@@ -153,8 +153,8 @@ _TITLES = {
     "depth": ["## Regions vs depth, CNN vs fully connected at equal parameters", ""],
     "width": ["## Regions per parameter vs width d", "",
               "The fully-connected lower bound (Montúfar 2014) needs widths ≥ n0, so it starts once the matched "
-              "FC width reaches the input size. The one-layer CNN's proven lower bound is not drawn: only its "
-              "upper bound (Theorem 1) enters the claims.", ""],
+              "FC width reaches the input size. The one-layer CNN's proven lower bound is not drawn: the claims use "
+              "it only for a REFUTED verdict (see the claims table).", ""],
     "one_layer": ["## One layer: exact count vs d1 and its asymptote", ""],
 }
 
