@@ -35,6 +35,17 @@ from ilpregions.services.claims._families import fc_width
 def relu_depth(network: Network) -> int:
     """The number of ReLU layers (conv, local, dense; pooling has none).
 
+    Parameters
+    ----------
+    network : Network
+        Any model.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
     >>> from ilpregions.core.spec import ConvLayer, DenseLayer, MaxPoolLayer, Network
     >>> relu_depth(Network((4, 4, 1), (ConvLayer(2, 2), MaxPoolLayer(3), DenseLayer(3))))
     2
@@ -97,12 +108,15 @@ def shallow_counterpart(network: Network) -> Network:
     Returns
     -------
     Network
+        Named after its size.
 
     Raises
     ------
     ParameterError
         When the first layer is not conv or local (``network``).
 
+    Examples
+    --------
     >>> from ilpregions.core.spec import ConvLayer, DenseLayer, Network
     >>> shallow_counterpart(Network((4, 4, 1), (ConvLayer(2, 2), DenseLayer(3)))).layers[0].filters
     13
@@ -131,12 +145,15 @@ def deep_counterpart(network: Network, depth: int = 2) -> Network:
     Returns
     -------
     Network
+        Named after its size.
 
     Raises
     ------
     ParameterError
         When the first layer is not conv or local (``network``), or ``depth`` < 2.
 
+    Examples
+    --------
     >>> from ilpregions.core.spec import ConvLayer, Network
     >>> deep = deep_counterpart(Network((8, 8, 3), (ConvLayer(16, 3, padding=1),)))
     >>> [layer.filters for layer in deep.layers], params(deep)
@@ -167,7 +184,10 @@ def fc_counterpart(network: Network) -> Network:
     Returns
     -------
     Network
+        Named after its size.
 
+    Examples
+    --------
     >>> from ilpregions.core.spec import ConvLayer, Network
     >>> fc = fc_counterpart(Network((32, 32, 3), (ConvLayer(16, 3, padding=1),)))
     >>> fc.layers[0].units, params(fc)    # 448 parameters do not pay for one unit on 3,072 inputs

@@ -14,9 +14,8 @@ Each side's bounds are the headline pair of
 specified, shared filters included), under one deadline for the whole run.
 
 >>> from ilpregions.core.spec import ConvLayer, Network
->>> run = run_model_claims([("tiny", Network((4, 1), (ConvLayer(2, 2),)))], time_limit=20)
->>> [(c.claim, c.verdict) for c in run.results], run.status
-([('deep-vs-shallow', 'OPEN'), ('cnn-vs-fc', 'PROVEN')], 'complete')
+>>> [layer.filters for layer in deep_counterpart(Network((4, 1), (ConvLayer(2, 2),))).layers]
+[1, 1]
 """
 
 from __future__ import annotations
@@ -118,6 +117,13 @@ def model_side(label: str, network: Network, seconds: float) -> Side:
     Side
         ``complete`` is False when the deadline stopped any bound.
 
+    Raises
+    ------
+    ParameterError
+        When ``seconds`` is not positive (``time_limit``).
+
+    Examples
+    --------
     >>> from ilpregions.core.spec import DenseLayer, Network
     >>> s = model_side("fc", Network((2, 1), (DenseLayer(3),)), 5.0)
     >>> s.lower, s.upper, s.params, s.complete
@@ -160,11 +166,18 @@ def claims_on_model(name: str, network: Network, seconds: float,
     Returns
     -------
     list of ModelClaim
+        deep-vs-shallow, then cnn-vs-fc (either left out when a side of it did not start).
 
     Raises
     ------
     ParameterError
         When the model is not a CNN (``network``).
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> [c.verdict for c in claims_on_model("tiny", Network((4, 1), (ConvLayer(2, 2),)), 10.0)]
+    ['OPEN', 'PROVEN']
     """
     one_layer = relu_depth(network) == 1
     counterpart = deep_counterpart(network) if one_layer else shallow_counterpart(network)
@@ -219,12 +232,20 @@ def run_model_claims(models: Sequence[tuple[str, Network]], time_limit: float | 
     Returns
     -------
     ModelsRun
+        The claims evaluated, the models, the time limit, the seconds taken and the status.
 
     Raises
     ------
     ParameterError
-        A model that is not a CNN (``network``), no models (``models``), or a
-        time limit that is not positive (``time_limit``).
+        A model that is not a CNN, no models (``models``), or a time limit that
+        is not positive (``time_limit``).
+
+    Examples
+    --------
+    >>> from ilpregions.core.spec import ConvLayer, Network
+    >>> run = run_model_claims([("tiny", Network((4, 1), (ConvLayer(2, 2),)))], time_limit=20)
+    >>> [(c.claim, c.verdict) for c in run.results], run.status
+    ([('deep-vs-shallow', 'OPEN'), ('cnn-vs-fc', 'PROVEN')], 'complete')
     """
     if not models:
         raise ParameterError("models", "at least one model is needed")

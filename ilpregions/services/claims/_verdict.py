@@ -61,13 +61,42 @@ class Side:
 
 
 def log10_or_none(value: int | None) -> float | None:
-    """log10 of a positive integer at any size, rounded to 6 decimals (None for None or 0)."""
+    """log10 of a positive integer at any size, rounded to 6 decimals (None for None or 0).
+
+    Parameters
+    ----------
+    value : int or None
+        An exact count or bound.
+
+    Returns
+    -------
+    float or None
+
+    Examples
+    --------
+    >>> log10_or_none(10 ** 5000), log10_or_none(None)
+    (5000.0, None)
+    """
     return None if not value else round(log10_int(value), 6)
 
 
 def per_param(value: int | None, params: int) -> float | None:
-    """log10(value / params), or None without a value.
+    """log10(value / params), or None without a value: regions per parameter on a log scale.
 
+    Parameters
+    ----------
+    value : int or None
+        A bound on the regions.
+    params : int
+        The network's parameters (weights + biases).
+
+    Returns
+    -------
+    float or None
+        Rounded to 6 decimals.
+
+    Examples
+    --------
     >>> per_param(1000, 10)
     2.0
     """
@@ -92,8 +121,13 @@ def verdict(a: Side, b: Side) -> tuple[str, float | None]:
 
     Returns
     -------
-    tuple of (str, float or None)
+    verdict : str
+        ``PROVEN``, ``REFUTED`` or ``OPEN``.
+    margin : float or None
+        log10[(A.lower/A.params) / (B.upper/B.params)].
 
+    Examples
+    --------
     >>> from ilpregions.core.spec import Network, DenseLayer
     >>> net = Network((2, 1), (DenseLayer(2),))
     >>> verdict(Side("A", net, 10, 100, 200, "", ""), Side("B", net, 10, 5, 50, "", ""))
@@ -195,7 +229,10 @@ def gap(a: Side, b: Side) -> Gap:
     Returns
     -------
     Gap
+        ``prove`` and ``refute``, each with its bounds, shortfall and limiting bounds.
 
+    Examples
+    --------
     >>> from ilpregions.core.spec import DenseLayer, Network
     >>> net = Network((2, 1), (DenseLayer(2),))
     >>> g = gap(Side("A", net, 1, 10, 10 ** 4, "lo", "up"), Side("B", net, 1, 10 ** 3, 10 ** 3, "x", "x"))
