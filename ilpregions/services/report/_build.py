@@ -89,7 +89,7 @@ def load_sweeps(path: str | Path | None) -> dict[str, Any]:
     --------
     >>> sweeps = load_sweeps(None)
     >>> sorted(sweeps), sweeps["models"]["glob"]
-    (['claims', 'depth', 'models', 'one_layer', 'width'], 'models/*.toml')
+    (['claims', 'depth', 'model_claims', 'models', 'one_layer', 'width'], 'models/*.toml')
     """
     sweeps = copy.deepcopy(DEFAULT_SWEEPS)
     if path is None:
