@@ -29,7 +29,7 @@ from __future__ import annotations
 from ilpregions.core.errors import ParameterError
 from ilpregions.core.spec import ConvLayer, DenseLayer, Network
 from ilpregions.services.bounds import params
-from ilpregions.services.claims._families import fc_width
+from ilpregions.services.claims._families import fc_width, widest
 
 
 def relu_depth(network: Network) -> int:
@@ -38,7 +38,7 @@ def relu_depth(network: Network) -> int:
     Parameters
     ----------
     network : Network
-        Any model.
+        A stack of layers.
 
     Returns
     -------
@@ -83,18 +83,6 @@ def _geometry(layer: ConvLayer) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def _widest(build, budget: int) -> int:
-    """The largest width w ≥ 1 with params(build(w)) ≤ budget (1 when none fits); params grow with w."""
-    lo, hi = 1, max(1, budget)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if params(build(mid)) <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def shallow_counterpart(network: Network) -> Network:
@@ -166,7 +154,7 @@ def deep_counterpart(network: Network, depth: int = 2) -> Network:
     def build(d: int) -> Network:
         return Network(network.input_shape, (_like(first, d),) + tuple(_same(first, d) for _ in range(depth - 1)))
 
-    d = _widest(build, params(network))
+    d = widest(lambda w: params(build(w)), params(network))
     deep = build(d)
     return Network(deep.input_shape, deep.layers,
                    name=f"{depth} {deep.layers[0].type} layers of {_plural(d, 'filter')}: {_geometry(deep.layers[0])}"

@@ -115,10 +115,32 @@ def fc_width(n0: int, depth: int, budget: int) -> int:
     >>> fc_width(4, 3, 32), fc_params(4, [2, 2, 2]), fc_params(4, [3, 3, 3])
     (2, 22, 39)
     """
+    return widest(lambda w: fc_params(n0, [w] * depth), budget)
+
+
+def widest(cost, budget: int) -> int:
+    """The largest width w ≥ 1 with cost(w) ≤ budget (1 when none fits), by bisection; cost grows with w.
+
+    Parameters
+    ----------
+    cost : callable
+        ``cost(w)``, the parameters at width w, non-decreasing in w.
+    budget : int
+        The most parameters allowed.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> widest(lambda w: 10 * w, 35), widest(lambda w: 10 * w, 5)
+    (3, 1)
+    """
     lo, hi = 1, max(2, budget)
-    while lo < hi:  # largest w with params ≤ budget, by bisection (params grow with w)
+    while lo < hi:
         mid = (lo + hi + 1) // 2
-        if fc_params(n0, [mid] * depth) <= budget:
+        if cost(mid) <= budget:
             lo = mid
         else:
             hi = mid - 1
@@ -156,4 +178,4 @@ def fc_net(n0, depth: int, budget: int) -> Network:
                    name=f"FC {family_label(n0)} L={depth} w={w}")
 
 
-__all__ = ["deep_cnn", "shallow_cnn", "fc_width", "fc_net"]
+__all__ = ["deep_cnn", "shallow_cnn", "fc_width", "fc_net", "widest"]
