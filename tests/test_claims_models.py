@@ -213,3 +213,12 @@ def test_a_model_that_is_not_a_cnn_is_refused_before_any_work(cli):
 def test_no_time_left_is_an_honest_partial_run():
     run = C.run_model_claims([("paper", load(MODELS / "paper_3x3.toml"))], time_limit=0.01)
     assert run.results == () and run.status == "time_limit" and run.asked == 2
+
+
+def test_the_text_of_a_gap_names_a_missing_bound():
+    from ilpregions.cli.commands.claims import format_gap
+
+    lines = format_gap(C.gap(hand(100, None, 10, ("a.lo", None)), hand(5000, 6000, 10, ("b.lo", "b.up"))))
+    # to prove: 10^1/param against 10^2.78/param, B exact enough that only A's lower can close it
+    assert "1.78 orders of magnitude short; limited by a.lo" in lines[0]
+    assert "no A's upper bound is available" in lines[1]

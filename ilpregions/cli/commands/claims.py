@@ -53,8 +53,6 @@ def _pp(value) -> str:
 
 
 def _limits(direction) -> str:
-    if direction.log10_shortfall is None:
-        return "a bound is missing"
     if direction.both_must_move:
         return "both must move (neither alone can close it)"
     if len(direction.limited_by) == 2:
@@ -66,7 +64,15 @@ def format_gap(gap, indent: str = "    ") -> list[str]:
     """The two ways an open verdict could be decided, with the bounds compared and what limits each."""
     lines = []
     for head, d, verb in (("to prove: ", gap.prove, "pass"), ("to refute:", gap.refute, "reach")):
-        short = "—" if d.log10_shortfall is None else f"{d.log10_shortfall:.2f}"
+        if d.log10_shortfall is None:
+            missing = [f"{side}'s {kind} bound" for side, kind, value in
+                       ((d.lower_side, "lower", d.lower_per_param), (d.upper_side, "upper", d.upper_per_param))
+                       if value is None]
+            lines.append(f"{indent}{head} {d.lower_side}'s lower bound per parameter must {verb} {d.upper_side}'s "
+                         f"upper bound per parameter, but no {' and no '.join(missing)} is available (not "
+                         f"applicable, or not run in the time)")
+            continue
+        short = f"{d.log10_shortfall:.2f}"
         lines.append(f"{indent}{head} {d.lower_side}'s lower {_pp(d.lower_per_param)}/param ({d.lower_name}) must "
                      f"{verb} {d.upper_side}'s upper {_pp(d.upper_per_param)}/param ({d.upper_name}): {short} "
                      f"orders of magnitude short; {_limits(d)}")
