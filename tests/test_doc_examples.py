@@ -35,8 +35,8 @@ PAGES = [ROOT / "README.md"] + sorted(p for p in (ROOT / "docs").glob("*.md") if
 KNOWN_DRIFT: dict[tuple[str, int], str] = {
 }
 
-#: Blocks that take more than a few seconds: run with ``-m slow`` only.
-SLOW = {("bounds.md", 287), ("ground_truth.md", 50), ("check.md", 97)}
+# Blocks that take more than a few seconds carry ``<!-- slow -->`` above their fence in the
+# page: they run with ``-m slow`` only.
 
 _MASKS = [
     (re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e-?\d+)? s\b"), "<T> s"),
@@ -81,7 +81,7 @@ CASES = collect()
 def _param(page: Path, block: Block):
     key = (page.name, block.line)
     marks = [pytest.mark.xfail(strict=True, reason=KNOWN_DRIFT[key])] if key in KNOWN_DRIFT else []
-    if key in SLOW:
+    if block.slow:
         marks.append(pytest.mark.slow)
     return pytest.param(page, block, id=f"{page.name}:{block.line}", marks=marks)
 

@@ -39,13 +39,18 @@ class Block:
     line: int
     file: str | None = None
     requires: list[str] = field(default_factory=list)
+    slow: bool = False          # marked ``<!-- slow -->``: run with ``-m slow`` only
 
 
 def parse_blocks(markdown: str) -> list[Block]:
     blocks, lines, i = [], markdown.splitlines(), 0
-    pending_file, pending_requires = None, []
+    pending_file, pending_requires, pending_slow = None, [], False
     while i < len(lines):
         line = lines[i]
+        if re.fullmatch(r"\s*<!--\s*slow\s*-->\s*", line):
+            pending_slow = True
+            i += 1
+            continue
         comment = re.fullmatch(r"\s*<!--\s*(file|requires):\s*(\S+)\s*-->\s*", line)
         if comment:
             if comment.group(1) == "file":
@@ -61,10 +66,11 @@ def parse_blocks(markdown: str) -> list[Block]:
             while i < len(lines) and not lines[i].startswith(fence.group(1)):
                 body.append(lines[i])
                 i += 1
-            blocks.append(Block(fence.group(2), "\n".join(body) + "\n", start, pending_file, pending_requires))
-            pending_file, pending_requires = None, []
+            blocks.append(Block(fence.group(2), "\n".join(body) + "\n", start, pending_file, pending_requires,
+                                pending_slow))
+            pending_file, pending_requires, pending_slow = None, [], False
         elif line.strip():
-            pending_file, pending_requires = None, []
+            pending_file, pending_requires, pending_slow = None, [], False
         i += 1
     return blocks
 
