@@ -221,3 +221,17 @@ def test_million_position_layer_honours_a_5_second_limit(tmp_path):
             assert b["value"] is None and b["digits"] > C.JSON_MAX_DIGITS
         else:
             assert b["reason"]
+
+
+def test_exact_counts_inside_the_bounds_have_their_own_memory_cap(monkeypatch):
+    """The bounds' exact counts are a bonus: their engine refuses past a small cap, before allocating
+    (VGG-11's bounds peaked at 5.3 GB under the count command's 8 GiB default)."""
+    from ilpregions.core.errors import TooLargeError
+    from ilpregions.core.geometry import layer_instance
+    from ilpregions.services.bounds import _exact
+
+    inst = layer_instance(Network((6, 6, 1), (ConvLayer(3, 2),)))
+    assert _exact.engine_counter(inst).exact
+    monkeypatch.setattr(_exact, "EXACT_MEMORY_CAP", 1024)
+    with pytest.raises(TooLargeError, match="memory"):
+        _exact.engine_counter(inst)

@@ -168,7 +168,8 @@ def engine_counter(inst: Theorem1Instance, time_limit: float | None = None):
     Raises
     ------
     TooLargeError
-        The engine refuses the instance up front (memory estimate).
+        The engine refuses the instance up front (memory estimate), or a step
+        would hold more than :data:`EXACT_MEMORY_CAP`.
 
     Examples
     --------
@@ -179,7 +180,13 @@ def engine_counter(inst: Theorem1Instance, time_limit: float | None = None):
     """
     from ilpregions.services.count import count_regions
 
-    return count_regions(inst, backend="auto", time_limit=time_limit)
+    # A bonus inside the bounds, never worth most of the machine: the engine refuses (by its own
+    # arithmetic, before allocating) a step over EXACT_MEMORY_CAP, and the bound is skipped.
+    return count_regions(inst, backend="auto", time_limit=time_limit, memory_cap=EXACT_MEMORY_CAP)
+
+
+#: Bytes the exact engine may hold for one count inside the bounds (the count command's default is 8 GiB).
+EXACT_MEMORY_CAP = 2 ** 30
 
 
 def bruteforce_counter(inst: Theorem1Instance, time_limit: float | None = None):
