@@ -110,3 +110,37 @@ def test_block_boxes_build_binomial_rows_only_as_far_as_fresh_elements(monkeypat
     monkeypatch.setattr(_blocks, "binomial_prefix_sums", guarded)
     found = block_lower(Network((6, 1), (ConvLayer(2000, 2),)), seconds=5)
     assert found is not None and asked and max(asked) <= 2    # a 1-D field of 2 pixels: 2 fresh at most
+
+
+def test_a_block_count_past_the_overall_deadline_drops_its_scheme(monkeypatch):
+    """Under an overall deadline the pattern search gets it too, and a count it stops is never
+    cached or used: the scheme is dropped whole, so no value depends on where the clock stopped."""
+    import time
+
+    import numpy as np
+
+    from ilpregions.services.bounds import _blocks as B
+
+    net = Network((6, 6, 1), (ConvLayer(3, 2),))
+    free = block_lower(net, seconds=30)
+    sup = supports(net)
+    theta = np.ones((sup.filters, sup.taps_per_filter), dtype=np.int64)
+    seen = []
+
+    def stopped(*args, deadline=None, **kwargs):   # a search that runs past its deadline
+        seen.append(deadline)
+        while time.perf_counter() < deadline:
+            time.sleep(0.01)
+        raise B.PatternBudget("past the deadline")
+
+    monkeypatch.setattr(B, "pattern_count", stopped)
+    monkeypatch.setattr(B, "_patterns_fit", lambda *a: True)
+    seen_sub = B._restricted(sup, [0, 1], np.zeros(len(sup.elements) * 4, dtype=bool))[1]
+    with pytest.raises(B.SchemeOutOfTime):
+        B._count(seen_sub, theta, deadline=time.perf_counter() - 1)
+    assert len(seen) == 1 and seen[0] is not None
+    cache = {}
+    assert B._scheme(sup, theta, (0, 1), False, 2, cache, hard_deadline=time.perf_counter() + 0.2) is None
+    assert cache == {}                                         # nothing cut short is remembered
+    monkeypatch.undo()
+    assert block_lower(net, seconds=30).value == free.value

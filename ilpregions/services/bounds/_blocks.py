@@ -44,7 +44,7 @@ from ilpregions.core.errors import ILPRegionsError, InputError
 from ilpregions.core.geometry import layer_instance
 from ilpregions.core.spec import ConvLayer, Network
 from ilpregions.theory import tied_bounds as T
-from ilpregions.theory.filter_patterns import pattern_bound, pattern_count
+from ilpregions.theory.filter_patterns import PatternBudget, pattern_bound, pattern_count
 
 #: The DP's states are (at most) the flats of the block's neurons; it is run only when
 #: Σ_{i<r} C(n, i) (n neurons, r restricted elements) is below this, else the block's box is used.
@@ -132,8 +132,20 @@ def _box(sub, order: list[int], d1: int) -> int:
     return value
 
 
-def _count(sub, theta: np.ndarray) -> tuple[int, bool]:
-    """c_j for one restricted block: (count, exact?) -- a proven lower bound on c_j either way."""
+class SchemeOutOfTime(ILPRegionsError):
+    """A block's count passed the overall deadline: its scheme is dropped whole (internal)."""
+
+
+def _out_of_time(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
+
+
+def _count(sub, theta: np.ndarray, deadline: float | None = None) -> tuple[int, bool]:
+    """c_j for one restricted block: (count, exact?) -- a proven lower bound on c_j either way.
+
+    Past ``deadline`` (an overall limit) :class:`SchemeOutOfTime` is raised instead of a value,
+    so that no value ever depends on where the clock stopped.
+    """
     engine = _subspace()
     d1 = sub.filters
     n = len(sub.elements)
@@ -147,17 +159,26 @@ def _count(sub, theta: np.ndarray) -> tuple[int, bool]:
     box = max(_box(sub, o, d1) for o in orders)
     neurons, rank = n * d1, len(np.unique(np.concatenate(sub.elements)))
     if _patterns_fit(n, rank, d1):
-        return pattern_count(list(sub.elements), list(sub.taps), d1, sub.taps_per_filter), True
+        try:
+            return pattern_count(list(sub.elements), list(sub.taps), d1, sub.taps_per_filter,
+                                 deadline=deadline), True
+        except PatternBudget:
+            if _out_of_time(deadline):
+                raise SchemeOutOfTime("block count past the deadline") from None
+            raise
     if sum(math.comb(neurons, i) for i in range(rank)) > MAX_FLATS:
-        return max(box, _split(sub, theta)), False
-    try:   # no deadline: the flats cap bounds the work, and the value stays reproducible
-        out = engine.count_block(sub, engine.make_plan(sub, order), lambda p: theta, memory_cap=2 ** 30)
+        return max(box, _split(sub, theta, deadline)), False
+    try:   # the flats cap bounds the work; only an overall deadline stops it (and drops the scheme)
+        out = engine.count_block(sub, engine.make_plan(sub, order), lambda p: theta, memory_cap=2 ** 30,
+                                 deadline=deadline)
     except (ILPRegionsError, MemoryError):
+        if _out_of_time(deadline):
+            raise SchemeOutOfTime("block count past the deadline") from None
         return box, False
     return out.count, True
 
 
-def _split(sub, theta: np.ndarray) -> int:
+def _split(sub, theta: np.ndarray, deadline: float | None = None) -> int:
     """A too-large block, cut into runs of one position fewer: block-triangular inside the block too."""
     n = len(sub.elements)
     if n <= 2:
@@ -166,7 +187,7 @@ def _split(sub, theta: np.ndarray) -> int:
     value = 1
     for start in range(0, n, n - 1):
         _, inner = _restricted(sub, list(range(start, min(n, start + n - 1))), seen)
-        value *= _count(inner, theta)[0]
+        value *= _count(inner, theta, deadline)[0]
     return value
 
 
@@ -188,9 +209,12 @@ def _scheme(sup, theta, axes, reverse, g, cache, hard_deadline=None) -> tuple[in
     ranked = sorted(multiplicity.items(), key=lambda item: -item[1])
     for sig, k in ranked:
         if sig not in cache:
-            if hard_deadline is not None and time.perf_counter() >= hard_deadline:
+            if _out_of_time(hard_deadline):
                 return None
-            cache[sig] = _count(subs[sig], theta)
+            try:
+                cache[sig] = _count(subs[sig], theta, hard_deadline)
+            except SchemeOutOfTime:
+                return None
         count, exact = cache[sig]
         fallbacks += not exact
         value *= count ** k

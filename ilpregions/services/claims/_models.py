@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 
 from ilpregions.core.errors import ParameterError
 from ilpregions.core.spec import Network
+from ilpregions.services.claims._warm import warm_engines
 from ilpregions.services.claims._counterparts import deep_counterpart, fc_counterpart, relu_depth, shallow_counterpart
 from ilpregions.services.claims._verdict import OPEN, Gap, Side, gap, verdict
 
@@ -216,7 +217,9 @@ def run_model_claims(models: Sequence[tuple[str, Network]], time_limit: float | 
     of the rest each (again more when earlier ones left time). Every network
     keeps its planned share when an earlier one ran over, so each claim gets
     its sides; a network whose share is under :data:`MIN_SECONDS` is not
-    started and its claims are left out (``status`` ``"time_limit"``). An open
+    started and its claims are left out (``status`` ``"time_limit"``). The
+    engines are loaded before the first share starts (their first import
+    takes about a second), so no share pays for it. An open
     verdict whose bounds the deadline cut also makes the run partial, since
     more time may decide it.
 
@@ -259,6 +262,7 @@ def run_model_claims(models: Sequence[tuple[str, Network]], time_limit: float | 
             raise ParameterError("models", f"{name}: {exc.message}") from None
     start = time.perf_counter()
     clock = _Deadline(seconds)
+    warm_engines()   # their first import is charged now, not inside a network's share
     results: list[ModelClaim] = []
     for index, (name, network) in enumerate(models):
         share = max(seconds / len(models), clock.left() / (len(models) - index))
