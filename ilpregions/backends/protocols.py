@@ -137,6 +137,11 @@ class SliceBackend(Protocol):
 
     def area(self, polygon) -> float: ...
 
+    def prepare_line(self, net, memory_cap=None) -> Any: ...
+
+    def slice_line(self, net, origin, direction, *, deadline=None, memory_cap=..., progress=None,
+                   check=True) -> Any: ...
+
 
 @runtime_checkable
 class CellBackend(Protocol):

@@ -9,7 +9,9 @@ from 0 (the input), and each :class:`Op` reads tensors and writes one:
 kind       meaning
 =========  ===========================================================
 affine     ``out = A @ x + b`` (conv, dense, BatchNorm, average pooling,
-           flatten/reshape: anything affine, as a dense or sparse matrix)
+           flatten/reshape: anything affine, as a dense or sparse matrix;
+           a convolution may instead keep its weights (:class:`ConvSpec`),
+           its matrix then built only when an engine asks for it)
 relu       ``out = x if x > 0 else slope * x`` (ReLU: slope 0; leaky ReLU);
            one decision per entry (active or not)
 maxpool    ``out[j] = max(x[windows[j]])``; one decision per window
@@ -35,6 +37,9 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Mapping
@@ -49,6 +54,63 @@ MAX_MATRIX_ENTRIES = 20_000_000
 
 
 @dataclass(frozen=True)
+class ConvSpec:
+    """A zero-padded convolution by its weights: ``weight`` is (C_out, C_in / groups, *kernel), float64.
+
+    Shapes are torch's, without the batch axis (channels first); the flat
+    index of an entry is its position in that order.
+    """
+
+    weight: np.ndarray = field(repr=False)
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+
+    @property
+    def fan_in(self) -> int:
+        """Products per output entry, at most (a row's non-zeros)."""
+        return int(np.prod(self.weight.shape[1:]))
+
+    @property
+    def nnz_bound(self) -> int:
+        """Non-zeros of its matrix, at most."""
+        return math.prod(self.out_shape) * self.fan_in
+
+
+def conv_matrix(spec: ConvSpec, where: str):
+    """The CSR matrix of a :class:`ConvSpec` (each entry one weight), from index arithmetic.
+
+    >>> w = np.array([[[1.0, 2.0]]])
+    >>> conv_matrix(ConvSpec(w, (1,), (1,), (1,), 1, (1, 2), (1, 3)), "c").toarray().tolist()
+    [[2.0, 0.0], [1.0, 2.0], [0.0, 1.0]]
+    """
+    if spec.nnz_bound > MAX_MATRIX_ENTRIES:
+        raise TooLargeError(f"{where}: its matrix has up to {spec.nnz_bound} non-zeros "
+                            f"(limit {MAX_MATRIX_ENTRIES})")
+    c_out, c_in = spec.out_shape[0], spec.in_shape[0]
+    s_in, s_out = spec.in_shape[1:], spec.out_shape[1:]
+    cog, cig = c_out // spec.groups, c_in // spec.groups
+    out_pos = np.indices(s_out).reshape(len(s_out), -1)             # (axes, positions)
+    rows, cols, vals = [], [], []
+    for off in itertools.product(*(range(k) for k in spec.weight.shape[2:])):
+        coords = [out_pos[a] * spec.stride[a] - spec.padding[a] + off[a] * spec.dilation[a] for a in range(len(off))]
+        ok = np.all([(c >= 0) & (c < n) for c, n in zip(coords, s_in)], axis=0)
+        p_out = np.flatnonzero(ok)
+        p_in = np.ravel_multi_index([c[ok] for c in coords], s_in) if len(s_in) else np.zeros(1, np.int64)
+        for g in range(spec.groups):
+            w = spec.weight[g * cog:(g + 1) * cog, :, *off]                # (cog, cig)
+            co, ci = np.nonzero(w)
+            rows.append(((g * cog + co)[:, None] * len(out_pos[0]) + p_out[None, :]).ravel())
+            cols.append(((g * cig + ci)[:, None] * math.prod(s_in) + p_in[None, :]).ravel())
+            vals.append(np.repeat(w[co, ci], len(p_out)))
+    shape = (math.prod(spec.out_shape), math.prod(spec.in_shape))
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
+
+
+@dataclass(frozen=True)
 class Op:
     """One operation; ``where`` names it for messages (layer index or module path)."""
 
@@ -56,10 +118,16 @@ class Op:
     inputs: tuple[int, ...]
     output: int
     where: str
-    A: object = field(default=None, compare=False, repr=False)  # ndarray or scipy CSR
+    A: object = field(default=None, compare=False, repr=False)  # ndarray or scipy CSR (None: see conv)
     b: np.ndarray | None = field(default=None, compare=False, repr=False)
     windows: tuple[np.ndarray, ...] | None = field(default=None, compare=False, repr=False)
     slope: float = 0.0  # relu only: the slope where x <= 0 (leaky ReLU); 0 for ReLU
+    conv: ConvSpec | None = field(default=None, compare=False, repr=False)
+
+    @functools.cached_property
+    def matrix(self):
+        """An affine op's matrix: ``A``, or its convolution's matrix built on first use."""
+        return self.A if self.A is not None else as_matrix(conv_matrix(self.conv, self.where), self.where)
 
 
 @dataclass(frozen=True)
@@ -107,6 +175,15 @@ class Builder:
             raise InputError(f"{where}: matrix has {A.shape[1]} columns but its input has {self.sizes[x]}")
         out = self.new(A.shape[0])
         self.ops.append(Op("affine", (x,), out, where, A=A, b=np.asarray(b, dtype=np.float64)))
+        return out
+
+    def conv(self, x: int, spec: ConvSpec, b, where: str) -> int:
+        """A convolution kept as its weights (its matrix is built only if an engine needs it)."""
+        if math.prod(spec.in_shape) != self.sizes[x]:
+            raise InputError(f"{where}: the convolution reads {math.prod(spec.in_shape)} entries but its input "
+                             f"has {self.sizes[x]}")
+        out = self.new(math.prod(spec.out_shape))
+        self.ops.append(Op("affine", (x,), out, where, b=np.asarray(b, dtype=np.float64), conv=spec))
         return out
 
     def relu(self, x: int, where: str, slope: float = 0.0) -> int:
@@ -244,7 +321,7 @@ def evaluate(net: SliceNet, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for op in net.ops:
         x = values[op.inputs[0]]
         if op.kind == "affine":
-            y = _apply_affine(op.A, op.b, x)
+            y = _apply_affine(op.matrix, op.b, x)
         elif op.kind == "relu":
             codes.append((x > 0).astype(np.int16))
             y = np.where(x > 0, x, op.slope * x) if op.slope else np.maximum(x, 0.0)
@@ -287,7 +364,7 @@ def evaluate_exact(net: SliceNet, x: list) -> tuple[list[int], list]:
     for op in net.ops:
         v = values[op.inputs[0]]
         if op.kind == "affine":
-            y = _frac_affine(op.A, op.b, v)
+            y = _frac_affine(op.matrix, op.b, v)
         elif op.kind == "relu":
             codes.extend(1 if t > 0 else 0 for t in v)
             y = [t if t > 0 else Fraction(op.slope) * t for t in v]
@@ -304,4 +381,4 @@ def evaluate_exact(net: SliceNet, x: list) -> tuple[list[int], list]:
     return codes, values[net.output]
 
 
-__all__ = ["Op", "SliceNet", "from_spec", "evaluate", "evaluate_exact", "as_matrix", "MAX_MATRIX_ENTRIES"]
+__all__ = ["Op", "ConvSpec", "conv_matrix", "SliceNet", "from_spec", "evaluate", "evaluate_exact", "as_matrix", "MAX_MATRIX_ENTRIES"]

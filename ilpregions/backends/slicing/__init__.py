@@ -9,13 +9,20 @@ pieces through the ops, deepest batch first), :mod:`.engine` (a batch's
 maps and its ReLU and max-pool splits), :mod:`.batch` and :mod:`.kernels`
 (compiled cutting loops), :mod:`.certify`, :mod:`.cert_kernels` and
 :mod:`.exact` (each piece's pattern certified by a rigorous float64 error
-bound, or in exact dyadic arithmetic).
+bound, or in exact dyadic arithmetic). The line engine for segments:
+:mod:`.linenet` (a network prepared once: arrays for the compiled kernels,
+batched passes with error bounds), :mod:`.sweep` and :mod:`.sweep_kernels`
+(the walk in t, carrying only changes of slope), :mod:`.line` (pieces, ids,
+certificate).
 """
 
 from ilpregions.backends.slicing.certify import Certificate, certify
 from ilpregions.backends.slicing.engine import REL_TOL, centroids, pattern_ids
 from ilpregions.backends.slicing.kernels import area
+from ilpregions.backends.slicing.line import BY_EXACT, MIN_LENGTH, LineResult, slice_line
+from ilpregions.backends.slicing.linenet import LineNet, prepare as prepare_line, prepared_bytes
 from ilpregions.backends.slicing.propagate import Propagation, decision_boundary, propagate
 
 __all__ = ["REL_TOL", "Certificate", "Propagation", "area", "centroids", "certify", "decision_boundary",
-           "pattern_ids", "propagate"]
+           "pattern_ids", "propagate", "LineNet", "LineResult", "prepare_line", "prepared_bytes", "slice_line",
+           "MIN_LENGTH", "BY_EXACT"]

@@ -64,7 +64,7 @@ class Certificate:
 def _csr(op):
     """The op's matrix as CSR arrays (dense matrices too: the fused loop needs one layout),
     its constant, and gamma of its longest row plus one (the constant)."""
-    A = sp.csr_matrix(op.A, dtype=np.float64)
+    A = sp.csr_matrix(op.matrix, dtype=np.float64)
     nnz = int(np.diff(A.indptr).max(initial=0))
     return (A.indptr.astype(np.int64), A.indices.astype(np.int64), np.ascontiguousarray(A.data),
             np.asarray(op.b, dtype=np.float64), gamma(nnz + 1))
@@ -77,9 +77,9 @@ def _dense_bounded(op, v, e):
     terms, zero exactly when every product ``a_ij v_j`` and ``a_ij e_j`` is
     (no underflow, as in the standard model of the error analysis).
     """
-    g = gamma(op.A.shape[1] + 1)
-    y = op.A @ v + op.b[:, None]
-    both = np.abs(op.A) @ (e + g * np.abs(v))
+    g = gamma(op.matrix.shape[1] + 1)
+    y = op.matrix @ v + op.b[:, None]
+    both = np.abs(op.matrix) @ (e + g * np.abs(v))
     ey = INFLATE * (both + g * np.abs(op.b)[:, None])
     ey[both == 0] = 0.0   # every product exactly zero (inputs exactly 0, no error): the sum is b, exactly
     return y, ey
@@ -97,7 +97,7 @@ def bounded_forward(net: SliceNet, origin: np.ndarray, basis: np.ndarray, points
     certified = np.ones(P, dtype=bool)
     for op in net.ops:
         v, e = values[op.inputs[0]], errs[op.inputs[0]]
-        if op.kind == "affine" and not sp.issparse(op.A):
+        if op.kind == "affine" and not sp.issparse(op.matrix):
             y, ey = _dense_bounded(op, v, e)
         elif op.kind == "affine":
             y, ey = CK.affine_bounded(*_csr(op), v, e, INFLATE)

@@ -54,7 +54,7 @@ class ExactNet:
             if op.kind != "affine":
                 self.ops.append(None)
                 continue
-            A = sp.csr_matrix(op.A)
+            A = sp.csr_matrix(op.matrix)
             data, ea = to_dyadic(A.data)
             b, eb = to_dyadic(op.b)
             self.ops.append((A.indptr, A.indices, data, ea, b, eb))

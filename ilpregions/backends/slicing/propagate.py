@@ -32,7 +32,7 @@ class Propagation:
 
 def _affine(op: Op, X: np.ndarray) -> np.ndarray:
     n, P, K = X.shape
-    Z = np.asarray(op.A @ X.reshape(n, P * K)).reshape(-1, P, K)
+    Z = np.asarray(op.matrix @ X.reshape(n, P * K)).reshape(-1, P, K)
     Z[:, :, 0] += op.b[:, None]
     return Z
 

@@ -13,7 +13,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ilpregions import backends
-from ilpregions.core.errors import InputError
+from ilpregions.core.errors import InputError, ParameterError
 from ilpregions.core.progress import Progress
 from ilpregions.core.slicenet import SliceNet, from_spec
 
@@ -118,6 +118,14 @@ class SliceResult:
     seconds_by_op: dict = field(default_factory=dict, compare=False)
     outputs: np.ndarray | None = field(repr=False, default=None, compare=False)
     arithmetic: str = ARITHMETIC
+    stopped: str | None = None          # time_limit or memory_cap when not complete
+    engine: str = "polygon"             # polygon (planes, max-pooling) or line (segments)
+    certified: np.ndarray | None = field(repr=False, default=None, compare=False)   # per piece (line engine)
+
+    @property
+    def exact(self) -> bool:
+        """Complete, and every piece's pattern proven (a run without checking is not called exact)."""
+        return self.complete and self.certificate is not None and self.certificate.ok
 
     @property
     def dims(self) -> int:
@@ -131,10 +139,11 @@ class SliceResult:
         return [t for t in ends if 0.0 < t < 1.0]
 
     def to_json(self, model: str | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {"model": model, "status": "exact" if self.complete else "partial",
-                               "seconds": round(self.seconds, 6)}
-        out.update({"dims": self.dims, "region": self.plane.region,
-                    "pieces": self.pieces, "lower_bound": not self.complete,
+        status = ("partial" if not self.complete else "exact" if self.certificate is None or self.certificate.ok
+                  else "uncertified")
+        out: dict[str, Any] = {"model": model, "status": status, "seconds": round(self.seconds, 6)}
+        out.update({"dims": self.dims, "region": self.plane.region, "engine": self.engine,
+                    "pieces": self.pieces, "lower_bound": not self.complete, "exact": self.exact,
                     "boundary_pieces": self.boundary_pieces, "distinct_patterns": len(set(self.patterns)),
                     "arithmetic": self.arithmetic,
                     "anchors": self.plane.anchors.tolist(),
@@ -143,8 +152,13 @@ class SliceResult:
             c = self.certificate
             out["certified"] = {"by_error_bounds": c.by_bounds, "exact_rechecks": c.exact,
                                 "unchecked": c.unchecked, "mismatches": len(c.mismatches)}
+        if self.stopped:
+            out["stopped"] = self.stopped
         out["piece_list"] = [{"pattern": p, "boundary": bool(b), "vertices": v.tolist()}
                              for v, p, b in zip(self.vertices, self.patterns, self.crossed)]
+        if self.certified is not None:
+            for item, ok in zip(out["piece_list"], self.certified):
+                item["certified"] = bool(ok)
         if self.pending:
             out["pending_pieces"] = [v.tolist() for v in self.pending]
         return out
@@ -185,6 +199,8 @@ def as_slicenet(model, weights=None, seed: int | None = None, input_shape=None) 
 
     if isinstance(model, SliceNet):
         return model
+    if hasattr(model, "net") and isinstance(model.net, SliceNet):   # a PreparedNetwork
+        return model.net
     if isinstance(model, Network):
         if weights is None:
             if seed is None:
@@ -202,7 +218,7 @@ def as_slicenet(model, weights=None, seed: int | None = None, input_shape=None) 
 
 def slice_network(model, through: Sequence, *, weights=None, seed: int | None = None, input_shape=None,
                   region: str = "triangle", time_limit: float | None = None, progress: bool = False,
-                  check: bool = True) -> SliceResult:
+                  check: bool = True, memory_cap: int | None = None, engine: str = "auto") -> SliceResult:
     """The exact pieces of a network on the segment A→B or the plane piece spanned by A, B, C.
 
     Parameters
@@ -225,8 +241,14 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
     progress : bool
         A bar on stderr (pieces so far), shown after a second.
     check : bool
-        Certify every piece's pattern at its centroid, by a rigorous float64
+        Certify every piece's pattern at a point inside it, by a rigorous float64
         error bound or in exact rational arithmetic.
+    memory_cap : int, optional
+        Bytes the line engine may take (default 4 GiB), checked by arithmetic before its arrays and each
+        op's changes are allocated; over it, the preparation is refused or the walk stops with a lower bound.
+    engine : {"auto", "line", "polygon"}
+        ``line`` walks a segment carrying only changes of slope (any op but max-pooling); ``polygon``
+        cuts pieces with all their maps (planes, max-pooling); ``auto`` takes the line engine when it can.
 
     Returns
     -------
@@ -240,9 +262,9 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
     InputError
         The model cannot be converted (see :func:`as_slicenet`), the points do
         not span a segment or plane (see :func:`make_plane`), or their size is
-        not the network's input size.
+        not the network's input size; ``engine="line"`` where it cannot run.
     TooLargeError
-        A layer's matrix is too large to hold.
+        The network's arrays would pass ``memory_cap`` (or a matrix limit of the polygon engine).
 
     Examples
     --------
@@ -255,13 +277,30 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
     >>> line.pieces, [round(t, 6) for t in line.breakpoints()]
     (5, [0.391135, 0.444969, 0.588604, 0.655101])
     """
+    from ilpregions.services.slicing._line import PreparedNetwork, prepare_network, slice_segment
+
     start = time.perf_counter()
-    net = as_slicenet(model, weights, seed, input_shape)
+    deadline = None if time_limit is None else start + time_limit
+    if engine not in ("auto", "line", "polygon"):
+        raise ParameterError("engine", f"expected 'auto', 'line' or 'polygon', got {engine!r}")
     plane = make_plane(through, region)
+    if engine == "line" and plane.region != "segment":
+        raise ParameterError("engine", "the line engine slices segments (two points); a plane needs 'polygon'")
+    line = plane.region == "segment" and engine != "polygon"
+    if isinstance(model, PreparedNetwork) or line:
+        prepared = prepare_network(model, weights=weights, seed=seed, input_shape=input_shape,
+                                   memory_cap=memory_cap)
+        net = prepared.net
+    else:
+        net = as_slicenet(model, weights, seed, input_shape)
     if plane.origin.size != net.input_size:
         raise InputError(f"through: points have {plane.origin.size} values but the network's input has "
                          f"{net.input_size} ({'x'.join(map(str, net.input_shape))}, {net.layout})")
-    deadline = None if time_limit is None else start + time_limit
+    if line and prepared.line is not None:
+        return slice_segment(prepared, plane, start=start, deadline=deadline, memory_cap=memory_cap,
+                             progress=progress, check=check)
+    if engine == "line":
+        raise ParameterError("engine", "the line engine does not handle max-pooling; use 'polygon'")
     # the products are small (a batch's maps): BLAS threads only wait for each other
     with threadpool_limits(limits=1, user_api="blas"), Progress("slice", unit="piece", enabled=progress) as bar:
         prop = SLICER.propagate(net, plane.polygon, plane.origin, plane.basis, deadline, bar)

@@ -52,7 +52,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ilpregions.core.errors import InputError, TooLargeError
-from ilpregions.core.slicenet import SliceNet, Builder
+from ilpregions.core.slicenet import Builder, ConvSpec, SliceNet
 from ilpregions.services.torch._fx_ops import (affine_op, concat_op, constant_op, leaky_slope, maxpool_windows,
                                                reduction_op)
 
@@ -310,6 +310,8 @@ def _convert(node, gm, b, env):
     if kind == "maxpool":
         return ("t", b.maxpool(tid, maxpool_windows(node, m, shape_in, shape_out, where), where), shape_out)
     A, bias = affine_op(node, m, gm, shape_in, shape_out, where)
+    if isinstance(A, ConvSpec):
+        return ("t", b.conv(tid, A, bias, where), shape_out)
     return ("t", b.affine(tid, A, bias, where), shape_out)
 
 

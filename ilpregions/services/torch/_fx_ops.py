@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ilpregions.core.errors import InputError, TooLargeError
-from ilpregions.core.slicenet import MAX_MATRIX_ENTRIES
+from ilpregions.core.slicenet import MAX_MATRIX_ENTRIES, ConvSpec
 
 
 def _basis_matrix(fn, shape_in, n_out: int, where: str):
@@ -154,7 +154,7 @@ def maxpool_windows(node, m, shape_in, shape_out, where):
 
 
 def affine_op(node, m, gm, shape_in, shape_out, where):
-    """The matrix and constant of an affine op on the flat input."""
+    """The matrix (or, for a zero-padded convolution, its :class:`ConvSpec`) and constant of an affine op."""
     import scipy.sparse as sp
     import torch
     import torch.nn as nn
@@ -171,6 +171,11 @@ def affine_op(node, m, gm, shape_in, shape_out, where):
         if not np.all(np.isfinite(bias)):
             raise InputError(f"{where}: its bias contains NaN or infinite values")
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        if m.padding_mode == "zeros" and not isinstance(m.padding, str):
+            axes = len(shape_in) - 1
+            return ConvSpec(np.ascontiguousarray(m.weight.detach().numpy(), dtype=np.float64),
+                            _tuple(m.stride, axes), _tuple(m.padding, axes), _tuple(m.dilation, axes),
+                            int(m.groups), tuple(shape_in), tuple(shape_out)), bias
         return _basis_matrix(lambda t: m._conv_forward(t, m.weight, None), shape_in, n_out, where), bias
     if isinstance(m, nn.Linear):
         return _basis_matrix(lambda t: F.linear(t, m.weight), shape_in, n_out, where), bias
