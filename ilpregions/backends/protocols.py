@@ -142,6 +142,8 @@ class SliceBackend(Protocol):
     def slice_line(self, net, origin, direction, *, deadline=None, memory_cap=..., progress=None,
                    check=True) -> Any: ...
 
+    def ensure_compiled(self, engine, deadline, notify) -> bool: ...
+
 
 @runtime_checkable
 class CellBackend(Protocol):

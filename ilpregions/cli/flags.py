@@ -41,6 +41,7 @@ FLAGS = {
     "count": "--lines", "data": "--data", "through": "--through", "directions": "--directions",
     "length": "--line-length",
     "models": "MODEL",
+    "engine": "--engine",
     "dask_workers": "--workers",
     "overwrite=True": "--overwrite", "resume=True": "--resume",
 }

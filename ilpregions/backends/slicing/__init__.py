@@ -13,7 +13,8 @@ bound, or in exact dyadic arithmetic). The line engine for segments:
 :mod:`.linenet` (a network prepared once: arrays for the compiled kernels,
 batched passes with error bounds), :mod:`.sweep` and :mod:`.sweep_kernels`
 (the walk in t, carrying only changes of slope), :mod:`.line` (pieces, ids,
-certificate).
+certificate); :mod:`.warm` (are the kernels compiled, and compiling them
+under a deadline).
 """
 
 from ilpregions.backends.slicing.certify import Certificate, certify
@@ -22,7 +23,8 @@ from ilpregions.backends.slicing.kernels import area
 from ilpregions.backends.slicing.line import BY_EXACT, MIN_LENGTH, LineResult, slice_line
 from ilpregions.backends.slicing.linenet import LineNet, prepare as prepare_line, prepared_bytes
 from ilpregions.backends.slicing.propagate import Propagation, decision_boundary, propagate
+from ilpregions.backends.slicing.warm import ensure_compiled, is_cached
 
 __all__ = ["REL_TOL", "Certificate", "Propagation", "area", "centroids", "certify", "decision_boundary",
            "pattern_ids", "propagate", "LineNet", "LineResult", "prepare_line", "prepared_bytes", "slice_line",
-           "MIN_LENGTH", "BY_EXACT"]
+           "MIN_LENGTH", "BY_EXACT", "ensure_compiled", "is_cached"]

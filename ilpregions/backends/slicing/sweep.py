@@ -28,6 +28,7 @@ arithmetic (:mod:`.exact`) when the network is small enough.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -157,10 +158,14 @@ def run_chunk(net: LineNet, w: Walker, t_hi: float, budget: int) -> bool:
     return True
 
 
-def walk(net: LineNet, w: Walker, deadline: float | None, budget: int, on_chunk=None) -> Walker:
+def walk(net: LineNet, w: Walker, deadline: float | None, budget: int, on_chunk=None, stop=None) -> Walker:
     """Walk a range to its end in chunks whose length adapts to about half a second of work (and to the
-    memory budget: a chunk over it is retried at half the length); stops at the deadline."""
+    memory budget: a chunk over it is retried at half the length); stops at the deadline, or when the
+    ``stop`` event is set (the caller was interrupted)."""
     while w.t_done < w.t1 and w.stopped is None:
+        if stop is not None and stop.is_set():
+            w.stopped = "interrupted"
+            break
         if deadline is not None and time.perf_counter() > deadline:
             w.stopped = "time_limit"
             break
@@ -187,12 +192,24 @@ def walk(net: LineNet, w: Walker, deadline: float | None, budget: int, on_chunk=
 
 
 def walk_all(net: LineNet, walkers: list[Walker], deadline, budget, on_chunk=None) -> list[Walker]:
-    """Every walker to its end (or the deadline), THREADS at a time (the kernels release the GIL)."""
+    """Every walker to its end (or the deadline), THREADS at a time (the kernels release the GIL).
+
+    An interrupt (Ctrl-C) in the caller's thread stops every walker after its current chunk and is
+    raised again.
+    """
     share = budget // max(1, min(THREADS, len(walkers)))
     if THREADS < 2 or len(walkers) < 2:
         return [walk(net, w, deadline, share, on_chunk) for w in walkers]
-    with ThreadPoolExecutor(THREADS) as pool:
-        return list(pool.map(lambda w: walk(net, w, deadline, share, on_chunk), walkers))
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(THREADS)
+    try:
+        futures = [pool.submit(walk, net, w, deadline, share, on_chunk, stop) for w in walkers]
+        return [f.result() for f in futures]
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 __all__ = ["Walker", "start_walkers", "run_chunk", "walk", "walk_all", "THREADS", "MIN_LENGTH"]

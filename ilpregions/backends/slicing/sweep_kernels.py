@@ -30,7 +30,8 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-from numba import njit
+
+from ilpregions.core.numba_cache import njit   # numba's, with a cache that never stops the import
 
 U = 2.0 ** -53
 G2 = 2.0 * U / (1.0 - 2.0 * U)

@@ -9,6 +9,7 @@ from pathlib import Path
 from ilpregions.core.errors import EXIT_OK, EXIT_PARTIAL, InputError
 from ilpregions.cli.commands._common import (add_json_argument, add_time_limit_argument, nonnegative_int, print_json,
                                              torch_input_shape)
+from ilpregions.cli.commands.count import positive_gib
 from ilpregions.cli.commands.import_torch import add_torch_module_arguments, torch_model
 
 
@@ -52,6 +53,12 @@ def register(sub) -> None:
                         help="with 3 points: the triangle ABC or the parallelogram A, B, B+C-A, C")
     parser.add_argument("--plot", metavar="OUT.png", help="draw the pieces (.png, .pdf or .svg)")
     parser.add_argument("--no-check", action="store_true", help="skip certifying each piece's pattern")
+    parser.add_argument("--memory-cap", type=positive_gib, metavar="GIB", default=None,
+                        help="memory of the line engine (default 4 GiB), checked before its arrays are made; "
+                             "past it the walk stops with a lower bound (exit 3)")
+    parser.add_argument("--engine", choices=("auto", "line", "polygon"), default="auto",
+                        help="line: a segment walked with changes of slope only (no max-pooling); polygon: "
+                             "pieces cut with all their maps (planes, max-pooling); auto: line when it can")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_time_limit_argument(parser)
     add_json_argument(parser)
@@ -137,8 +144,10 @@ def run(args) -> int:
             raise InputError(f"{what} goes with --lines N")
     net, name = _model(args)
     points = resolve_points(args.through, net.input_size, args.data, args.point_seed)
+    cap = None if args.memory_cap is None else int(args.memory_cap * 2 ** 30)
     result = slice_network(net, points, region=args.region, time_limit=args.time_limit,
-                           progress=not (args.quiet or args.json), check=not args.no_check)
+                           progress=not (args.quiet or args.json), check=not args.no_check, memory_cap=cap,
+                           engine=args.engine)
     if args.plot:
         from ilpregions.services.slicing import plot_slice
         plot_slice(result, args.plot)
@@ -152,10 +161,17 @@ def run(args) -> int:
 def _print_human(result, name, args) -> None:
     what = "segment A->B" if result.dims == 1 else f"{result.plane.region} A, B, C"
     print(f"model: {name}")
-    if result.complete:
+    why = "memory cap" if result.stopped == "memory_cap" else "time limit"
+    if result.exact or (result.complete and result.certificate is None):
         print(f"pieces: {result.pieces} (exact, on the {what})")
+    elif result.complete:
+        print(f"pieces: {result.pieces} found on the {what}, not all certified (see patterns)")
+    elif result.engine == "line":
+        walked = 1.0 - sum(float(v[1, 0] - v[0, 0]) for v in result.pending)
+        print(f"pieces: at least {result.pieces} ({why} reached after {walked:.1%} of the segment: "
+              f"a lower bound, every piece counted is certified)")
     else:
-        print(f"pieces: at least {result.pieces} (time limit reached: a lower bound; "
+        print(f"pieces: at least {result.pieces} ({why} reached: a lower bound; "
               f"{len(result.pending)} pieces not yet split)")
     at_least = "" if result.complete else "at least "
     print(f"decision boundary crosses: {at_least}{result.boundary_pieces} pieces")

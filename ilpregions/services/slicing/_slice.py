@@ -5,6 +5,7 @@ Its examples are in :func:`slice_network`.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -296,11 +297,16 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
     if plane.origin.size != net.input_size:
         raise InputError(f"through: points have {plane.origin.size} values but the network's input has "
                          f"{net.input_size} ({'x'.join(map(str, net.input_shape))}, {net.layout})")
-    if line and prepared.line is not None:
+    line = line and prepared.line is not None
+    if engine == "line" and not line:
+        raise ParameterError("engine", "the line engine does not handle max-pooling; use 'polygon'")
+    if not SLICER.ensure_compiled("line" if line else "polygon", deadline, _note):
+        return SliceResult(0, False, 0, (), (), np.zeros(0, bool), (), (), plane, None,
+                           time.perf_counter() - start, {}, None, stopped="time_limit",
+                           engine="line" if line else "polygon")
+    if line:
         return slice_segment(prepared, plane, start=start, deadline=deadline, memory_cap=memory_cap,
                              progress=progress, check=check)
-    if engine == "line":
-        raise ParameterError("engine", "the line engine does not handle max-pooling; use 'polygon'")
     # the products are small (a batch's maps): BLAS threads only wait for each other
     with threadpool_limits(limits=1, user_api="blas"), Progress("slice", unit="piece", enabled=progress) as bar:
         prop = SLICER.propagate(net, plane.polygon, plane.origin, plane.basis, deadline, bar)
@@ -320,6 +326,10 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
     return SliceResult(len(prop.verts) + len(prop.pending), not prop.timed_out, int(crossed.sum()),
                        tuple(prop.verts), patterns, crossed, tuple(prop.pending), tuple(segments), plane,
                        cert, time.perf_counter() - start, timings, prop.outputs)
+
+
+def _note(message: str) -> None:
+    print(f"slice: {message}", file=sys.stderr, flush=True)
 
 
 def total_area(result: SliceResult) -> float:
