@@ -54,6 +54,7 @@ class LineResult:
     merged_thin: int = 0
     seconds_by_op: dict = field(default_factory=dict)
     events: int = 0
+    switches: tuple = ()        # per ReLU op: (where, entries, switches, entries that switch), walked part
 
     @property
     def pieces(self) -> int:
@@ -213,6 +214,19 @@ def _outputs(net, w, pieces) -> np.ndarray:
     return np.stack([const.T, slopes[k].T], axis=2)
 
 
+def _switches(net: LineNet, walkers) -> tuple:
+    """Per ReLU op: its entries, how many switches the walk found and how many entries switch at all."""
+    dec = np.concatenate([f[1] for w in walkers for f in w.flips]) if any(w.flips for w in walkers) \
+        else np.zeros(0, np.int64)
+    out = []
+    for op in net.ops:
+        if op.kind == "relu":
+            n = net.sizes[op.output]
+            mine = dec[(dec >= op.offset) & (dec < op.offset + n)]
+            out.append((op.where, n, int(len(mine)), int(len(np.unique(mine)))))
+    return tuple(out)
+
+
 def _same_pattern(a, b) -> bool:
     """Walker a's last masks equal walker b's anchor masks (entry by entry)."""
     return all(np.array_equal(a.state[t][:, 4] > 0.5, b.anchor_masks[t]) for t in b.anchor_masks)
@@ -280,7 +294,7 @@ def slice_line(net: LineNet, origin: np.ndarray, direction: np.ndarray, *, deadl
     stopped = [w.stopped for w in walkers if w.stopped]
     return LineResult(np.concatenate(los), np.concatenate(his), tuple(ids), not pending, cert,
                       np.concatenate(outs, axis=1), state, tuple(pending), stopped[0] if stopped else "exact",
-                      thin, seconds, sum(w.events for w in walkers))
+                      thin, seconds, sum(w.events for w in walkers), _switches(net, walkers))
 
 
 __all__ = ["LineResult", "slice_line", "RANGES", "MIN_LENGTH", "BY_BOUNDS", "BY_EXACT", "UNCHECKED", "MISMATCH"]

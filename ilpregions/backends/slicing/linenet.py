@@ -61,7 +61,9 @@ class LineOp:
     b: np.ndarray | None = field(default=None, repr=False)
     gamma: float = 0.0                   # affine: gamma of (most products in a row) + 1
     geom: np.ndarray | None = field(default=None, repr=False)   # conv: shapes, kernel, stride, pad, dilation
-    W2: np.ndarray | None = field(default=None, repr=False)     # conv: (C_in, kd, kh, kw, C_out / groups, 2)
+    Wt: np.ndarray | None = field(default=None, repr=False)     # conv: flat (C_in, kd, kh, kw, C_out / groups)
+    Wmax: np.ndarray | None = field(default=None, repr=False)   # conv: max |Wt| over the output channels
+    taps: np.ndarray | None = field(default=None, repr=False)   # conv: see :func:`conv_taps`
     Wa: np.ndarray | None = field(default=None, repr=False)     # matrix: |data|
     conv: object = field(default=None, repr=False)              # the ConvSpec (dense passes)
     csc: tuple | None = field(default=None, repr=False)         # matrix: (indptr, indices, data)
@@ -115,6 +117,28 @@ def _geom(spec) -> np.ndarray:
                      *pad(spec.dilation, 1), spec.groups], dtype=np.int64)
 
 
+def conv_taps(geom: np.ndarray) -> np.ndarray:
+    """``taps[axis, x, i] = (kernel offset, output coordinate)``: the i-th way input coordinate x reaches an
+    output along that axis (``(-1, -1)`` after the last), for the change kernels.
+
+    >>> conv_taps(np.array([1, 1, 1, 3, 1, 1, 1, 3, 1, 1, 2, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1]))[2, :, :, 0].tolist()
+    [[0, -1], [0, 1], [0, 1]]
+    """
+    sizes_in, sizes_out, kernel = geom[1:4], geom[5:8], geom[8:11]
+    stride, pad, dil = geom[11:14], geom[14:17], geom[17:20]
+    width = int(kernel.max())
+    taps = np.full((3, int(sizes_in.max()), width, 2), -1, dtype=np.int64)
+    for axis in range(3):
+        for x in range(sizes_in[axis]):
+            found = 0
+            for c in range(kernel[axis]):
+                num = x + pad[axis] - c * dil[axis]
+                if num >= 0 and num % stride[axis] == 0 and num // stride[axis] < sizes_out[axis]:
+                    taps[axis, x, found] = (c, num // stride[axis])
+                    found += 1
+    return taps
+
+
 def _conv_op(op) -> LineOp:
     spec = op.conv
     g = _geom(spec)
@@ -126,9 +150,9 @@ def _conv_op(op) -> LineOp:
     cig = c_in // groups
     for gi in range(groups):
         Wt[gi * cig:(gi + 1) * cig] = np.moveaxis(w[gi * cog:(gi + 1) * cog], 0, -1)
-    W2 = np.ascontiguousarray(np.stack([Wt, np.abs(Wt)], axis=-1))   # weight and |weight| side by side
     return LineOp("conv", op.inputs, op.output, op.where, b=op.b, gamma=gamma(spec.fan_in + 1), geom=g,
-                  W2=W2, conv=spec)
+                  Wt=np.ascontiguousarray(Wt).reshape(-1), Wmax=np.ascontiguousarray(np.abs(Wt).max(axis=-1)).reshape(-1),
+                  taps=conv_taps(g), conv=spec)
 
 
 def _matrix_op(op) -> LineOp:

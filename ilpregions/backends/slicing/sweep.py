@@ -118,7 +118,7 @@ def run_chunk(net: LineNet, w: Walker, t_hi: float, budget: int) -> bool:
         x = streams[op.inputs[0]]
         n_out = net.sizes[op.output]
         if op.kind == "conv":
-            bound = min(len(x[0]) * n_out, len(x[2]) * int(np.prod(op.geom[8:11])) * op.W2.shape[-2])
+            bound = min(len(x[0]) * n_out, len(x[2]) * int(np.prod(op.geom[8:11])) * int(op.geom[4] // op.geom[20]))
         elif op.kind == "matrix":
             bound = min(len(x[0]) * n_out, int(np.diff(op.csc[0]).max(initial=0)) * len(x[2]))
         elif op.kind == "add":
@@ -131,7 +131,7 @@ def run_chunk(net: LineNet, w: Walker, t_hi: float, budget: int) -> bool:
                 w.state[t][...] = st
             return False
         if op.kind == "conv":
-            y = SK.conv_stream(*x, op.W2, op.geom, INFLATE * (1 + op.gamma))
+            y = SK.conv_stream(*x, op.Wt, op.Wmax, op.geom, op.taps, INFLATE * (1 + op.gamma))
         elif op.kind == "matrix":
             y = SK.matrix_stream(*x, *op.csc, op.Wa, n_out, INFLATE * (1 + op.gamma))
         elif op.kind == "add":

@@ -57,20 +57,22 @@ def _grow_i(a, need):
 
 
 @njit(cache=True, nogil=True)
-def conv_stream(times, ptr, idx, ds, er, W2, geom, inflate):  # long: one loop nest, the hot path
+def conv_stream(times, ptr, idx, ds, er, W, Wmax, geom, taps, inflate):  # long: one loop nest, the hot path
     """The stream of a convolution's output from its input's (see :func:`_geom` in linenet for ``geom``).
 
-    ``W2[ci, a, b, c, col, 0 | 1]`` is the weight and its absolute value: a change and its error bound are
-    carried in one contiguous pass.
+    ``W`` is flat ``[ci, a, b, c, col]`` (the input's fan-out contiguous); the error bounds go by position:
+    every output channel of a position gets ``sum |change error| * Wmax[ci, a, b, c]``, ``Wmax`` the
+    largest ``|w|`` over the output channels (an upper bound at a fraction of the work). ``taps[axis, x]``
+    lists, for input coordinate x along an axis, the kernel offsets that reach an output and that
+    output's coordinate (``-1`` ends the list): no division in the loop.
     """
     cin, di, hi, wi = geom[0], geom[1], geom[2], geom[3]
     cout, do, ho, wo = geom[4], geom[5], geom[6], geom[7]
-    kd, kh, kw = geom[8], geom[9], geom[10]
-    sd, sh, sw, pd, ph, pw = geom[11], geom[12], geom[13], geom[14], geom[15], geom[16]
-    dd, dh, dw, groups = geom[17], geom[18], geom[19], geom[20]
+    kd, kh, kw, groups = geom[8], geom[9], geom[10], geom[20]
     cig, cog = cin // groups, cout // groups
     s_in, s_out = di * hi * wi, do * ho * wo
-    acc = np.zeros(2 * cout * s_out)
+    acc = np.zeros(cout * s_out)
+    acce = np.zeros(groups * s_out)
     mark = np.full(groups * s_out, -1, dtype=np.int64)
     touched = np.empty(groups * s_out, dtype=np.int64)
     K = len(times)
@@ -90,29 +92,31 @@ def conv_stream(times, ptr, idx, ds, er, W2, geom, inflate):  # long: one loop n
             y = r // wi
             x = r - y * wi
             g = ci // cig
-            for a in range(kd):
-                nz = z + pd - a * dd
-                if nz < 0 or nz % sd != 0 or nz // sd >= do:
-                    continue
-                for b in range(kh):
-                    ny = y + ph - b * dh
-                    if ny < 0 or ny % sh != 0 or ny // sh >= ho:
-                        continue
-                    for c in range(kw):
-                        nx = x + pw - c * dw
-                        if nx < 0 or nx % sw != 0 or nx // sw >= wo:
-                            continue
-                        key = g * s_out + ((nz // sd) * ho + ny // sh) * wo + nx // sw
-                        o = 2 * key * cog      # accumulators channels-last: the inner loop is contiguous
+            for ta in range(taps.shape[2]):
+                a, oz = taps[0, z, ta, 0], taps[0, z, ta, 1]
+                if a < 0:
+                    break
+                for tb in range(taps.shape[2]):
+                    b, oy = taps[1, y, tb, 0], taps[1, y, tb, 1]
+                    if b < 0:
+                        break
+                    for tc in range(taps.shape[2]):
+                        c, ox = taps[2, x, tc, 0], taps[2, x, tc, 1]
+                        if c < 0:
+                            break
+                        key = g * s_out + (oz * ho + oy) * wo + ox
+                        o = key * cog          # accumulators channels-last: the inner loop is contiguous
                         if mark[key] != k:
                             mark[key] = k
                             touched[nt] = key
                             nt += 1
-                            acc[o:o + 2 * cog] = 0.0
-                        w = W2[ci, a, b, c]
+                            acc[o:o + cog] = 0.0
+                            acce[key] = 0.0
+                        tap = ((ci * kd + a) * kh + b) * kw + c
+                        av, wv = acc[o:o + cog], W[cog * tap:cog * (tap + 1)]    # views: the loop vectorises
                         for col in range(cog):
-                            acc[o + 2 * col] += w[col, 0] * d
-                            acc[o + 2 * col + 1] += w[col, 1] * e
+                            av[col] += wv[col] * d
+                        acce[key] += Wmax[tap] * e
         touched[:nt].sort()               # in index order: the consumer walks its state rows forwards
         need = n + nt * cog
         oidx = _grow_i(oidx, need)
@@ -123,8 +127,8 @@ def conv_stream(times, ptr, idx, ds, er, W2, geom, inflate):  # long: one loop n
                 key = touched[u]
                 g = key // s_out
                 oidx[n] = (g * cog + col) * s_out + key - g * s_out
-                ods[n] = acc[2 * (key * cog + col)]
-                oer[n] = acc[2 * (key * cog + col) + 1] * inflate
+                ods[n] = acc[key * cog + col]
+                oer[n] = acce[key] * inflate
                 n += 1
         optr[k + 1] = n
     return times.copy(), optr, oidx[:n].copy(), ods[:n].copy(), oer[:n].copy()
@@ -322,12 +326,18 @@ def relu_chunk(times, ptr, idx, ds, er, st, t_lo, t_hi, h, slope, gam):  # long:
         start = no
         for q in range(ptr[k], ptr[k + 1]):
             i = idx[q]
-            lo, hi = _band(st, i, tau)
-            if lo <= hi:
-                bands, nb = _add_band(bands, nb, lo, hi, i)
             dt = tau - st[i, TL]
             val = st[i, V] + st[i, S] * dt
             e_old = st[i, EPS] + G3 * (abs(st[i, V]) + abs(st[i, S] * dt))
+            # the line's stretch ends here: it clears its bound at both ends on the mask's side (the common
+            # case, bounds of both values below e_old), or its band is recorded
+            a = max(st[i, TL], st[i, CU])
+            va = st[i, V] + st[i, S] * (a - st[i, TL])
+            if not ((st[i, ON] > 0.5 and va > e_old and val > e_old)
+                    or (st[i, ON] < 0.5 and va < -e_old and val < -e_old)):
+                lo, hi = _band(st, i, tau)
+                if lo <= hi:
+                    bands, nb = _add_band(bands, nb, lo, hi, i)
             s_old = st[i, S]
             s_new = s_old + ds[q]
             st[i, V] = val

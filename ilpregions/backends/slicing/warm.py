@@ -80,7 +80,9 @@ def warm_line() -> None:
 
     s = _stream()
     geom = np.array([1, 1, 1, 3, 1, 1, 1, 3, 1, 1, 3, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1], dtype=np.int64)
-    SK.conv_stream(*s, np.ones((1, 1, 1, 3, 1, 2)), geom, 1.0)
+    from ilpregions.backends.slicing.linenet import conv_taps
+
+    SK.conv_stream(*s, np.ones(3), np.ones(3), geom, conv_taps(geom), 1.0)
     csc = (np.array([0, 1, 2, 3], dtype=np.int64), np.array([0, 1, 2], dtype=np.int64), np.ones(3))
     SK.matrix_stream(*s, *csc, np.ones(3), 3, 1.0)
     SK.merge_streams(*s, *s)

@@ -113,7 +113,7 @@ def slice_segment(prepared: PreparedNetwork, plane, *, start: float, deadline, m
     return SliceResult(pieces, r.complete, int(crossed.sum()), verts, r.ids, crossed, pending, tuple(segments),
                        plane, r.certificate if check else None, time.perf_counter() - start, timings, r.outputs,
                        LINE_ARITHMETIC, stopped=None if r.complete else r.status, engine="line",
-                       certified=r.states <= SLICER.BY_EXACT)
+                       certified=r.states <= SLICER.BY_EXACT, switches=r.switches)
 
 
 __all__ = ["PreparedNetwork", "prepare_network", "slice_segment", "DEFAULT_MEMORY_CAP", "LINE_ARITHMETIC",

@@ -122,6 +122,7 @@ class SliceResult:
     stopped: str | None = None          # time_limit or memory_cap when not complete
     engine: str = "polygon"             # polygon (planes, max-pooling) or line (segments)
     certified: np.ndarray | None = field(repr=False, default=None, compare=False)   # per piece (line engine)
+    switches: tuple = field(repr=False, default=(), compare=False)  # line engine: per ReLU layer, see to_json
 
     @property
     def exact(self) -> bool:
@@ -155,6 +156,9 @@ class SliceResult:
                                 "unchecked": c.unchecked, "mismatches": len(c.mismatches)}
         if self.stopped:
             out["stopped"] = self.stopped
+        if self.switches:
+            out["switches"] = [{"layer": w, "entries": n, "switches": k, "switching_entries": m}
+                               for w, n, k, m in self.switches]
         out["piece_list"] = [{"pattern": p, "boundary": bool(b), "vertices": v.tolist()}
                              for v, p, b in zip(self.vertices, self.patterns, self.crossed)]
         if self.certified is not None:

@@ -166,10 +166,33 @@ def affine_op(node, m, gm, shape_in, shape_out, where):
     else:
         x = next(a for a in node.args if hasattr(a, "op"))
         full = lambda t: node.target(*[t if a is x else a for a in node.args], **node.kwargs)  # noqa: E731
-    with torch.no_grad():
-        bias = full(torch.zeros((1, *shape_in), dtype=torch.float64)).reshape(-1).numpy().copy()
-        if not np.all(np.isfinite(bias)):
-            raise InputError(f"{where}: its bias contains NaN or infinite values")
+    pools = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+             nn.AdaptiveAvgPool3d)
+    pool_fns = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d,
+                F.adaptive_avg_pool3d)
+    channelwise = isinstance(m, (*pools, nn.modules.batchnorm._BatchNorm)) or (m is None and node.target in pool_fns)
+    if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):      # conv(0) + b is b, exactly
+        per = math.prod(shape_out[1:])
+        bias = (np.repeat(m.bias.detach().numpy(), per) if m.bias is not None else np.zeros(n_out))
+    elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+        # one position per channel is enough: each channel's constant is the same everywhere
+        with torch.no_grad():
+            probe = full(torch.zeros((1, shape_in[0], *[1] * (len(shape_in) - 1)), dtype=torch.float64))
+        bias = np.repeat(probe.reshape(shape_in[0], -1)[:, :1].numpy(), math.prod(shape_out[1:]), axis=1).reshape(-1)
+    elif channelwise and shape_out[0] == shape_in[0]:
+        with torch.no_grad():            # a pooling treats every channel alike: one channel is enough
+            probe = full(torch.zeros((1, 1, *shape_in[1:]), dtype=torch.float64)).reshape(-1).numpy()
+        bias = np.tile(probe, shape_in[0])
+    else:
+        with torch.no_grad():
+            bias = full(torch.zeros((1, *shape_in), dtype=torch.float64)).reshape(-1).numpy().copy()
+    if not np.all(np.isfinite(bias)):
+        raise InputError(f"{where}: its bias contains NaN or infinite values")
+    if channelwise and not isinstance(m, nn.modules.batchnorm._BatchNorm) and shape_out[0] == shape_in[0] \
+            and not np.any(bias):
+        # a pooling: the same block for every channel, from one channel's basis vectors
+        block = _basis_matrix(full, (1, *shape_in[1:]), math.prod(shape_out[1:]), where)
+        return sp.kron(sp.identity(shape_in[0], format="csr"), block, format="csr"), bias
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
         if m.padding_mode == "zeros" and not isinstance(m.padding, str):
             axes = len(shape_in) - 1
