@@ -63,6 +63,26 @@ def child(name: str, engine: str, time_limit: float | None, points: int) -> None
     print(json.dumps(out), flush=True)
 
 
+def reach(name: str) -> None:
+    """How far the float64 error bounds reach: per ReLU layer, the median of (error bound / |value|) of its
+    inputs at the segment's midpoint (the anchor's bounds); above 1, a sign cannot be certified."""
+    import numpy as np
+    from resnet import build, random_segment
+
+    from ilpregions.backends.slicing.linenet import dense_pass, prepare
+    from ilpregions.services.torch import to_slicenet
+
+    net = prepare(to_slicenet(build(name), (3, 32, 32)))
+    a, b = (v.reshape(-1) for v in random_segment())
+    p = dense_pass(net, a, b - a, np.array([0.5]))
+    ratios = []
+    for op in net.ops:
+        if op.kind == "relu":
+            t = op.inputs[0]
+            ratios.append(float(np.median(p.err_values[t][:, 0] / np.maximum(np.abs(p.values[t][:, 0]), 1e-300))))
+    print(json.dumps({"name": name, "reach": ratios}), flush=True)
+
+
 def run(name, engine, time_limit=None, points=2) -> dict:
     """A fresh process; killed past KILL_RSS or KILL_SECONDS (then reported so)."""
     import psutil
@@ -107,7 +127,7 @@ def _cell(r: dict) -> str:
     return f"{r['pieces']:,} ({state})"
 
 
-def write(rows: list[dict], load_before, load_after) -> None:
+def write(rows: list[dict], reaches: dict, load_before, load_after) -> None:
     from _machine import machine_stamp
 
     stamp = machine_stamp()
@@ -128,6 +148,12 @@ def write(rows: list[dict], load_before, load_after) -> None:
         lines.append(f"| {what} | {params[r['name']]} | {r['engine']} | {_cell(r)} | {sec:.2f} | "
                      f"{r.get('process_seconds', 0.0):.2f} | {r.get('cpu', 0.0):.2f} | "
                      f"{r.get('rss', 0) / 2 ** 20:,.0f} MiB | {rate} | {cert} | {r['load']:.1f} |")
+    lines += ["", "Reach of the float64 error bounds (median of error bound / |value| over each ReLU layer's "
+              "inputs, at the segment's midpoint; a piece is certified only where every sign clears its bound, "
+              "so a layer whose median passes 1 cannot be certified):", ""]
+    for name, ratios in reaches.items():
+        lines.append(f"* {'ResNet-18' if name == 'resnet18' else 'width ' + name}: "
+                     + ", ".join(f"{r:.0e}" for r in ratios))
     lines += ["", "Switches per ReLU layer along the segment (the line engine's exact runs: entries, switches "
               "found, entries that switch at least once):", ""]
     for r in rows:
@@ -153,11 +179,17 @@ def main() -> None:
     for name, limit in (("4", None), ("8", 200.0), ("16", 200.0), ("resnet18", 60.0)):
         rows.append(run(name, "polygon", time_limit=limit))
         print(rows[-1], flush=True)
-    write(rows, load_before, os.getloadavg()[0])
+    reaches = {}
+    for name in ("16", "resnet18"):
+        out = subprocess.run([sys.executable, __file__, "--reach", name], capture_output=True, text=True)
+        reaches[name] = json.loads(out.stdout.strip().splitlines()[-1])["reach"]
+    write(rows, reaches, load_before, os.getloadavg()[0])
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+    if len(sys.argv) > 1 and sys.argv[1] == "--reach":
+        reach(sys.argv[2])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], None if sys.argv[4] == "None" else float(sys.argv[4]), int(sys.argv[5]))
     else:
         main()

@@ -62,8 +62,9 @@ class LineResult:
 
     @property
     def certified(self) -> int:
-        """Pieces whose pattern is proven at a point inside them: a lower bound on the pieces."""
-        return int(np.sum(self.states <= BY_EXACT))
+        """Distinct ids of the pieces whose pattern is proven at a point inside them: a lower bound on the
+        pieces (two certified pieces with one pattern are one piece; equal ids are counted once)."""
+        return len({k for k, s in zip(self.ids, self.states) if s <= BY_EXACT})
 
 
 def _walker_pieces(net: LineNet, w) -> dict:
@@ -81,8 +82,19 @@ def _walker_pieces(net: LineNet, w) -> dict:
     inside = (times > w.t0 + MIN_LENGTH) & (times < w.t_done - MIN_LENGTH)
     # a new piece starts at a switch more than MIN_LENGTH after the previous one
     starts = np.flatnonzero(inside & np.concatenate(([True], np.diff(times) > MIN_LENGTH)))
-    bounds = np.concatenate(([w.t0], times[starts], [w.t_done])) if w.t_done > w.t0 else np.zeros(1)
     group = np.searchsorted(starts, np.arange(len(times)), side="right")     # piece after each switch
+    # a breakpoint whose switches cancel (an entry switched back at the same time) changes no pattern:
+    # it is no breakpoint (the pieces on its two sides are one)
+    order = np.lexsort((dec, group))
+    g, d = group[order], dec[order]
+    run = np.flatnonzero(np.concatenate(([True], (g[1:] != g[:-1]) | (d[1:] != d[:-1]), [True])))
+    odd = (np.diff(run) % 2 == 1)
+    changed = np.zeros(len(starts) + 1, dtype=bool)
+    changed[g[run[:-1][odd]]] = True
+    if not changed[1:].all():
+        starts = starts[changed[1:]]
+        group = np.searchsorted(starts, np.arange(len(times)), side="right")
+    bounds = np.concatenate(([w.t0], times[starts], [w.t_done])) if w.t_done > w.t0 else np.zeros(1)
     anchor_keys = np.uint64(0)
     for op in net.ops:
         if op.kind == "relu":

@@ -34,21 +34,12 @@ import numpy as np
 from ilpregions.core.numba_cache import njit   # numba's, with a cache that never stops the import
 
 U = 2.0 ** -53
-G2 = 2.0 * U / (1.0 - 2.0 * U)
 G3 = 3.0 * U / (1.0 - 3.0 * U)
 
 
 @njit(cache=True, nogil=True)
-def _grow_f(a, need):
-    if need <= a.shape[0]:
-        return a
-    b = np.empty(max(need, 2 * a.shape[0]), dtype=a.dtype)
-    b[:a.shape[0]] = a
-    return b
-
-
-@njit(cache=True, nogil=True)
-def _grow_i(a, need):
+def _grow(a, need):
+    """``a``, or a copy at least twice as long when ``need`` entries do not fit."""
     if need <= a.shape[0]:
         return a
     b = np.empty(max(need, 2 * a.shape[0]), dtype=a.dtype)
@@ -119,9 +110,9 @@ def conv_stream(times, ptr, idx, ds, er, W, Wmax, geom, taps, inflate):  # long:
                         acce[key] += Wmax[tap] * e
         touched[:nt].sort()               # in index order: the consumer walks its state rows forwards
         need = n + nt * cog
-        oidx = _grow_i(oidx, need)
-        ods = _grow_f(ods, need)
-        oer = _grow_f(oer, need)
+        oidx = _grow(oidx, need)
+        ods = _grow(ods, need)
+        oer = _grow(oer, need)
         for col in range(cog):           # in index order (channels first): the consumer's rows in order
             for u in range(nt):
                 key = touched[u]
@@ -161,9 +152,9 @@ def matrix_stream(times, ptr, idx, ds, er, indptr, rows, data, adata, n_out, inf
                     acce[o] = 0.0
                 acc[o] += data[p] * d
                 acce[o] += adata[p] * e
-        oidx = _grow_i(oidx, n + nt)
-        ods = _grow_f(ods, n + nt)
-        oer = _grow_f(oer, n + nt)
+        oidx = _grow(oidx, n + nt)
+        ods = _grow(ods, n + nt)
+        oer = _grow(oer, n + nt)
         for u in range(nt):
             o = touched[u]
             oidx[n] = o
@@ -244,25 +235,14 @@ def _band(st, i, b):
 
 
 @njit(cache=True, nogil=True)
-def _add_band(bands, nb, lo, hi, i):
-    if lo > hi:
-        return bands, nb
-    if nb >= bands.shape[0]:
-        grown = np.empty((2 * nb, 3))
-        grown[:nb] = bands[:nb]
-        bands = grown
-    bands[nb, 0], bands[nb, 1], bands[nb, 2] = lo, hi, i
-    return bands, nb + 1
-
-
-@njit(cache=True, nogil=True)
-def _add_flip(flips, nf, t, i, on):
-    if nf >= flips.shape[0]:
-        grown = np.empty((2 * nf, 3))
-        grown[:nf] = flips[:nf]
-        flips = grown
-    flips[nf, 0], flips[nf, 1], flips[nf, 2] = t, i, on
-    return flips, nf + 1
+def _add_row(rows, n, a, b, c):
+    """Append the row (a, b, c) to ``rows[:n]`` (grown when full): a band or a switch."""
+    if n >= rows.shape[0]:
+        grown = np.empty((2 * n, 3))
+        grown[:n] = rows[:n]
+        rows = grown
+    rows[n, 0], rows[n, 1], rows[n, 2] = a, b, c
+    return rows, n + 1
 
 
 @njit(cache=True, nogil=True)
@@ -306,10 +286,10 @@ def relu_chunk(times, ptr, idx, ds, er, st, t_lo, t_hi, h, slope, gam):  # long:
             d = (g_n - g_o) * st[i, S]
             st[i, ON] = 0.0 if on else 1.0
             st[i, LF] = r
-            flips, nf = _add_flip(flips, nf, r, i, st[i, ON])
+            flips, nf = _add_row(flips, nf, r, i, st[i, ON])
             if ne + 1 >= otimes.shape[0]:
-                otimes, optr = _grow_f(otimes, 2 * ne + 2), _grow_i(optr, 2 * ne + 3)
-            oidx, ods, oer = _grow_i(oidx, no + 1), _grow_f(ods, no + 1), _grow_f(oer, no + 1)
+                otimes, optr = _grow(otimes, 2 * ne + 2), _grow(optr, 2 * ne + 3)
+            oidx, ods, oer = _grow(oidx, no + 1), _grow(ods, no + 1), _grow(oer, no + 1)
             otimes[ne] = r
             oidx[no], ods[no] = i, d
             oer[no] = abs(g_n - g_o) * (abs(val) + err) + (gam + U) * abs(d) * h
@@ -320,9 +300,9 @@ def relu_chunk(times, ptr, idx, ds, er, st, t_lo, t_hi, h, slope, gam):  # long:
             break
         tau = times[k]
         if ne + 1 >= otimes.shape[0]:
-            otimes, optr = _grow_f(otimes, 2 * ne + 2), _grow_i(optr, 2 * ne + 3)
+            otimes, optr = _grow(otimes, 2 * ne + 2), _grow(optr, 2 * ne + 3)
         cnt = ptr[k + 1] - ptr[k]
-        oidx, ods, oer = _grow_i(oidx, no + cnt), _grow_f(ods, no + cnt), _grow_f(oer, no + cnt)
+        oidx, ods, oer = _grow(oidx, no + cnt), _grow(ods, no + cnt), _grow(oer, no + cnt)
         start = no
         for q in range(ptr[k], ptr[k + 1]):
             i = idx[q]
@@ -337,7 +317,7 @@ def relu_chunk(times, ptr, idx, ds, er, st, t_lo, t_hi, h, slope, gam):  # long:
                     or (st[i, ON] < 0.5 and va < -e_old and val < -e_old)):
                 lo, hi = _band(st, i, tau)
                 if lo <= hi:
-                    bands, nb = _add_band(bands, nb, lo, hi, i)
+                    bands, nb = _add_row(bands, nb, lo, hi, i)
             s_old = st[i, S]
             s_new = s_old + ds[q]
             st[i, V] = val
@@ -362,7 +342,7 @@ def relu_chunk(times, ptr, idx, ds, er, st, t_lo, t_hi, h, slope, gam):  # long:
                 no += 1
                 st[i, ON] = 1.0 if want else 0.0
                 st[i, LF] = tau
-                flips, nf = _add_flip(flips, nf, tau, i, st[i, ON])
+                flips, nf = _add_row(flips, nf, tau, i, st[i, ON])
             st[i, VER] += 1.0
             if val * s_new < 0.0 and abs(val) < abs(s_new) * (t_hi - tau):   # heads for zero in this chunk
                 r = tau - val / s_new
@@ -374,7 +354,8 @@ def relu_chunk(times, ptr, idx, ds, er, st, t_lo, t_hi, h, slope, gam):  # long:
             optr[ne] = no
     for i in range(st.shape[0]):
         lo, hi = _band(st, i, t_hi)
-        bands, nb = _add_band(bands, nb, lo, hi, i)
+        if lo <= hi:
+            bands, nb = _add_row(bands, nb, lo, hi, i)
         st[i, CU] = t_hi
     return ((otimes[:ne].copy(), optr[:ne + 1].copy(), oidx[:no].copy(), ods[:no].copy(), oer[:no].copy()),
             flips[:nf].copy(), bands[:nb].copy())

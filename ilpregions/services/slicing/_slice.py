@@ -304,8 +304,11 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
     line = line and prepared.line is not None
     if engine == "line" and not line:
         raise ParameterError("engine", "the line engine does not handle max-pooling; use 'polygon'")
-    if not SLICER.ensure_compiled("line" if line else "polygon", deadline, _note):
-        return SliceResult(0, False, 0, (), (), np.zeros(0, bool), (), (), plane, None,
+    ready = SLICER.ensure_compiled("line" if line else "polygon", deadline, _note)
+    if not ready or (line and deadline is not None and time.perf_counter() > deadline):
+        # the deadline came while tracing or compiling: nothing is found yet (a lower bound of 0)
+        pending = (np.ascontiguousarray(plane.polygon),)
+        return SliceResult(0, False, 0, (), (), np.zeros(0, bool), pending, (), plane, None,
                            time.perf_counter() - start, {}, None, stopped="time_limit",
                            engine="line" if line else "polygon")
     if line:
