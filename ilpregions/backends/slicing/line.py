@@ -90,7 +90,8 @@ def _walker_pieces(net: LineNet, w) -> dict:
     run = np.flatnonzero(np.concatenate(([True], (g[1:] != g[:-1]) | (d[1:] != d[:-1]), [True])))
     odd = (np.diff(run) % 2 == 1)
     changed = np.zeros(len(starts) + 1, dtype=bool)
-    changed[g[run[:-1][odd]]] = True
+    if len(g):
+        changed[g[run[:-1][odd]]] = True
     if not changed[1:].all():
         starts = starts[changed[1:]]
         group = np.searchsorted(starts, np.arange(len(times)), side="right")

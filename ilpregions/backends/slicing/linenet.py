@@ -38,16 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ilpregions.backends.slicing.certify import INFLATE, U, gamma   # the same constants as the polygon engine
 from ilpregions.core.errors import InputError, TooLargeError
 
-U = 2.0 ** -53
-#: Every computed error bound is multiplied by this (its own rounding, a few ulps, is far below).
-INFLATE = 1.0 + 1e-6
-
-
-def gamma(m: int) -> float:
-    """Higham's ``gamma_m = m u / (1 - m u)``: the relative error bound of a sum of m products."""
-    return m * U / (1.0 - m * U)
 
 
 @dataclass(frozen=True)

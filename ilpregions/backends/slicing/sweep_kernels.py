@@ -48,6 +48,13 @@ def _grow(a, need):
 
 
 @njit(cache=True, nogil=True)
+def _outputs(K, guess):
+    """An output stream's offsets (K events) and first arrays of entries (grown as needed)."""
+    cap = max(16, guess)
+    return np.zeros(K + 1, dtype=np.int64), np.empty(cap, dtype=np.int64), np.empty(cap), np.empty(cap)
+
+
+@njit(cache=True, nogil=True)
 def conv_stream(times, ptr, idx, ds, er, W, Wmax, geom, taps, inflate):  # long: one loop nest, the hot path
     """The stream of a convolution's output from its input's (see :func:`_geom` in linenet for ``geom``).
 
@@ -67,10 +74,7 @@ def conv_stream(times, ptr, idx, ds, er, W, Wmax, geom, taps, inflate):  # long:
     mark = np.full(groups * s_out, -1, dtype=np.int64)
     touched = np.empty(groups * s_out, dtype=np.int64)
     K = len(times)
-    optr = np.zeros(K + 1, dtype=np.int64)
-    oidx = np.empty(max(16, 4 * len(idx)), dtype=np.int64)
-    ods = np.empty(oidx.shape[0])
-    oer = np.empty(oidx.shape[0])
+    optr, oidx, ods, oer = _outputs(K, 4 * len(idx))
     n = 0
     for k in range(K):
         nt = 0
@@ -133,10 +137,7 @@ def matrix_stream(times, ptr, idx, ds, er, indptr, rows, data, adata, n_out, inf
     mark = np.full(n_out, -1, dtype=np.int64)
     touched = np.empty(n_out, dtype=np.int64)
     K = len(times)
-    optr = np.zeros(K + 1, dtype=np.int64)
-    oidx = np.empty(max(16, 2 * len(idx)), dtype=np.int64)
-    ods = np.empty(oidx.shape[0])
-    oer = np.empty(oidx.shape[0])
+    optr, oidx, ods, oer = _outputs(K, 2 * len(idx))
     n = 0
     for k in range(K):
         nt = 0
