@@ -107,7 +107,9 @@ def conv_matrix(spec: ConvSpec, where: str):
             cols.append(((g * cig + ci)[:, None] * math.prod(s_in) + p_in[None, :]).ravel())
             vals.append(np.repeat(w[co, ci], len(p_out)))
     shape = (math.prod(spec.out_shape), math.prod(spec.in_shape))
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
+    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
+    A.sort_indices()            # canonical order, as a matrix built row by row has: products read in order
+    return A
 
 
 @dataclass(frozen=True)

@@ -131,11 +131,28 @@ def pattern_ids(codes: np.ndarray) -> tuple[str, ...]:
     True
     """
     codes = np.asarray(codes)
-    if codes.ndim != 2 or codes.shape[0] == 0:
+    if codes.ndim != 2 or codes.shape[0] == 0 or codes.shape[1] == 0:
         return tuple(format_id(0) for _ in range(len(codes)))
-    pos = np.broadcast_to(np.arange(codes.shape[1]), codes.shape)
-    keys = np.bitwise_xor.reduce(pattern_keys(pos, codes), axis=1) if codes.shape[1] else np.zeros(len(codes), np.uint64)
-    return tuple(format_id(k) for k in keys)
+    P, D = codes.shape
+    # code-1 decisions (ReLUs on) eight at a time: a table of XORs per byte of the packed rows
+    ones = pattern_keys(np.arange(D), np.ones(D, np.int64))
+    ones = np.concatenate([ones, np.zeros(-D % 8, np.uint64)]).reshape(-1, 8)
+    table = np.zeros((len(ones), 256), dtype=np.uint64)
+    for bit in range(8):                       # packbits puts column 8b + i at bit 7 - i of byte b
+        on = (np.arange(256) >> (7 - bit)) & 1 == 1
+        table[:, on] ^= ones[:, bit:bit + 1]
+    packed = np.packbits(codes == 1, axis=1)
+    keys = np.bitwise_xor.reduce(table[np.arange(len(ones)), packed], axis=1)
+    other = (codes != 0) & (codes != 1)        # pooling codes: keyed per column and code
+    cols = np.flatnonzero(other.any(axis=0))
+    if len(cols):
+        sub = codes[:, cols].astype(np.int64)
+        lo, hi = int(sub.min()), int(sub.max())
+        values = np.arange(lo, hi + 1)
+        tab = pattern_keys(np.repeat(cols, len(values)), np.tile(values, len(cols))).reshape(len(cols), -1)
+        tab[:, (values == 0) | (values == 1)] = 0          # codes 0 and 1 are done above
+        keys ^= np.bitwise_xor.reduce(tab[np.arange(len(cols)), sub - lo], axis=1)
+    return tuple(f"{k:016x}" for k in keys.tolist())
 
 
 __all__ = ["REL_TOL", "BATCH", "Batch", "relu_split", "pool_split", "window_arrays", "pattern_id",
