@@ -83,6 +83,25 @@ def test_line_engine_equals_the_polygon_engine(seed, leaky):
     assert line.boundary_pieces == poly.boundary_pieces
 
 
+def test_line_engine_equals_the_polygon_engine_on_short_segments():
+    """Few pieces: whole ranges of the walk inside one piece, which must be joined across the ranges."""
+    from ilpregions.core.forward import he_normal_weights
+    from ilpregions.core.slicenet import from_spec
+    from ilpregions.core.spec import DenseLayer, Network
+
+    spec = Network((3,), (DenseLayer(4), DenseLayer(3), DenseLayer(2)))
+    net = from_spec(spec, he_normal_weights(spec, 0))
+    rng = np.random.default_rng(0)
+    for scale in (0.1, 1.0, 3.0):
+        for _ in range(10):
+            a, b = rng.normal(size=(2, 3)) * scale
+            line = slice_network(net, [a, b])
+            poly = slice_network(net, [a, b], engine="polygon")
+            order = np.argsort([v[0, 0] for v in poly.vertices])
+            assert line.exact and line.pieces == poly.pieces
+            assert list(line.patterns) == [poly.patterns[k] for k in order]
+
+
 def test_dense_sampling_is_a_lower_bound_and_bisection_finds_every_breakpoint():
     model = make(3)
     net = to_slicenet(model, (2, 8, 8))

@@ -285,11 +285,12 @@ def slice_line(net: LineNet, origin: np.ndarray, direction: np.ndarray, *, deadl
         state = (_certify(net, origin, direction, pieces, w, memory_cap, deadline) if check
                  else np.full(len(pieces["lo"]), UNCHECKED, np.int8))
         lo, hi, pid, out = pieces["lo"], pieces["hi"], pieces["ids"], _outputs(net, w, pieces)
-        if (i and len(lo) and len(his[-1]) and walkers[i - 1].t_done == w.t0
+        last = max((j for j, h in enumerate(his) if len(h)), default=None)    # the last piece so far
+        if (last is not None and len(lo) and walkers[i - 1].t_done == w.t0 and his[last][-1] == w.t0
                 and _same_pattern(walkers[i - 1], w)):
-            his[-1][-1] = hi[0]          # one piece across the two ranges: counted once
-            a, b = states[-1][-1], state[0]
-            states[-1][-1] = max(a, b) if MISMATCH in (a, b) else min(a, b)
+            his[last][-1] = hi[0]        # one piece across the two ranges: counted once
+            a, b = states[last][-1], state[0]
+            states[last][-1] = max(a, b) if MISMATCH in (a, b) else min(a, b)
             lo, hi, pid, out, state = lo[1:], hi[1:], pid[1:], out[:, 1:], state[1:]
         los.append(lo.copy())
         his.append(hi.copy())

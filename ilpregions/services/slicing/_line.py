@@ -9,6 +9,7 @@ max-pooling, and every plane, goes to the polygon engine).
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,10 +84,22 @@ def prepare_network(model, *, weights=None, seed: int | None = None, input_shape
         return model
     start = time.perf_counter()
     net = as_slicenet(model, weights, seed, input_shape)
+    cap = check_memory_cap(memory_cap)
+    known = _PREPARED.get(id(net))
+    if known is not None and known[0]() is net and known[1].line is not None and known[1].line.nbytes <= cap:
+        return known[1]          # the same SliceNet object, sliced again (many lines): prepared once
     line = None
     if not any(op.kind == "maxpool" for op in net.ops):
-        line = SLICER.prepare_line(net, check_memory_cap(memory_cap))
-    return PreparedNetwork(net, line, time.perf_counter() - start)
+        line = SLICER.prepare_line(net, cap)
+    prepared = PreparedNetwork(net, line, time.perf_counter() - start)
+    if model is net:
+        _PREPARED.clear()        # one network at a time: a cache, not a store
+        _PREPARED[id(net)] = (weakref.ref(net), prepared)
+    return prepared
+
+
+#: The last SliceNet prepared, by identity (its weak reference tells a reused id apart).
+_PREPARED: dict = {}
 
 
 def slice_segment(prepared: PreparedNetwork, plane, *, start: float, deadline, memory_cap, progress: bool,

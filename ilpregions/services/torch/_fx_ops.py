@@ -196,6 +196,8 @@ def affine_op(node, m, gm, shape_in, shape_out, where):
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
         if m.padding_mode == "zeros" and not isinstance(m.padding, str):
             axes = len(shape_in) - 1
+            if not torch.isfinite(m.weight).all():
+                raise InputError(f"{where}: its weights contain NaN or infinite values")
             return ConvSpec(np.ascontiguousarray(m.weight.detach().numpy(), dtype=np.float64),
                             _tuple(m.stride, axes), _tuple(m.padding, axes), _tuple(m.dilation, axes),
                             int(m.groups), tuple(shape_in), tuple(shape_out)), bias
