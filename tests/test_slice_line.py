@@ -237,3 +237,36 @@ def test_ctrl_c_stops_a_long_segment_with_exit_130(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert time.perf_counter() - start < 20 and "Traceback" not in err
+
+
+def test_the_polygon_engine_refuses_what_it_cannot_hold_before_any_work():
+    from ilpregions.core.slicenet import Builder
+
+    b = Builder((64, 8, 8), "channels-first")
+    w = np.zeros((64, 64, 3, 3))
+    w[:, :, 1, 1] = np.eye(64)
+    x = b.relu(b.conv(0, ConvSpec(w, (1, 1), (1, 1), (1, 1), 1, (64, 8, 8), (64, 8, 8)), np.zeros(4096), "c"), "r")
+    net = b.build(x)
+    pts = np.random.default_rng(0).normal(size=(3, 4096))
+    start = time.perf_counter()
+    with pytest.raises(TooLargeError, match="memory_cap"):
+        slice_network(net, pts, memory_cap=10 ** 8)      # the maps of a batch: by arithmetic, at once
+    assert time.perf_counter() - start < 5
+    line = slice_network(net, pts[:2], memory_cap=10 ** 8)  # the segment takes the line engine
+    assert line.engine == "line" and line.exact
+
+
+def test_polygon_certificate_past_its_stop_leaves_pieces_unchecked():
+    from ilpregions.core.forward import he_normal_weights
+    from ilpregions.core.slicenet import from_spec
+    from ilpregions.core.spec import DenseLayer, Network
+    from ilpregions.services.slicing._slice import _certify_polygon
+
+    spec = Network((3,), (DenseLayer(5), DenseLayer(2)))
+    net = from_spec(spec, he_normal_weights(spec, 1))
+    r = slice_network(net, np.random.default_rng(2).normal(size=(3, 3)) * 3)
+    cents = np.array([v.mean(axis=0) for v in r.vertices])
+    codes = evaluate(net, r.plane.origin + cents @ r.plane.basis.T)[0]
+    assert _certify_polygon(net, r.plane, cents, codes, None, chunk=2).ok
+    late = _certify_polygon(net, r.plane, cents, codes, time.perf_counter() - 1.0, chunk=2)
+    assert late.unchecked == len(cents) and not late.ok

@@ -18,13 +18,13 @@ under a deadline).
 """
 
 from ilpregions.backends.slicing.certify import Certificate, certify
-from ilpregions.backends.slicing.engine import REL_TOL, centroids, pattern_ids
+from ilpregions.backends.slicing.engine import BATCH, REL_TOL, centroids, pattern_ids
 from ilpregions.backends.slicing.kernels import area
 from ilpregions.backends.slicing.line import BY_EXACT, MIN_LENGTH, LineResult, slice_line
 from ilpregions.backends.slicing.linenet import LineNet, prepare as prepare_line, prepared_bytes
 from ilpregions.backends.slicing.propagate import Propagation, decision_boundary, propagate
 from ilpregions.backends.slicing.warm import ensure_compiled, is_cached
 
-__all__ = ["REL_TOL", "Certificate", "Propagation", "area", "centroids", "certify", "decision_boundary",
+__all__ = ["BATCH", "REL_TOL", "Certificate", "Propagation", "area", "centroids", "certify", "decision_boundary",
            "pattern_ids", "propagate", "LineNet", "LineResult", "prepare_line", "prepared_bytes", "slice_line",
            "MIN_LENGTH", "BY_EXACT", "ensure_compiled", "is_cached"]

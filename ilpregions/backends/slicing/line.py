@@ -116,8 +116,8 @@ def _uncertain(pieces: dict, w) -> np.ndarray:
     """Pieces whose midpoint lies in some band (difference array over the sorted midpoints)."""
     mid = 0.5 * (pieces["lo"] + pieces["hi"])
     mark = np.zeros(len(mid) + 1, dtype=np.int64)
-    if w.bands:
-        bands = np.concatenate(w.bands)
+    if len(w.bands):
+        bands = w.bands
         a = np.searchsorted(mid, bands[:, 0], side="left")
         b = np.searchsorted(mid, bands[:, 1], side="right")
         np.add.at(mark, a, 1)
@@ -182,6 +182,8 @@ def _exact_recheck(net: LineNet, origin, direction, points, masks, limit_bytes) 
     return (codes == claimed).all(axis=1)
 
 
+#: Memory of one batch of re-checks (their forward passes with error bounds), at most.
+RECHECK_BYTES = 512 << 20
 #: Per-piece certificate states.
 BY_BOUNDS, BY_EXACT, UNCHECKED, MISMATCH = 0, 1, 2, 3
 
@@ -195,8 +197,10 @@ def _certify(net, origin, direction, pieces, w, memory_cap, deadline) -> np.ndar
     if len(bad) == 0:
         return state
     state[bad] = UNCHECKED
+    if w.hopeless:      # the bounds already lose to the values at the anchor: a re-check cannot win
+        return state
     mid = 0.5 * (pieces["lo"][bad] + pieces["hi"][bad])
-    per = max(1, memory_cap // (8 * max(1, dense_pass_bytes(net, 1) + 2 * net.decisions)))
+    per = max(1, min(memory_cap // 4, RECHECK_BYTES) // (dense_pass_bytes(net, 1) + 2 * net.decisions))
     undecided, undecided_masks = [], []
     for lo in range(0, len(bad), per):
         if deadline is not None and time.perf_counter() > deadline:

@@ -283,11 +283,13 @@ def dense_pass(net: LineNet, origin: np.ndarray, direction: np.ndarray, ts: np.n
 
 
 def dense_pass_bytes(net: LineNet, points: int) -> int:
-    """Peak bytes of :func:`dense_pass` at ``points`` points, by arithmetic (four arrays per live tensor,
-    plus the kept ones and the products' scratch)."""
+    """Peak bytes of :func:`dense_pass` at ``points`` points, by arithmetic: four arrays per kept tensor,
+    a dozen of the widest tensor's (its inputs and outputs, values and bounds, with their temporaries)
+    and a convolution's unfolded input (torch's float64 convolution), for two columns and their bounds."""
     tracked = sum(net.sizes[t] for t in net.tracked())
-    widest = max(net.sizes)
-    return 8 * points * (4 * tracked + 16 * widest)
+    unfolded = max((op.conv.fan_in * math.prod(op.conv.out_shape[1:]) for op in net.ops if op.kind == "conv"),
+                   default=0)
+    return 8 * points * (4 * tracked + 12 * max(net.sizes) + 4 * unfolded)
 
 
 __all__ = ["LineOp", "LineNet", "prepare", "prepared_bytes", "dense_pass", "dense_pass_bytes", "DensePass",

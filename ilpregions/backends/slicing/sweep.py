@@ -58,11 +58,12 @@ class Walker:
     state: dict                       # tracked tensor -> state rows (n, 8), see sweep_kernels
     anchor_masks: dict                # ReLU input tensor -> bool mask at t0+ (a copy)
     flips: list = field(default_factory=list)     # (times, decision index, new mask) per chunk and ReLU
-    bands: list = field(default_factory=list)     # (B, 3): lo, hi, decision index
+    bands: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))   # the union of the bands, sorted
     outputs: list = field(default_factory=list)   # (times, values, slopes) of the output
     events: int = 0
     step: float = 0.0
     stopped: str | None = None
+    hopeless: bool = False            # some layer's bounds beat its values at the anchor (no re-checks)
     bytes: int = 0
     peak: int = 0
     seconds_by_op: dict = field(default_factory=dict)
@@ -95,6 +96,8 @@ def start_walkers(net: LineNet, origin, direction, bounds) -> list[Walker]:
                               b - a)
         anchor = {t: state[t][:, SK.ON] > 0.5 for t in relu_inputs}
         w = Walker(float(a), float(b), float(a), state, anchor, step=(b - a) * FIRST_STEP)
+        # most of some layer's signs not provable at the anchor: the float64 bounds do not reach that deep
+        w.hopeless = any(np.mean(np.abs(state[t][:, SK.V]) > state[t][:, SK.EPS]) < 0.5 for t in relu_inputs)
         out = state[net.output]
         w.outputs.append((np.array([a]), out[None, :, SK.V].copy(), out[None, :, SK.S].copy()))
         walkers.append(w)
@@ -149,13 +152,32 @@ def run_chunk(net: LineNet, w: Walker, t_hi: float, budget: int) -> bool:
     out = w.state[net.output]
     w.outputs.append(SK.track_chunk(*streams[net.output], out, h))
     w.flips.extend(flips)
-    w.bands.extend(bands)
+    before = w.bands.nbytes
+    w.bands = band_union(w.bands, *bands)
     w.events += len(streams[net.output][0])
-    w.bytes += sum(sum(a.nbytes for a in f) for f in flips) + sum(b.nbytes for b in bands)
+    w.bytes += sum(sum(a.nbytes for a in f) for f in flips) + w.bands.nbytes - before
     w.bytes += sum(a.nbytes for a in w.outputs[-1])
     w.t_done = t_hi
     w.peak = peak
     return True
+
+
+def band_union(*parts: np.ndarray) -> np.ndarray:
+    """The union of intervals (rows ``lo, hi, ...``) as sorted, disjoint ``(lo, hi)`` rows: a piece is
+    uncertain when its midpoint is in any band, whichever entry's, so only the union is kept.
+
+    >>> band_union(np.array([[0.0, 1.0, 5], [3.0, 4.0, 2]]), np.array([[0.5, 2.0, 1]])).tolist()
+    [[0.0, 2.0], [3.0, 4.0]]
+    """
+    rows = np.concatenate([p[:, :2] for p in parts if len(p)]) if any(len(p) for p in parts) else np.zeros((0, 2))
+    if len(rows) < 2:
+        return np.ascontiguousarray(rows)
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    reach = np.maximum.accumulate(rows[:, 1])
+    new = np.concatenate(([True], rows[1:, 0] > reach[:-1]))      # a row starting past all before it
+    starts = np.flatnonzero(new)
+    ends = np.concatenate((starts[1:], [len(rows)])) - 1
+    return np.stack([rows[starts, 0], reach[ends]], axis=1)
 
 
 def walk(net: LineNet, w: Walker, deadline: float | None, budget: int, on_chunk=None, stop=None) -> Walker:
@@ -212,4 +234,4 @@ def walk_all(net: LineNet, walkers: list[Walker], deadline, budget, on_chunk=Non
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-__all__ = ["Walker", "start_walkers", "run_chunk", "walk", "walk_all", "THREADS", "MIN_LENGTH"]
+__all__ = ["Walker", "start_walkers", "run_chunk", "walk", "walk_all", "band_union", "THREADS", "MIN_LENGTH"]

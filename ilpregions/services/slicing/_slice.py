@@ -304,6 +304,9 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
     line = line and prepared.line is not None
     if engine == "line" and not line:
         raise ParameterError("engine", "the line engine does not handle max-pooling; use 'polygon'")
+    if not line:
+        from ilpregions.services.slicing._line import check_memory_cap
+        _polygon_fits(net, check_memory_cap(memory_cap))
     ready = SLICER.ensure_compiled("line" if line else "polygon", deadline, _note)
     if not ready or (line and deadline is not None and time.perf_counter() > deadline):
         # the deadline came while tracing or compiling: nothing is found yet (a lower bound of 0)
@@ -327,12 +330,47 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
     cert = None
     if check and prop.verts:
         mark = time.perf_counter()
+        stop = None if deadline is None else deadline + (deadline - start)    # within twice the limit
         with threadpool_limits(limits=1, user_api="blas"):
-            cert = SLICER.certify(net, plane.origin, plane.basis, SLICER.centroids(prop.flat, prop.offs), codes)
+            cert = _certify_polygon(net, plane, SLICER.centroids(prop.flat, prop.offs), codes, stop)
         timings["certify"] = time.perf_counter() - mark
     return SliceResult(len(prop.verts) + len(prop.pending), not prop.timed_out, int(crossed.sum()),
                        tuple(prop.verts), patterns, crossed, tuple(prop.pending), tuple(segments), plane,
                        cert, time.perf_counter() - start, timings, prop.outputs)
+
+
+def _certify_polygon(net, plane, points, codes, stop, chunk: int = 4096):
+    """The polygon engine's certificate, in chunks of pieces; the chunks not started by ``stop`` are unchecked."""
+    by_bounds = exact = unchecked = 0
+    mismatches: list[int] = []
+    for lo in range(0, len(points), chunk):
+        if stop is not None and time.perf_counter() > stop:
+            unchecked += len(points) - lo
+            break
+        c = SLICER.certify(net, plane.origin, plane.basis, points[lo:lo + chunk], codes[lo:lo + chunk])
+        by_bounds, exact, unchecked = by_bounds + c.by_bounds, exact + c.exact, unchecked + c.unchecked
+        mismatches += [lo + k for k in c.mismatches]
+    return SLICER.Certificate(by_bounds, exact, unchecked, tuple(mismatches))
+
+
+def _polygon_fits(net, memory_cap) -> None:
+    """Refuse, by arithmetic and before any work, a network the polygon engine cannot hold: a matrix over its
+    limit, or a batch of pieces whose maps (every tensor's, at most) would pass ``memory_cap``."""
+    import scipy.sparse as sp
+
+    from ilpregions.core.errors import TooLargeError
+    from ilpregions.core.slicenet import MAX_MATRIX_ENTRIES
+
+    for op in net.ops:
+        if op.kind == "affine":
+            nnz = op.conv.nnz_bound if op.A is None else (op.A.nnz if sp.issparse(op.A) else op.A.size)
+            if nnz > MAX_MATRIX_ENTRIES:
+                raise TooLargeError(f"{op.where}: the polygon engine needs its matrix, up to {nnz:,} non-zeros "
+                                    f"(limit {MAX_MATRIX_ENTRIES:,}); a segment can take the line engine")
+    need = SLICER.BATCH * 8 * 3 * sum(net.sizes)
+    if need > memory_cap:
+        raise TooLargeError(f"memory_cap: the polygon engine's maps of a batch of {SLICER.BATCH} pieces may "
+                            f"need {need:,} bytes, over the cap of {memory_cap:,}")
 
 
 def _note(message: str) -> None:
