@@ -281,7 +281,8 @@ def slice_line(net: LineNet, origin: np.ndarray, direction: np.ndarray, *, deadl
             progress.update(int(round(dt * 1e6)))
             progress.set_postfix(events=sum(x.events for x in walkers))
 
-    walkers = walk_all(net, walkers, deadline, memory_cap, tick)
+    state = sum(st.nbytes for w in walkers for st in w.state.values())
+    walkers = walk_all(net, walkers, deadline, max(1, memory_cap - net.nbytes - 2 * state), tick)
     los, his, ids, outs, states, pending = [], [], [], [], [], []
     thin, seconds = 0, {}
     for i, w in enumerate(walkers):

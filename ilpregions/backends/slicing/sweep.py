@@ -44,7 +44,7 @@ MIN_LENGTH = 2.0 ** -44
 #: The first chunk's share of its range (chunks then grow or shrink towards half a second of work).
 FIRST_STEP = 2.0 ** -14
 #: A chunk's streams may take this share of the walker's memory budget.
-STREAM_SHARE = 0.125
+STREAM_SHARE = 1 / 16
 _EMPTY = (np.zeros(0), np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
 
 

@@ -339,8 +339,10 @@ def slice_network(model, through: Sequence, *, weights=None, seed: int | None = 
                        cert, time.perf_counter() - start, timings, prop.outputs)
 
 
-def _certify_polygon(net, plane, points, codes, stop, chunk: int = 4096):
-    """The polygon engine's certificate, in chunks of pieces; the chunks not started by ``stop`` are unchecked."""
+def _certify_polygon(net, plane, points, codes, stop, chunk: int = 16384):
+    """The polygon engine's certificate, in chunks of pieces when there is a ``stop`` (one call otherwise);
+    the chunks not started by ``stop`` are unchecked."""
+    chunk = max(1, len(points)) if stop is None else chunk
     by_bounds = exact = unchecked = 0
     mismatches: list[int] = []
     for lo in range(0, len(points), chunk):
