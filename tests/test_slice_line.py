@@ -260,13 +260,13 @@ def test_polygon_certificate_past_its_stop_leaves_pieces_unchecked():
     from ilpregions.core.forward import he_normal_weights
     from ilpregions.core.slicenet import from_spec
     from ilpregions.core.spec import DenseLayer, Network
-    from ilpregions.services.slicing._slice import _certify_polygon
+    from ilpregions.services.slicing._polygon import certify_polygon
 
     spec = Network((3,), (DenseLayer(5), DenseLayer(2)))
     net = from_spec(spec, he_normal_weights(spec, 1))
     r = slice_network(net, np.random.default_rng(2).normal(size=(3, 3)) * 3)
     cents = np.array([v.mean(axis=0) for v in r.vertices])
     codes = evaluate(net, r.plane.origin + cents @ r.plane.basis.T)[0]
-    assert _certify_polygon(net, r.plane, cents, codes, time.perf_counter() + 60, chunk=2).ok
-    late = _certify_polygon(net, r.plane, cents, codes, time.perf_counter() - 1.0, chunk=2)
+    assert certify_polygon(net, r.plane, cents, codes, time.perf_counter() + 60, chunk=2).ok
+    late = certify_polygon(net, r.plane, cents, codes, time.perf_counter() - 1.0, chunk=2)
     assert late.unchecked == len(cents) and not late.ok

@@ -7,7 +7,9 @@ Its private helpers: ``_slice`` (the entry point and its result),
 ``_lines`` (many segments at once: :func:`slice_lines`, :func:`line_density`),
 ``_line_sets`` (the lines of :func:`random_lines`), ``_lines_run`` (their
 serial, pool and Dask executors), ``_line`` (segments through the line engine;
-a network prepared once for many slices) and ``_plot`` (pictures, an optional extra). The
+a network prepared once for many slices), ``_polygon`` (planes, and segments
+with max-pooling, through the polygon engine) and ``_plot`` (pictures, an
+optional extra). The
 engine (cuts, propagation, certificates) is the ``slicer`` backend; the
 network it slices is a :class:`~ilpregions.core.slicenet.SliceNet`.
 """

@@ -58,15 +58,25 @@ def prepare_network(model, *, weights=None, seed: int | None = None, input_shape
     ----------
     model : Network, SliceNet or torch.nn.Module
         As for :func:`slice_network`.
+    weights : mapping of str to ndarray, optional
+        A spec network's weights.
+    seed : int, optional
+        Without weights: He-normal weights from this seed.
+    input_shape : sequence of int, optional
+        A torch module's input shape (C, *spatial).
     memory_cap : int, optional
         Bytes the line engine's copy of the weights may take (default 4 GiB).
 
     Returns
     -------
     PreparedNetwork
+        The flat graph, the line engine's arrays (None with max-pooling) and
+        the seconds preparing took; pass it as ``model`` to :func:`slice_network`.
 
     Raises
     ------
+    InputError
+        The model cannot be converted (see :func:`as_slicenet`).
     TooLargeError
         The line engine's arrays would pass ``memory_cap``.
 
