@@ -2,7 +2,8 @@
 
 Hanin & Rolnick (ICML 2019) measure how finely a network cuts input space by
 counting its pieces along lines through data, per unit length. Here every
-line is one exact, certified segment slice (:func:`slice_network`); the
+line is one exact, certified segment slice (:func:`slice_network`, on the
+network prepared once by :func:`prepare_network`); the
 lines come from ``random_lines`` (pairs of data points, or random
 directions through data points, seeded; see ``_line_sets``) or from the
 caller, run one after another, on a process pool or on Dask, and
@@ -34,7 +35,8 @@ from ilpregions.core.errors import ParameterError
 from ilpregions.core.progress import Progress
 from ilpregions.services.slicing._line_sets import RandomLines
 from ilpregions.services.slicing._lines_run import LineResult, run_lines
-from ilpregions.services.slicing._slice import ARITHMETIC, as_slicenet
+from ilpregions.services.slicing._line import LINE_ARITHMETIC, prepare_network
+from ilpregions.services.slicing._slice import ARITHMETIC
 
 #: The quantiles every spread reports.
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -47,9 +49,10 @@ def slice_lines(model, lines: Iterable, *, weights=None, seed: int | None = None
 
     Parameters
     ----------
-    model : Network, SliceNet or torch.nn.Module
+    model : Network, SliceNet, PreparedNetwork or torch.nn.Module
         As for :func:`slice_network` (a spec needs ``weights`` or ``seed``, a
-        module ``input_shape``); it is converted once, before any line.
+        module ``input_shape``); it is traced and prepared for the line engine
+        once (:func:`prepare_network`), before any line.
     lines : iterable of (A, B)
         The segments, e.g. :func:`random_lines`; drawn lazily.
     weights : mapping of str to ndarray, optional
@@ -92,7 +95,7 @@ def slice_lines(model, lines: Iterable, *, weights=None, seed: int | None = None
         raise ParameterError("workers", f"expected a positive number of processes, got {workers!r}")
     if workers is not None and workers > 1 and scheduler is not None:
         raise ParameterError("workers", "give `workers` (local processes) or `scheduler` (Dask), not both")
-    net = as_slicenet(model, weights, seed, input_shape)
+    net = prepare_network(model, weights=weights, seed=seed, input_shape=input_shape)   # traced once, every line
     deadline = None if time_limit is None else start + time_limit
     total = _length(lines)
     checked = (_checked(k, pair, net.input_size) for k, pair in enumerate(lines))
@@ -247,6 +250,7 @@ def line_density(model, lines: Iterable, *, weights=None, seed: int | None = Non
     start = time.perf_counter()
     requested = _length(lines)
     drawn = _Drawn(lines)
+    model = prepare_network(model, weights=weights, seed=seed, input_shape=input_shape)
     results = sorted(slice_lines(model, drawn, weights=weights, seed=seed, input_shape=input_shape,
                                  time_limit=time_limit, workers=workers, scheduler=scheduler, progress=progress),
                      key=lambda line: line.index)
@@ -255,7 +259,8 @@ def line_density(model, lines: Iterable, *, weights=None, seed: int | None = Non
     else:  # an iterator of unknown length: known only if it was drawn to its end
         not_run = drawn.count - len(results) if drawn.exhausted else None
     source = lines.describe() if isinstance(lines, RandomLines) else {}
-    return LineDensity(tuple(results), requested, not_run, time.perf_counter() - start, source, workers or 1)
+    return LineDensity(tuple(results), requested, not_run, time.perf_counter() - start, source, workers or 1,
+                       ARITHMETIC if model.line is None else LINE_ARITHMETIC)
 
 
 class _Drawn:
