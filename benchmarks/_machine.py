@@ -1,9 +1,10 @@
-"""Machine and commit stamp printed by every benchmark."""
+"""Machine and commit stamp printed by every benchmark, and the peak memory each run reports."""
 
 from __future__ import annotations
 
 import os
 import platform
+import resource
 import subprocess
 
 
@@ -28,3 +29,17 @@ def machine_stamp() -> dict:
         pass
     return {"platform": platform.platform(), "python": platform.python_version(),
             "cpu": cpu, "cores": os.cpu_count(), "commit": commit}
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory in bytes.
+
+    VmHWM, not ``ru_maxrss``: Linux carries a forked child's maxrss (its
+    parent's size at the fork) across exec, so a benchmark child started from
+    a large parent would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from _machine import peak_rss_bytes   # benchmarks/ is on sys.path: run as a script or through _history's child
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
@@ -95,7 +97,7 @@ def worker(kind: str, geometry, time_limit: float | None, memory_cap: int | None
         out = engine.count(inst, time_limit=time_limit, **options)
     except Exception as error:  # a refusal (TooLargeError) is a result here
         return {"error": f"{type(error).__name__}: {error}", "seconds": time.perf_counter() - start,
-                "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+                "max_rss_bytes": peak_rss_bytes()}
     record = {"regions": str(out.regions), "complete": out.complete,
               "t_vectors": None if out.t_vectors is None else str(out.t_vectors),
               "peak_states": out.details["peak_states"], "steps": out.details["dp_steps"],
@@ -108,7 +110,7 @@ def worker(kind: str, geometry, time_limit: float | None, memory_cap: int | None
     record["seconds"] = time.perf_counter() - start
     # CPU time of this process: the machine is shared, so wall time overstates.
     record["cpu_seconds"] = time.process_time() - cpu_start
-    record["max_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    record["max_rss_bytes"] = peak_rss_bytes()
     if runner is not None:
         rss = runner.client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
         record.update({k: v for k, v in out.details.items() if k.startswith("dask_")})

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _machine import peak_rss_bytes   # benchmarks/ is on sys.path: run as a script or through _history's child
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -62,17 +63,8 @@ def child(name: str, engine: str, time_limit: float | None, points: int) -> None
                    by_op={k: round(v, 3) for k, v in r.seconds_by_op.items()},
                    switches=[list(s) for s in r.switches])
     out["process_seconds"] = time.perf_counter() - start
-    out["rss"] = _peak_rss()
+    out["rss"] = peak_rss_bytes()
     print(json.dumps(out), flush=True)
-
-
-def _peak_rss() -> int:
-    """This process's peak resident bytes: VmHWM (ru_maxrss would carry the parent's size across fork and exec)."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def reach(name: str) -> None:

@@ -22,10 +22,11 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import resource
 import sys
 import time
 from pathlib import Path
+
+from _machine import peak_rss_bytes   # benchmarks/ is on sys.path: run as a script or through _history's child
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -137,12 +138,12 @@ def worker(geometry, time_limit: float, memory_cap: int, dp_only: bool = True) -
     except TooLargeError as exc:
         return {"status": "refused", "reason": str(exc), "seconds": time.perf_counter() - start,
                 "cpu": time.process_time() - cpu,
-                "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+                "rss": peak_rss_bytes()}
     rec.update({"status": "counted" if r.complete else "time limit", "regions": str(r.regions),
                 "formula": str(r.formula), "peak_states": r.details.get("peak_states"),
                 "max_active": r.details.get("max_active"), "seconds": time.perf_counter() - start,
                 "cpu": time.process_time() - cpu,
-                "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "rss": peak_rss_bytes(),
                 "reason": r.details.get("partial_note", "")})
     if dp_only and r.complete and rec["seconds"] < 60:
         (count, wall, dcpu), runs = _best_of(lambda: dp_only_count(net, time_limit, memory_cap))
